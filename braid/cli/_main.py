@@ -1,0 +1,84 @@
+"""The entry point: builds the parser from the command modules and maps errors to exit codes.
+
+Each command lives in a module of its own with ``register(subparsers)``, which adds its parser
+and sets ``handler`` to a function ``(args) -> exit code``. Exit codes: 0 success, 1 the input is
+invalid or the command failed, 2 usage errors (argparse), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from braid._version import __version__
+from braid.cli import _crd, _validate
+from braid.cli._output import fail
+from braid.spec import SpecError
+
+# The order here is the order of `braid --help`.
+_COMMANDS = (_validate, _crd)
+
+_DESCRIPTION = """\
+braid serves multi-model inference graphs: declare nodes and a flow in one DeploymentGraph
+manifest, run it on this machine with `braid run`, or on Kubernetes with the braid operator.
+"""
+
+_EPILOG = """\
+examples:
+  braid validate examples/*/graph.yaml     check manifests, every problem with its field path
+  braid crd > crds/deploymentgraphs.yaml    print the CustomResourceDefinition
+
+Run `braid COMMAND --help` for the options of a command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="braid",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"braid {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("BRAID_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity (env BRAID_LOG_LEVEL; default INFO)",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for command in _COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``braid`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = handler(args)
+    except SpecError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `braid crd | head` closes the pipe early; that is not an error worth a message.
+        return 0
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""``braid validate FILE...``: check manifests and list every problem with its field path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from braid.spec import DeploymentGraph, GraphInvalid, ManifestError, Problem, load_graph
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check DeploymentGraph manifests",
+        description=(
+            "Check DeploymentGraph manifests against the schema and the graph's rules. "
+            "Exit 0 when every file is valid, 1 otherwise. '-' reads standard input."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest files")
+    parser.add_argument(
+        "--output", choices=["text", "json"], default="text", help="output format (default text)"
+    )
+    parser.set_defaults(handler=run)
+
+
+@dataclass
+class Outcome:
+    """The result of validating one file."""
+
+    file: str
+    graph: DeploymentGraph | None = None
+    error: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.graph is not None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "valid": self.valid,
+            "name": self.graph.metadata.name if self.graph else None,
+            "error": self.error,
+            "problems": [{"path": p.path, "message": p.message} for p in self.problems],
+        }
+
+    def as_text(self) -> str:
+        if self.graph is not None:
+            spec = self.graph.spec
+            return (
+                f'{self.file}: valid (DeploymentGraph "{self.graph.metadata.name}": '
+                f"{_count(len(spec.nodes), 'node')}, {_count(len(spec.flow.steps), 'step')})"
+            )
+        if self.problems:
+            count = len(self.problems)
+            lines = [f"{self.file}: invalid, {count} problem{'s' if count != 1 else ''}:"]
+            return "\n".join(lines + [f"  {problem}" for problem in self.problems])
+        return f"{self.file}: {self.error}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
+
+
+def check_file(path: str) -> Outcome:
+    """Validate one file; never raises for bad input."""
+    try:
+        return Outcome(path, graph=load_graph(path))
+    except ManifestError as exc:
+        prefix = f"{path}: "
+        message = str(exc)
+        return Outcome(path, error=message.removeprefix(prefix))
+    except GraphInvalid as exc:
+        return Outcome(path, error=str(exc), problems=exc.problems)
+
+
+def run(args: argparse.Namespace) -> int:
+    outcomes = [check_file(path) for path in args.files]
+    if args.output == "json":
+        print(json.dumps([outcome.as_json() for outcome in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            print(outcome.as_text())
+    return 0 if all(outcome.valid for outcome in outcomes) else 1

@@ -1,0 +1,458 @@
+"""The ``DeploymentGraph`` custom resource (``braid.dev/v1alpha1``) as pydantic models.
+
+These models are the single source of truth for the manifest: the CRD in ``crds/`` is generated
+from them (``braid crd``), ``braid validate`` and the operator check manifests against them, and
+the runtime reads the compiled graph through them. Every field carries a description, because
+descriptions become the CRD's schema and so what ``kubectl explain`` prints.
+
+The models check the shape of each field. Checks that need the whole graph (references, cycles,
+uniqueness, GPU rules) live in :mod:`braid.spec._validating`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from braid.spec._base import SpecModel
+from braid.spec._quantities import QUANTITY_PATTERN, parse_quantity
+
+API_GROUP = "braid.dev"
+API_VERSION = "v1alpha1"
+GROUP_VERSION = f"{API_GROUP}/{API_VERSION}"
+KIND = "DeploymentGraph"
+PLURAL = "deploymentgraphs"
+SINGULAR = "deploymentgraph"
+SHORT_NAMES = ("dg", "dgraph")
+CATEGORIES = ("braid", "all")
+
+#: A DNS-1123 label that starts with a letter, so that it is also a valid Service name.
+NODE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+#: Step and input names are identifiers in the flow, never Kubernetes object names.
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+MAX_NAME_LENGTH = 63
+
+
+def _to_quantity(value: Any) -> Any:
+    """Accept ``2`` as well as ``"2"``; reject floats, which the API server would refuse."""
+    if isinstance(value, bool):
+        raise ValueError('expected a quantity such as "2", "500m" or "8Gi", got a boolean')
+    if isinstance(value, float):
+        raise ValueError(
+            f'write a fractional quantity as a string ("{value}" or "{int(value * 1000)}m")'
+        )
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        parse_quantity(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_to_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+
+JsonValue = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True})]
+JsonObject = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+]
+
+
+class ObjectMeta(SpecModel):
+    """The part of Kubernetes object metadata that braid reads; server-set fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(description="Name of the graph; a DNS-1123 label that starts with a letter.")
+    namespace: str | None = Field(default=None, description="Namespace of the graph.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the graph.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the graph."
+    )
+    generation: int | None = Field(default=None, description="Set by the API server.")
+    uid: str | None = Field(default=None, description="Set by the API server.")
+
+
+class EnvVar(SpecModel):
+    """One environment variable for a node's model container."""
+
+    name: str = Field(min_length=1, description="Name of the environment variable.")
+    value: str = Field(default="", description="Value of the environment variable.")
+
+
+class TolerationOperator(StrEnum):
+    EXISTS = "Exists"
+    EQUAL = "Equal"
+
+
+class TaintEffect(StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class Toleration(SpecModel):
+    """A Kubernetes toleration, passed through to the node's pods unchanged."""
+
+    key: str | None = Field(default=None, description="Taint key the toleration applies to.")
+    operator: TolerationOperator | None = Field(
+        default=None, description="Exists or Equal (the default)."
+    )
+    value: str | None = Field(default=None, description="Taint value the toleration matches.")
+    effect: TaintEffect | None = Field(
+        default=None, description="Taint effect to match; empty matches all effects."
+    )
+    toleration_seconds: int | None = Field(
+        default=None, description="For NoExecute: how long the pod stays bound after the taint."
+    )
+
+
+class GpuSharing(StrEnum):
+    """How a fractional GPU request is served. See docs/gpus.md for the rendered resources."""
+
+    TIME_SLICING = "timeSlicing"
+    MPS = "mps"
+    MIG = "mig"
+
+
+class Resources(SpecModel):
+    """Compute resources of a node's model container."""
+
+    cpu: Quantity | None = Field(default=None, description='CPU request and limit, e.g. "2".')
+    memory: Quantity | None = Field(
+        default=None, description='Memory request and limit, e.g. "8Gi".'
+    )
+    gpu: float | None = Field(
+        default=None,
+        description=(
+            "GPUs per replica. A whole number becomes a limit on the GPU resource; a fraction "
+            "needs gpuSharing and is never rounded."
+        ),
+    )
+    gpu_resource_name: str | None = Field(
+        default=None,
+        description=(
+            "Extended resource name of the GPU (default from the operator, nvidia.com/gpu), "
+            "e.g. amd.com/gpu."
+        ),
+    )
+    gpu_sharing: GpuSharing | None = Field(
+        default=None,
+        description="How a fractional GPU is shared: timeSlicing, mps or mig (see docs/gpus.md).",
+    )
+    mig_profile: str | None = Field(
+        default=None,
+        description='MIG profile for gpuSharing "mig", e.g. "1g.5gb" (nvidia.com/mig-1g.5gb).',
+    )
+
+
+class Autoscaling(SpecModel):
+    """Replica bounds and the target number of ongoing requests per replica."""
+
+    min_replicas: int = Field(default=1, ge=0, description="Fewest replicas.")
+    max_replicas: int = Field(ge=1, description="Most replicas.")
+    target_ongoing_requests: float = Field(
+        default=2.0, gt=0, description="Ongoing requests per replica that autoscaling aims for."
+    )
+
+
+class HttpMethod(SpecModel):
+    """One method of an HTTP model server node, mapped to a path on that server."""
+
+    name: str = Field(pattern=IDENT_PATTERN, description="Method name used in the flow.")
+    path: str = Field(
+        pattern=r"^/", description='Path on the server, e.g. "/v2/models/resnet/infer".'
+    )
+
+
+class HttpServer(SpecModel):
+    """A node that fronts an existing HTTP model server instead of Python code.
+
+    The node's image runs the server; braid's sidecar forwards each call of ``node.method`` as a
+    JSON POST to the method's path on ``127.0.0.1:port``.
+    """
+
+    port: int = Field(ge=1, le=65535, description="Port the model server listens on.")
+    command: list[str] | None = Field(
+        default=None,
+        description="Command that starts the server (the image's entrypoint if unset).",
+    )
+    args: list[str] | None = Field(default=None, description="Arguments of the command.")
+    readiness_path: str = Field(
+        default="/", pattern=r"^/", description="Path that answers 2xx once the server is ready."
+    )
+    methods: list[HttpMethod] = Field(
+        min_length=1, description="Methods the flow may call, each mapped to a path."
+    )
+
+
+class Node(SpecModel):
+    """One deployable unit: a Python class or function, or an HTTP model server."""
+
+    name: str = Field(
+        description="Name of the node; a DNS-1123 label that starts with a letter.",
+    )
+    class_: str | None = Field(
+        default=None,
+        alias="class",
+        description='Import path of the class or function, "module:attribute".',
+    )
+    http: HttpServer | None = Field(
+        default=None, description="Front an existing HTTP model server instead of Python code."
+    )
+    image: str | None = Field(default=None, description="Container image; defaults to spec.image.")
+    replicas: int | None = Field(
+        default=None, ge=0, description="Number of replicas (default 1, or minReplicas)."
+    )
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Autoscaling bounds; replaces a fixed replica count."
+    )
+    max_ongoing_requests: int = Field(
+        default=16, ge=1, description="Requests a replica runs at once; more wait in its queue."
+    )
+    max_queued_requests: int = Field(
+        default=128,
+        ge=0,
+        description="Requests a replica queues beyond maxOngoingRequests before it sheds load.",
+    )
+    init: JsonObject = Field(
+        default_factory=dict, description="Keyword arguments of the constructor (JSON values)."
+    )
+    handles: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Nodes whose handles are passed to the constructor as keyword arguments named "
+            "after them ('-' becomes '_')."
+        ),
+    )
+    user_config: JsonValue = Field(
+        default=None,
+        description="Passed to reconfigure(); a change reaches running replicas without a restart.",
+    )
+    version: str | None = Field(
+        default=None,
+        description=(
+            "Code version. When set, a change of image or class rolls the node only if the "
+            "version changes too (see docs/rollouts.md)."
+        ),
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list, description="Environment variables of the model container."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="CPU, memory and GPUs of the model container."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Kubernetes node selector for the node's pods."
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="Tolerations of the node's pods."
+    )
+
+
+class StepCall(SpecModel):
+    """One call of a node's method, with arguments.
+
+    An argument that is a string starting with ``$`` refers to the graph input or to a step:
+    ``$name``, or a field of it, ``$name.field.0``. ``$$`` escapes a literal ``$``. References may
+    sit anywhere inside list and object arguments. Anything else is a JSON literal.
+    """
+
+    call: str = Field(
+        description='"node.method", or "node" to call a function node (or a class\'s __call__).'
+    )
+    args: list[JsonValue] = Field(default_factory=list, description="Positional arguments.")
+    kwargs: JsonObject = Field(default_factory=dict, description="Keyword arguments.")
+
+
+class DispatchCase(StepCall):
+    """A call made when the dispatch value equals ``when``."""
+
+    when: str = Field(
+        description="Value that selects this case (non-string values compare as JSON text).",
+    )
+
+
+class Dispatch(SpecModel):
+    """Declarative dispatch: pick one call from a value computed earlier in the flow."""
+
+    # Not "on": YAML 1.1 reads a bare ``on`` key as the boolean true.
+    value: str = Field(description='Reference to the value to switch on, e.g. "$request.language".')
+    cases: list[DispatchCase] = Field(min_length=1, description="Calls selected by value.")
+    default: StepCall | None = Field(
+        default=None, description="Call made when no case matches; the request fails without it."
+    )
+
+
+class Step(SpecModel):
+    """One named step of the flow: a call of a node's method, or a dispatch among calls."""
+
+    name: str = Field(description="Name of the step, referred to as $name by later steps.")
+    call: str | None = Field(
+        default=None,
+        description='"node.method", or "node" to call a function node (or a class\'s __call__).',
+    )
+    args: list[JsonValue] = Field(default_factory=list, description="Positional arguments.")
+    kwargs: JsonObject = Field(default_factory=dict, description="Keyword arguments.")
+    dispatch: Dispatch | None = Field(
+        default=None, description="Pick one of several calls from a value (instead of call)."
+    )
+
+    def calls(self) -> list[StepCall]:
+        """Every call this step may make: its own, or each dispatch case and the default."""
+        if self.dispatch is not None:
+            found: list[StepCall] = list(self.dispatch.cases)
+            if self.dispatch.default is not None:
+                found.append(self.dispatch.default)
+            return found
+        if self.call is None:
+            return []
+        return [StepCall(call=self.call, args=self.args, kwargs=self.kwargs)]
+
+
+class Flow(SpecModel):
+    """The declarative DAG: the graph's input, named steps, and the output."""
+
+    input: str = Field(
+        default="input", description="Name of the graph input, referred to as $name."
+    )
+    steps: list[Step] = Field(min_length=1, description="Steps, each calling a node.")
+    output: str = Field(description='Reference to the graph\'s result, e.g. "$result".')
+
+
+class HttpIngress(SpecModel):
+    """The HTTP side of the ingress."""
+
+    route_prefix: str = Field(
+        default="/",
+        description='Route prefix of the graph; the longest matching prefix wins, e.g. "/content".',
+    )
+
+
+class GrpcIngress(SpecModel):
+    """The gRPC side of the ingress."""
+
+    enabled: bool = Field(default=True, description="Serve braid's gRPC API with reflection.")
+
+
+class Ingress(SpecModel):
+    """The entry point that accepts HTTP and gRPC requests for the graph."""
+
+    http: HttpIngress = Field(default_factory=HttpIngress, description="HTTP settings.")
+    grpc: GrpcIngress = Field(default_factory=GrpcIngress, description="gRPC settings.")
+    replicas: int = Field(default=1, ge=1, description="Replicas of the ingress.")
+    request_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Deadline of one request across every hop, in seconds."
+    )
+    max_request_bytes: Quantity = Field(
+        default="256Mi", description="Largest request body accepted (larger gets 413)."
+    )
+
+
+class GraphSpec(SpecModel):
+    """The desired state of a deployment graph."""
+
+    image: str | None = Field(default=None, description="Default container image of every node.")
+    nodes: list[Node] = Field(min_length=1, description="The graph's nodes.")
+    flow: Flow = Field(description="The declarative DAG of steps.")
+    ingress: Ingress = Field(default_factory=Ingress, description="The graph's entry point.")
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    INVALID = "Invalid"
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(SpecModel):
+    """A condition in the Kubernetes convention."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: ConditionType = Field(description="Ready, Progressing, Degraded or Invalid.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="CamelCase reason for the last transition.")
+    message: str = Field(default="", description="Human-readable details; names the nodes.")
+    last_transition_time: str | None = Field(
+        default=None, description="When the status last changed (RFC 3339)."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The generation this condition was computed from."
+    )
+
+
+class NodeStatus(SpecModel):
+    """Replica counts of one node."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(description="Name of the node.")
+    desired_replicas: int = Field(default=0, description="Replicas wanted.")
+    updated_replicas: int = Field(default=0, description="Replicas running the current spec.")
+    ready_replicas: int = Field(default=0, description="Replicas ready to serve.")
+
+
+class Endpoint(SpecModel):
+    """Where clients call the graph."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    http: str | None = Field(default=None, description="HTTP URL of the graph's route prefix.")
+    grpc: str | None = Field(default=None, description="gRPC target (host:port).")
+
+
+class GraphStatus(SpecModel):
+    """The observed state of a deployment graph, written by the operator."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(
+        default=None, description="The generation the operator last reconciled."
+    )
+    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
+    nodes: list[NodeStatus] = Field(default_factory=list, description="Per-node replica counts.")
+    ready_nodes: str | None = Field(
+        default=None, description='Ready nodes out of all, e.g. "4/5" (a printer column).'
+    )
+    endpoint: Endpoint | None = Field(default=None, description="Where clients call the graph.")
+
+
+class DeploymentGraph(SpecModel):
+    """A graph of models and business-logic steps served on Kubernetes by braid."""
+
+    api_version: Literal["braid.dev/v1alpha1"] = Field(
+        alias="apiVersion", description="braid.dev/v1alpha1"
+    )
+    kind: Literal["DeploymentGraph"] = Field(description="DeploymentGraph")
+    metadata: ObjectMeta = Field(description="Standard object metadata.")
+    spec: GraphSpec = Field(description="The desired state of the graph.")
+    status: GraphStatus | None = Field(default=None, description="The observed state.")
+
+    def node(self, name: str) -> Node:
+        """Return the node called ``name``; ``KeyError`` if there is none."""
+        for node in self.spec.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def image_of(self, node: Node) -> str | None:
+        """The node's image, or the graph's default image."""
+        return node.image or self.spec.image

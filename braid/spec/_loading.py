@@ -1,0 +1,132 @@
+"""Reading manifests from files and text: one clear error for anything that is not one manifest.
+
+A manifest file holds exactly one YAML (or JSON) document. Files that are too large, binary,
+empty, not valid YAML or that hold several documents raise :class:`ManifestError` with a one-line
+reason and, for YAML errors, the line and column. YAML aliases are capped, so that a small file
+cannot expand into gigabytes, and duplicate keys are errors, since YAML would keep the last one
+silently.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from braid.spec._errors import ManifestError
+from braid.spec._graphs import DeploymentGraph
+from braid.spec._validating import validate_graph
+
+#: etcd stores objects of at most 1.5 MiB, so a larger manifest could never be applied.
+MAX_MANIFEST_BYTES = 3 * 1024 * 1024 // 2
+#: Enough for the anchors a hand-written manifest uses; far too few for an alias bomb.
+MAX_ALIASES = 100
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """A safe loader that caps aliases and rejects duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_ALIASES} YAML aliases", mark
+                )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, bool):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f'the key "{key_node.value}" reads as the boolean {str(key).lower()} in YAML; '
+                    "quote it",
+                    key_node.start_mark,
+                )
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'duplicate key "{key}"', key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_manifest_file(path: str | Path) -> object:
+    """Read one manifest document from ``path`` ("-" reads standard input)."""
+    source = str(path)
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_MANIFEST_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        raise ManifestError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ManifestError(f"{source}: is a directory, not a manifest file") from None
+    except OSError as exc:
+        raise ManifestError(f"{source}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{source}: the file is larger than {MAX_MANIFEST_BYTES // 1024} KiB, "
+            "the most Kubernetes can store in one object"
+        )
+    return parse_manifest_bytes(data, source)
+
+
+def parse_manifest_bytes(data: bytes, source: str = "<manifest>") -> object:
+    """Parse the bytes of one manifest into plain data (dicts, lists, scalars)."""
+    if b"\x00" in data:
+        raise ManifestError(f"{source}: not a text file (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    return parse_manifest_text(text, source)
+
+
+def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
+    """Parse the text of one manifest into plain data."""
+    if not text.strip():
+        raise ManifestError(f"{source}: the file is empty; expected one DeploymentGraph")
+    loader = _ManifestLoader(text)
+    try:
+        documents = []
+        while loader.check_node():
+            documents.append(loader.construct_document(loader.get_node()))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "invalid YAML"
+        raise ManifestError(f"{source}: YAML syntax error{where}: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{source}: YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+    documents = [document for document in documents if document is not None]
+    if not documents:
+        raise ManifestError(f"{source}: the file holds no document; expected one DeploymentGraph")
+    if len(documents) > 1:
+        raise ManifestError(
+            f"{source}: the file holds {len(documents)} YAML documents; "
+            "put each DeploymentGraph in a file of its own"
+        )
+    return documents[0]
+
+
+def load_graph(path: str | Path) -> DeploymentGraph:
+    """Read and validate the manifest at ``path``; raises ``ManifestError`` or ``GraphInvalid``."""
+    return validate_graph(read_manifest_file(path))
