@@ -57,10 +57,12 @@ class CallReply(_message.Message):
     def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
 
 class StreamItem(_message.Message):
-    __slots__ = ("item",)
+    __slots__ = ("item", "final")
     ITEM_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
     item: Payload
-    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    final: bool
+    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("key", "path")

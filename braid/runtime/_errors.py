@@ -1,0 +1,234 @@
+"""Errors of the data plane, and their translation to and from gRPC statuses.
+
+Hierarchy::
+
+    BraidRuntimeError              root of every error raised by braid.runtime
+    ├── CodecError                 a value cannot be encoded or decoded
+    ├── LoadError                  user code cannot be imported or constructed
+    └── RequestError               a request failed; carries a gRPC code and an HTTP status
+        ├── BadRequest             INVALID_ARGUMENT, 400: malformed input
+        ├── NotFound               NOT_FOUND, 404: unknown route, graph or expired result
+        ├── UserCodeError          INTERNAL, 500: user code raised; names node, step, type
+        ├── UpstreamFailed         the code of the origin: a step's input failed upstream
+        ├── Overloaded             RESOURCE_EXHAUSTED, 503: queue full; says when to retry
+        ├── ReplicaUnavailable     UNAVAILABLE, 503: no ready replica, or it died mid-call
+        ├── DeadlineExceeded       DEADLINE_EXCEEDED, 504: the request's deadline passed
+        └── Cancelled              CANCELLED, 499: the caller went away
+
+A ``RequestError`` crosses a gRPC hop as a status code plus the trailing metadata entry
+``braid-error-bin`` (JSON), so that the far side rebuilds the same error with the same node and
+step, and an error body is never mistaken for a value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import grpc
+
+ERROR_METADATA_KEY = "braid-error-bin"
+
+
+class BraidRuntimeError(Exception):
+    """Root of the errors raised by ``braid.runtime``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CodecError(BraidRuntimeError):
+    """A value that braid's codec cannot encode or decode."""
+
+
+class LoadError(BraidRuntimeError):
+    """User code that cannot be imported, found or constructed."""
+
+
+class RequestError(BraidRuntimeError):
+    """A request that failed; subclasses fix the gRPC code and HTTP status."""
+
+    grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, node: str = "", step: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.step = step
+
+    def details(self) -> dict[str, Any]:
+        """The JSON-able details that cross a hop."""
+        return {
+            "kind": type(self).__name__,
+            "message": self.message,
+            "node": self.node,
+            "step": self.step,
+        }
+
+
+class BadRequest(RequestError):
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    http_status = 400
+
+
+class NotFound(RequestError):
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+
+
+class UserCodeError(RequestError):
+    """User code raised an exception while running a step or a handle call."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+    http_status = 500
+
+    def __init__(self, message: str, *, node: str = "", step: str = "", exc_type: str = "") -> None:
+        super().__init__(message, node=node, step=step)
+        self.exc_type = exc_type
+
+    @classmethod
+    def from_exception(
+        cls, exc: BaseException, *, node: str, step: str, method: str
+    ) -> UserCodeError:
+        where = f'node "{node}"' + (f' (step "{step}")' if step else f' method "{method}"')
+        text = str(exc) or "(no message)"
+        return cls(
+            f"{where} raised {type(exc).__name__}: {text}",
+            node=node,
+            step=step,
+            exc_type=type(exc).__name__,
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "type": self.exc_type}
+
+
+class UpstreamFailed(RequestError):
+    """A step could not run because one of its inputs failed; keeps the origin's code."""
+
+    def __init__(self, origin: RequestError, *, node: str = "", step: str = "") -> None:
+        super().__init__(origin.message, node=origin.node or node, step=origin.step or step)
+        self.origin = origin
+
+    @property
+    def grpc_code_of(self) -> grpc.StatusCode:
+        return self.origin.grpc_code
+
+
+class Overloaded(RequestError):
+    """A replica's queue is full: the caller should retry after ``retry_after`` seconds."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 503
+
+    def __init__(
+        self, message: str, *, node: str = "", step: str = "", retry_after: float = 1.0
+    ) -> None:
+        super().__init__(message, node=node, step=step)
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "retry_after": self.retry_after}
+
+
+class ReplicaUnavailable(RequestError):
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 503
+
+
+class DeadlineExceeded(RequestError):
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    http_status = 504
+
+
+class Cancelled(RequestError):
+    grpc_code = grpc.StatusCode.CANCELLED
+    http_status = 499
+
+
+_KINDS: dict[str, type[RequestError]] = {
+    cls.__name__: cls
+    for cls in (
+        BadRequest,
+        NotFound,
+        UserCodeError,
+        Overloaded,
+        ReplicaUnavailable,
+        DeadlineExceeded,
+        Cancelled,
+    )
+}
+_BY_CODE: dict[grpc.StatusCode, type[RequestError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: BadRequest,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.INTERNAL: UserCodeError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Overloaded,
+    grpc.StatusCode.UNAVAILABLE: ReplicaUnavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.CANCELLED: Cancelled,
+}
+
+
+def code_of(error: RequestError) -> grpc.StatusCode:
+    """The gRPC code of ``error``; an upstream failure keeps its origin's code."""
+    if isinstance(error, UpstreamFailed):
+        return code_of(error.origin)
+    return error.grpc_code
+
+
+def http_status_of(error: RequestError) -> int:
+    if isinstance(error, UpstreamFailed):
+        return http_status_of(error.origin)
+    return error.http_status
+
+
+def origin_of(error: RequestError) -> RequestError:
+    while isinstance(error, UpstreamFailed):
+        error = error.origin
+    return error
+
+
+def error_metadata(error: RequestError) -> tuple[tuple[str, bytes], ...]:
+    """Trailing metadata that carries ``error`` across a gRPC hop."""
+    return ((ERROR_METADATA_KEY, json.dumps(origin_of(error).details()).encode()),)
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError, *, address: str = "", node: str = "") -> RequestError:
+    """Rebuild the braid error behind a failed RPC (``raise ... from exc`` at the call site)."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == ERROR_METADATA_KEY:
+            return _from_details(value)
+    code = exc.code()
+    where = f' node "{node}"' if node else ""
+    at = f" at {address}" if address else ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return ReplicaUnavailable(
+            f"replica of{where or ' a node'}{at} is unavailable: {exc.details()}", node=node
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded(
+            f"deadline exceeded waiting for{where or ' a replica'}{at}", node=node
+        )
+    if code == grpc.StatusCode.CANCELLED:
+        return Cancelled(f"call to{where or ' a replica'}{at} was cancelled", node=node)
+    cls = _BY_CODE.get(code, RequestError)
+    return cls(
+        f"call to{where or ' a replica'}{at} failed ({code.name}): {exc.details()}", node=node
+    )
+
+
+def _from_details(raw: bytes | str) -> RequestError:
+    try:
+        details = json.loads(raw)
+        cls = _KINDS.get(details.get("kind", ""), RequestError)
+        node, step, message = details.get("node", ""), details.get("step", ""), details["message"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return RequestError(f"malformed error details from a peer: {raw!r:.200}")
+    if cls is UserCodeError:
+        return UserCodeError(message, node=node, step=step, exc_type=details.get("type", ""))
+    if cls is Overloaded:
+        return Overloaded(
+            message, node=node, step=step, retry_after=float(details.get("retry_after", 1.0))
+        )
+    return cls(message, node=node, step=step)
