@@ -41,12 +41,13 @@ def _to_quantity(value: Any) -> Any:
         raise ValueError('expected a quantity such as "2", "500m" or "8Gi", got a boolean')
     if isinstance(value, float):
         raise ValueError(
-            f'write a fractional quantity as a string ("{value}" or "{int(value * 1000)}m")'
+            f"expected a string or an integer quantity, got {value:g}; "
+            'write e.g. "1500m" or "1.5Gi"'
         )
     if isinstance(value, int):
         value = str(value)
-    if isinstance(value, str):
-        parse_quantity(value)
+    if isinstance(value, str) and parse_quantity(value) < 0:
+        raise ValueError(f'must not be negative, got "{value}"')
     return value
 
 
@@ -107,11 +108,11 @@ class Toleration(SpecModel):
 
     key: str | None = Field(default=None, description="Taint key the toleration applies to.")
     operator: TolerationOperator | None = Field(
-        default=None, description="Exists or Equal (the default)."
+        default=None, strict=False, description="Exists or Equal (the default)."
     )
     value: str | None = Field(default=None, description="Taint value the toleration matches.")
     effect: TaintEffect | None = Field(
-        default=None, description="Taint effect to match; empty matches all effects."
+        default=None, strict=False, description="Taint effect to match; empty matches all effects."
     )
     toleration_seconds: int | None = Field(
         default=None, description="For NoExecute: how long the pod stays bound after the taint."
@@ -149,6 +150,7 @@ class Resources(SpecModel):
     )
     gpu_sharing: GpuSharing | None = Field(
         default=None,
+        strict=False,
         description="How a fractional GPU is shared: timeSlicing, mps or mig (see docs/gpus.md).",
     )
     mig_profile: str | None = Field(
@@ -387,8 +389,10 @@ class Condition(SpecModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    type: ConditionType = Field(description="Ready, Progressing, Degraded or Invalid.")
-    status: ConditionStatus = Field(description="True, False or Unknown.")
+    type: ConditionType = Field(
+        strict=False, description="Ready, Progressing, Degraded or Invalid."
+    )
+    status: ConditionStatus = Field(strict=False, description="True, False or Unknown.")
     reason: str = Field(default="", description="CamelCase reason for the last transition.")
     message: str = Field(default="", description="Human-readable details; names the nodes.")
     last_transition_time: str | None = Field(

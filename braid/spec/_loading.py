@@ -50,8 +50,8 @@ class _ManifestLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f'the key "{key_node.value}" reads as the boolean {str(key).lower()} in YAML; '
-                    "quote it",
+                    f'the key "{key_node.value}" reads as the boolean {str(key).lower()} in YAML '
+                    f'(kubectl reads it so too); quote it ("{key_node.value}")',
                     key_node.start_mark,
                 )
             if isinstance(key, (str, int, float, bool)) and key in seen:
@@ -111,7 +111,10 @@ def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "invalid YAML"
-        raise ManifestError(f"{source}: YAML syntax error{where}: {what}") from None
+        # A constructor error is well-formed YAML that braid refuses (aliases, keys), not syntax.
+        constructing = isinstance(exc, yaml.constructor.ConstructorError)
+        label = "YAML error" if constructing else "YAML syntax error"
+        raise ManifestError(f"{source}: {label}{where}: {what}") from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"{source}: YAML error: {exc}") from None
     finally:

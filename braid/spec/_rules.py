@@ -57,6 +57,10 @@ class GraphView:
     route_prefix: str | None
     #: False when some node or step failed the schema pass: rules that need them all are skipped.
     complete: bool = True
+    #: False when spec.nodes (flow.steps) is not even a list: no name is known, so the rules do
+    #: not report references to unknown nodes (steps), which would all be noise.
+    nodes_known: bool = True
+    steps_known: bool = True
     nodes_by_name: dict[str, Node] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,12 +121,15 @@ def _check_node_names(view: GraphView) -> list[Problem]:
     first_seen: dict[str, int] = {}
     for index, node in view.nodes:
         path = f"spec.nodes[{index}].name"
-        if not _NODE_NAME.match(node.name) or len(node.name) > MAX_NAME_LENGTH:
+        too_long = len(node.name) > MAX_NAME_LENGTH
+        if not _NODE_NAME.match(node.name) or too_long:
             problems.append(
                 Problem(
                     path,
                     f'"{node.name}" is not a valid node name: use lowercase letters, digits and '
-                    f"'-', start with a letter and end with a letter or digit (a DNS-1123 label)",
+                    "'-', start with a letter and end with a letter or digit"
+                    + (f", at most {MAX_NAME_LENGTH} characters" if too_long else "")
+                    + " (a DNS-1123 label)",
                 )
             )
         elif view.name and len(f"{view.name}-{node.name}") > MAX_NAME_LENGTH:
@@ -130,7 +137,8 @@ def _check_node_names(view: GraphView) -> list[Problem]:
                 Problem(
                     path,
                     f'"{view.name}-{node.name}" (graph name and node name) is longer than '
-                    f"{MAX_NAME_LENGTH} characters, too long for a Kubernetes Service name",
+                    f"{MAX_NAME_LENGTH} characters, too long for a Kubernetes Service name; "
+                    "shorten the graph or the node name",
                 )
             )
         if node.name in first_seen:
@@ -187,7 +195,7 @@ def _check_handles(view: GraphView, path: str, node: Node) -> list[Problem]:
         problems.append(Problem(f"{path}.handles", "an HTTP model server node cannot hold handles"))
     for index, target in enumerate(node.handles):
         where = f"{path}.handles[{index}]"
-        if target not in view.node_names:
+        if target not in view.node_names and view.nodes_known:
             problems.append(
                 Problem(where, f'unknown node "{target}"{_did_you_mean(target, view.node_names)}')
             )
@@ -272,7 +280,13 @@ def _gpu_problem(  # noqa: PLR0911 - one early return per rule reads best
 def _check_step_names(view: GraphView) -> list[Problem]:
     problems: list[Problem] = []
     if view.flow_input is not None and not _IDENT.match(view.flow_input):
-        problems.append(Problem("spec.flow.input", f'"{view.flow_input}" is not a valid name'))
+        problems.append(
+            Problem(
+                "spec.flow.input",
+                f'"{view.flow_input}" is not a valid name: use letters, digits, '
+                "'_' and '-', starting with a letter or '_'",
+            )
+        )
     first_seen: dict[str, int] = {}
     for index, step in view.steps:
         path = f"spec.flow.steps[{index}].name"
@@ -332,7 +346,10 @@ def _check_call(view: GraphView, path: str, step_name: str, call: StepCall) -> l
     try:
         target = parse_call(call.call)
     except ValueError as exc:
-        problems.append(Problem(f"{path}.call", str(exc)))
+        # A call of a node whose own name is invalid is reported once, at the node's name.
+        named = _called_node(call.call)
+        if named not in view.node_names or _NODE_NAME.match(named):
+            problems.append(Problem(f"{path}.call", str(exc)))
     else:
         problems += _check_call_target(view, f"{path}.call", target.node, target.method)
     problems += _check_value_refs(view, f"{path}.args", step_name, call.args)
@@ -340,8 +357,18 @@ def _check_call(view: GraphView, path: str, step_name: str, call: StepCall) -> l
     return problems
 
 
+def _called_node(text: str) -> str:
+    """The node a call names, even when the call is malformed (the text before the first dot)."""
+    try:
+        return parse_call(text).node
+    except ValueError:
+        return text.partition(".")[0]
+
+
 def _check_call_target(view: GraphView, path: str, node_name: str, method: str) -> list[Problem]:
     if node_name not in view.node_names:
+        if not view.nodes_known:
+            return []
         return [
             Problem(path, f'unknown node "{node_name}"{_did_you_mean(node_name, view.node_names)}')
         ]
@@ -351,14 +378,15 @@ def _check_call_target(view: GraphView, path: str, node_name: str, method: str) 
     if node.http is not None:
         methods = [m.name for m in node.http.methods]
         if method not in methods:
-            shown = "no method" if method == CALL_METHOD else f'no method "{method}"'
-            return [
-                Problem(
-                    path,
-                    f'HTTP node "{node_name}" has {shown}{_did_you_mean(method, methods)}; '
-                    f"it serves {', '.join(methods)}",
+            served = ", ".join(methods)
+            if method == CALL_METHOD:
+                message = f'HTTP node "{node_name}" has no method; call one of {served}'
+            else:
+                message = (
+                    f'HTTP node "{node_name}" has no method "{method}"'
+                    f"{_did_you_mean(method, methods)}; it serves {served}"
                 )
-            ]
+            return [Problem(path, message)]
     elif method.startswith("_") and method != CALL_METHOD:
         return [Problem(path, f'"{method}" is private; a flow calls public methods only')]
     return []
@@ -385,7 +413,7 @@ def _check_value_refs(
             continue
         if reference.source == step_name:
             problems.append(Problem(where, f'step "{step_name}" refers to itself'))
-        elif reference.source not in sources:
+        elif reference.source not in sources and view.steps_known:
             problems.append(
                 Problem(
                     where,
@@ -415,20 +443,26 @@ def step_dependencies(step: Step) -> set[str]:
 
 
 def _check_cycles(view: GraphView) -> list[Problem]:
-    edges = {step.name: step_dependencies(step) & view.step_names for _, step in view.steps}
+    # A reference to the input (even when a step takes its name) or to the step itself is
+    # reported elsewhere; the edges hold only the other steps.
+    others = view.step_names - {view.flow_input}
+    edges = {step.name: step_dependencies(step) & (others - {step.name}) for _, step in view.steps}
     index_of = {step.name: index for index, step in view.steps}
     problems: list[Problem] = []
     reported: set[frozenset[str]] = set()
     for start in edges:
         cycle = _find_cycle(start, edges)
-        if cycle and frozenset(cycle) not in reported and len(cycle) > 1:
+        if cycle and frozenset(cycle) not in reported:
             reported.add(frozenset(cycle))
-            first = min(cycle[:-1], key=lambda name: index_of.get(name, 0))
-            rotated = cycle[cycle.index(first) : -1] + cycle[: cycle.index(first) + 1]
+            # The path follows dependencies (consumer to producer); show it as data flows.
+            flowing = cycle[::-1][:-1]
+            first = min(flowing, key=lambda name: index_of.get(name, 0))
+            at = flowing.index(first)
+            shown = [*flowing[at:], *flowing[:at], first]
             problems.append(
                 Problem(
                     f"spec.flow.steps[{index_of[first]}]",
-                    f"the flow has a cycle: {' -> '.join(rotated)}",
+                    f"the flow has a cycle: {' -> '.join(shown)} (each step feeds the next)",
                 )
             )
     return problems
@@ -492,11 +526,7 @@ def _check_unused_nodes(view: GraphView) -> list[Problem]:
         return []
     used: set[str] = set()
     for _, step in view.steps:
-        for call in step.calls():
-            try:
-                used.add(parse_call(call.call).node)
-            except ValueError:
-                continue
+        used.update(_called_node(call.call) for call in step.calls())
     for _, node in view.nodes:
         used.update(node.handles)
     return [

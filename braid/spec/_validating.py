@@ -32,6 +32,9 @@ T = TypeVar("T")
 
 _NODE = TypeAdapter(Node)
 _STEP = TypeAdapter(Step)
+# Fields whose absence the graph's rules report, so they are never dropped to parse the rest.
+_NODE_CORE = frozenset({"name", "class", "http"})
+_STEP_CORE = frozenset({"name", "call", "dispatch"})
 
 
 def validate_graph(document: object) -> DeploymentGraph:
@@ -77,8 +80,9 @@ def _partial_view(document: dict[str, Any]) -> GraphView:
     metadata = document.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     flow_input, output = flow.get("input", "input"), flow.get("output")
-    nodes, steps = _parse_each(spec.get("nodes"), _NODE), _parse_each(flow.get("steps"), _STEP)
     raw_nodes, raw_steps = spec.get("nodes"), flow.get("steps")
+    nodes, nodes_whole = _parse_each(raw_nodes, _NODE, _NODE_CORE)
+    steps, steps_whole = _parse_each(raw_steps, _STEP, _STEP_CORE)
     return GraphView(
         name=name if isinstance(name, str) else None,
         nodes=nodes,
@@ -88,25 +92,40 @@ def _partial_view(document: dict[str, Any]) -> GraphView:
         flow_input=flow_input if isinstance(flow_input, str) else None,
         output=output if isinstance(output, str) else None,
         route_prefix=None,
-        complete=(
-            isinstance(raw_nodes, list)
-            and isinstance(raw_steps, list)
-            and len(nodes) == len(raw_nodes)
-            and len(steps) == len(raw_steps)
-        ),
+        complete=nodes_whole and steps_whole,
+        nodes_known=isinstance(raw_nodes, list),
+        steps_known=isinstance(raw_steps, list),
     )
 
 
-def _parse_each(items: object, adapter: TypeAdapter[T]) -> list[tuple[int, T]]:
+def _parse_each(
+    items: object, adapter: TypeAdapter[T], core: frozenset[str]
+) -> tuple[list[tuple[int, T]], bool]:
+    """Parse each item of a list on its own; also say whether every item parsed whole.
+
+    An item that fails only in optional fields is parsed again without those fields, so that the
+    graph's rules still check the rest of it (a typo in ``replcas`` must not hide a bad GPU
+    request). Fields in ``core`` are never dropped, because their absence is itself a rule.
+    """
     parsed: list[tuple[int, T]] = []
     if not isinstance(items, list):
-        return parsed
+        return parsed, False
+    whole = True
     for index, item in enumerate(items):
         try:
             parsed.append((index, adapter.validate_python(item)))
+            continue
+        except ValidationError as exc:
+            whole = False
+            failing = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        if not isinstance(item, dict) or failing & core or not failing:
+            continue
+        try:
+            trimmed = {key: value for key, value in item.items() if key not in failing}
+            parsed.append((index, adapter.validate_python(trimmed)))
         except ValidationError:
             continue
-    return parsed
+    return parsed, whole
 
 
 def _raw_names(items: object) -> set[str]:
@@ -162,11 +181,15 @@ def _translate(error: ErrorDetails) -> Problem:
         message = f"expected {_TYPE_WORDS[kind]}, got {_show(value)}"
     elif kind in _BOUND_WORDS:
         words, key = _BOUND_WORDS[kind]
-        message = f"must be {words} {ctx.get(key)}, got {_show(value)}"
+        message = f"must be {words} {_number(ctx.get(key))}, got {_show(value)}"
     elif kind == "extra_forbidden":
         message = "unknown field" + _suggest(str(loc[-1]), _allowed_fields(loc))
     elif kind == "missing":
         message = "required field is missing"
+    elif kind in {"string_too_short", "string_too_long"}:
+        count = ctx.get("min_length" if kind == "string_too_short" else "max_length", 1)
+        words = "at least" if kind == "string_too_short" else "at most"
+        message = f"must have {words} {count} character{'s' if count != 1 else ''}"
     elif kind == "too_short":
         least = ctx.get("min_length", 1)
         message = f"must have at least {least} item{'s' if least != 1 else ''}"
@@ -245,6 +268,11 @@ def _show(value: object) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(bound: object) -> object:
+    """``0.0`` -> ``0``: pydantic reports float bounds as floats; users wrote integers."""
+    return int(bound) if isinstance(bound, float) and bound.is_integer() else bound
 
 
 def _kind_of(value: object) -> str:
