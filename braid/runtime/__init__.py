@@ -1,3 +1,45 @@
-"""The data plane: sidecar, worker, handles, ingress (HTTP and gRPC) and the local launcher."""
+"""The data plane: sidecar, worker, handles, ingress (HTTP and gRPC) and the local launcher.
 
-__all__: list[str] = []
+User code meets :class:`Handle`, :class:`Response` and :class:`StreamingResponse`; the CLI and
+the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
+"""
+
+from braid.runtime._errors import (
+    BadRequest,
+    BraidRuntimeError,
+    Cancelled,
+    CodecError,
+    DeadlineExceeded,
+    LoadError,
+    NotFound,
+    Overloaded,
+    ReplicaUnavailable,
+    RequestError,
+    UpstreamFailed,
+    UserCodeError,
+)
+from braid.runtime._handles import Handle, RemoteResponse, Response, StreamingResponse
+from braid.runtime._hosting import ReplicaSettings, serve_replica
+from braid.runtime._kubernetes_discovery import ClusterAccess
+
+__all__ = [
+    "BadRequest",
+    "BraidRuntimeError",
+    "Cancelled",
+    "ClusterAccess",
+    "CodecError",
+    "DeadlineExceeded",
+    "Handle",
+    "LoadError",
+    "NotFound",
+    "Overloaded",
+    "RemoteResponse",
+    "ReplicaSettings",
+    "ReplicaUnavailable",
+    "RequestError",
+    "Response",
+    "StreamingResponse",
+    "UpstreamFailed",
+    "UserCodeError",
+    "serve_replica",
+]

@@ -1,0 +1,109 @@
+"""``braid sidecar`` and ``braid worker``: run one replica of a node (for pods and braid run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from braid.runtime import ClusterAccess, ReplicaSettings, serve_replica
+
+
+def register(subparsers: Any) -> None:
+    sidecar = subparsers.add_parser(
+        "sidecar",
+        help="run the sidecar of one replica (started by braid run and by pods)",
+        description="Serve one replica of a node: braid's gRPC API, peer resolution, metrics.",
+    )
+    _common(sidecar)
+    sidecar.add_argument(
+        "--listen", required=True, help="gRPC address to listen on, e.g. 127.0.0.1:7101"
+    )
+    sidecar.add_argument(
+        "--advertise", help="address peers use to reach this replica (default: --listen)"
+    )
+    sidecar.add_argument(
+        "--worker-socket", type=Path, help="forward calls to a braid worker on this Unix socket"
+    )
+    sidecar.add_argument(
+        "--http-port", type=int, help="the node is an HTTP model server on this local port"
+    )
+    sidecar.set_defaults(handler=run_sidecar)
+    worker = subparsers.add_parser(
+        "worker",
+        help="host a node's code behind a Unix socket (the model container of a pod)",
+        description=(
+            "Construct the node's class and serve its methods to the sidecar over a Unix socket."
+        ),
+    )
+    _common(worker)
+    worker.add_argument("--socket", type=Path, required=True, help="Unix socket path to serve on")
+    worker.set_defaults(handler=run_worker)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--graph", type=Path, required=True, help="the graph manifest (or compiled graph.json)"
+    )
+    parser.add_argument("--node", required=True, help="the node this replica serves")
+    parser.add_argument(
+        "--code-dir", type=Path, help="directory to import node code from (default: the graph's)"
+    )
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    parser.add_argument("--peers", type=Path, help="peers file of braid run (static discovery)")
+    parser.add_argument(
+        "--discovery",
+        choices=["static", "kubernetes"],
+        default="static",
+        help="how to find other nodes' replicas",
+    )
+    parser.add_argument(
+        "--drain-seconds", type=float, default=2.0, help="wait after NOT_SERVING before stopping"
+    )
+
+
+def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
+    if args.discovery != "kubernetes":
+        return None
+    namespace = (
+        os.environ.get("BRAID_POD_NAMESPACE")
+        or Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    )
+    return ClusterAccess(
+        host=os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
+        port=int(os.environ.get("KUBERNETES_SERVICE_PORT", "443")),
+        namespace=namespace,
+    )
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
+    advertise = getattr(args, "advertise", None)
+    if advertise is None and os.environ.get("BRAID_POD_IP") and args.discovery == "kubernetes":
+        advertise = f"{os.environ['BRAID_POD_IP']}:{extra.get('listen', '').rsplit(':', 1)[-1]}"
+    return ReplicaSettings(
+        graph_file=args.graph,
+        node=args.node,
+        code_dir=args.code_dir or args.graph.resolve().parent,
+        metrics_port=args.metrics_port,
+        peers_file=args.peers,
+        cluster=_cluster(args),
+        drain_seconds=args.drain_seconds,
+        advertise=advertise,
+        **extra,
+    )
+
+
+def run_sidecar(args: argparse.Namespace) -> int:
+    settings = _settings(
+        args, listen=args.listen, worker_socket=args.worker_socket, http_port=args.http_port
+    )
+    asyncio.run(serve_replica(settings))
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args, listen=f"unix:{args.socket}", is_worker=True)
+    asyncio.run(serve_replica(settings))
+    return 0

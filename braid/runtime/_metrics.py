@@ -1,0 +1,82 @@
+"""Prometheus metrics of a sidecar, in a registry of its own (no global state).
+
+Per node, method and step: requests by outcome, latency, time in user code, time waiting for
+upstream values, and braid's own overhead (the rest); per node: requests running and queued
+(``braid_ongoing_requests`` is also the autoscaling metric), rejections, and the result store.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Buckets from 250 microseconds to a minute: trivial nodes sit at the bottom, models above.
+LATENCY_BUCKETS = (
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+)  # fmt: skip
+
+
+class SidecarMetrics:
+    """The metrics one sidecar exports."""
+
+    def __init__(self, registry: CollectorRegistry, graph: str, node: str) -> None:
+        self.registry = registry
+        self.graph, self.node = graph, node
+        labels = ("graph", "node", "method", "step")
+        self.requests = Counter(
+            "braid_requests",
+            "Calls served, by outcome (a gRPC code name).",
+            (*labels, "code"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "braid_request_duration_seconds",
+            "Time from arrival to reply.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.user_code = Histogram(
+            "braid_user_code_seconds",
+            "Time spent in the node's own code.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_wait = Histogram(
+            "braid_upstream_wait_seconds",
+            "Time waiting for upstream values (peer fetches).",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "braid_overhead_seconds",
+            "Time spent in braid itself: the latency minus user code and upstream waits.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ongoing = Gauge(
+            "braid_ongoing_requests",
+            "Requests running in user code.",
+            ("graph", "node"),
+            registry=registry,
+        )
+        self.queued = Gauge(
+            "braid_queued_requests",
+            "Requests admitted and waiting for inputs or a slot.",
+            ("graph", "node"),
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "braid_rejected_requests",
+            "Requests shed because the queue was full.",
+            ("graph", "node"),
+            registry=registry,
+        )
+        self.store_bytes = Gauge(
+            "braid_result_store_bytes", "Bytes of results held for consumers.", registry=registry
+        )
+        self.store_entries = Gauge(
+            "braid_result_store_entries", "Results held for consumers.", registry=registry
+        )
