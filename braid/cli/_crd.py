@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from braid.cli._output import fail
 from braid.spec import render_crd
 
 
@@ -25,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     text = render_crd()
     if args.output_file is None:
         print(text, end="")
-    else:
-        args.output_file.write_text(text)
+        return 0
+    try:
+        args.output_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return fail(f"cannot write {args.output_file}: {exc.strerror}")
     return 0

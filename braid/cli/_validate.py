@@ -1,4 +1,12 @@
-"""``braid validate FILE...``: check manifests and list every problem with its field path."""
+"""``braid validate FILE...``: check manifests and list every problem with its field path.
+
+Text output is one line per valid file (``FILE: valid (...)``), one line per file that is not
+one manifest (``FILE: reason``), and for an invalid graph a header line followed by one indented
+``path: message`` line per problem. ``--output json`` prints a list with one object per file:
+``{"file", "valid", "name", "error", "problems": [{"path", "message"}]}``, where ``error`` is the
+reason a file could not be read as a manifest (else null). Exit 0 when every file is valid, 1
+otherwise.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from braid.spec import DeploymentGraph, GraphInvalid, ManifestError, Problem, load_graph
+from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, load_graph
+
+#: How standard input ("-") is named in messages.
+STDIN = "<stdin>"
 
 
 def register(subparsers: Any) -> None:
@@ -68,14 +79,13 @@ def _count(number: int, noun: str) -> str:
 
 def check_file(path: str) -> Outcome:
     """Validate one file; never raises for bad input."""
+    shown = STDIN if path == "-" else path
     try:
-        return Outcome(path, graph=load_graph(path))
-    except ManifestError as exc:
-        prefix = f"{path}: "
-        message = str(exc)
-        return Outcome(path, error=message.removeprefix(prefix))
+        return Outcome(shown, graph=load_graph(path))
     except GraphInvalid as exc:
-        return Outcome(path, error=str(exc), problems=exc.problems)
+        return Outcome(shown, problems=exc.problems)
+    except SpecError as exc:
+        return Outcome(shown, error=str(exc).removeprefix(f"{shown}: "))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,24 +23,40 @@ from braid.spec._validating import validate_graph
 MAX_MANIFEST_BYTES = 3 * 1024 * 1024 // 2
 #: Enough for the anchors a hand-written manifest uses; far too few for an alias bomb.
 MAX_ALIASES = 100
+#: Values that aliases may add to a document beyond the file's own ("billion laughs" adds 10^9).
+MAX_ALIAS_EXPANSION = 10_000
+#: Nesting depth of collections; manifests use a dozen levels, and the checks recurse.
+MAX_DEPTH = 100
 
 
 class _ManifestLoader(yaml.SafeLoader):
-    """A safe loader that caps aliases and rejects duplicate keys."""
+    """A safe loader that caps aliases, their expansion and nesting, and rejects duplicate keys."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._aliases = 0
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"more than {MAX_ALIASES} YAML aliases", mark
-                )
-        return super().compose_node(parent, index)
+                raise _refused(f"more than {MAX_ALIASES} YAML aliases", mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _refused(f"nested more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None and self._aliases:
+            _check_expansion(node)
+        return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -62,11 +78,52 @@ class _ManifestLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _refused(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, mark)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse recursive aliases and aliases that multiply the document (an alias bomb).
+
+    Counts the values of the document as constructed (aliases expanded) without expanding it:
+    each distinct node's size is computed once, iteratively, so the check itself stays small.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+        elif key in open_nodes:
+            raise _refused("a YAML alias refers to a collection that contains it", node.start_mark)
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    if sizes[id(root)] - len(sizes) > MAX_ALIAS_EXPANSION:
+        raise _refused(
+            f"YAML aliases add more than {MAX_ALIAS_EXPANSION} values to the document "
+            "(an alias bomb?); write the values out",
+            root.start_mark,
+        )
+
+
 def read_manifest_file(path: str | Path) -> object:
-    """Read one manifest document from ``path`` ("-" reads standard input)."""
-    source = str(path)
+    """Read one manifest document from ``path`` ("-" reads standard input, named ``<stdin>``)."""
+    source = "<stdin>" if str(path) == "-" else str(path)
     try:
-        if source == "-":
+        if str(path) == "-":
             data = sys.stdin.buffer.read(MAX_MANIFEST_BYTES + 1)
         else:
             with open(path, "rb") as handle:
@@ -117,6 +174,8 @@ def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
         raise ManifestError(f"{source}: {label}{where}: {what}") from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"{source}: YAML error: {exc}") from None
+    except RecursionError:  # pragma: no cover - MAX_DEPTH stops nesting well before this
+        raise ManifestError(f"{source}: YAML nested too deeply") from None
     finally:
         loader.dispose()
     documents = [document for document in documents if document is not None]

@@ -282,4 +282,8 @@ def _kind_of(value: object) -> str:
         return "a list"
     if isinstance(value, str):
         return "a plain string"
-    return f"a {type(value).__name__}"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__} value"
