@@ -1,3 +1,43 @@
-"""The control plane: kopf handlers, pure rendering of Kubernetes objects, and status."""
+"""The control plane: reconciling DeploymentGraphs into Kubernetes objects, and their status.
 
-__all__: list[str] = []
+- :func:`render` turns a validated graph and :class:`OperatorSettings` into the objects the
+  operator applies (pure; ``braid render`` prints the same);
+- :func:`observed_status` and :func:`invalid_status` compute a graph's status (pure);
+- :class:`Reconciler` applies, prunes and writes the status through a :class:`KubernetesApi`;
+- :func:`run_operator` runs the kopf operator (needs the ``operator`` extra).
+
+The operator never imports ``braid.runtime``: the pods it renders run the runtime's commands,
+and the contract between them is the rendered pod spec (docs/operator.md).
+"""
+
+from braid.operator._errors import KubernetesError, ObjectNotFound, OperatorError, RenderError
+from braid.operator._kubernetes import KubernetesApi
+from braid.operator._metrics import OperatorMetrics
+from braid.operator._observing import Transition, invalid_status, observed_status, transitions
+from braid.operator._reconciling import EventRecorder, Outcome, Reconciler
+from braid.operator._rendering import LiveNode, compiled_graph, live_node, render
+from braid.operator._running import run_operator
+from braid.operator._settings import DEFAULT_RUNTIME_IMAGE, OperatorSettings
+
+__all__ = [
+    "DEFAULT_RUNTIME_IMAGE",
+    "EventRecorder",
+    "KubernetesApi",
+    "KubernetesError",
+    "LiveNode",
+    "ObjectNotFound",
+    "OperatorError",
+    "OperatorMetrics",
+    "OperatorSettings",
+    "Outcome",
+    "Reconciler",
+    "RenderError",
+    "Transition",
+    "compiled_graph",
+    "invalid_status",
+    "live_node",
+    "observed_status",
+    "render",
+    "run_operator",
+    "transitions",
+]

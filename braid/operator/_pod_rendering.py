@@ -1,0 +1,281 @@
+"""Rendering of pod templates: a node's model and sidecar containers, and the ingress container.
+
+The runtime contract lives here: the commands, ports, probes, mounts and environment that the
+``braid worker``, ``braid sidecar`` and ``braid ingress`` processes expect. Everything is derived
+from the graph and the settings alone, so that a pod template changes only when something that
+its replicas run changes; a node's ``userConfig`` reaches them through the mounted ConfigMap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from braid.operator._gpus import gpu_limits
+from braid.operator._labels import (
+    GRAPH_DIR,
+    GRAPH_FILE,
+    INGRESS_GRPC_PORT,
+    INGRESS_HTTP_PORT,
+    METRICS_PORT,
+    SIDECAR_PORT,
+    SOCKET_DIR,
+    WORKER_SOCKET,
+    config_map_name,
+)
+from braid.operator._settings import OperatorSettings
+from braid.spec import DeploymentGraph, Node
+
+#: The gRPC health service that turns SERVING once the user's class is constructed.
+READINESS_SERVICE = "braid.v1.Replica"
+#: Seconds a terminating pod keeps serving so that peers and kube-proxy stop routing to it first.
+PRE_STOP_SECONDS = 5
+TERMINATION_GRACE_SECONDS = 30
+
+_GRAPH_VOLUME = "graph"
+_SOCKET_VOLUME = "braid-run"
+_TMP_VOLUME = "tmp"
+
+
+@dataclass(frozen=True)
+class ModelCode:
+    """What the model container runs: the part of a pod template that ``version`` gates."""
+
+    image: str
+    command: list[str] | None
+    args: list[str] | None
+
+
+def model_code(graph: DeploymentGraph, node: Node, settings: OperatorSettings) -> ModelCode:
+    """The image and command of a node's model container, as the spec asks for them."""
+    image = graph.image_of(node) or settings.runtime_image
+    if node.http is not None:
+        return ModelCode(image, node.http.command, node.http.args)
+    command = ["braid", "worker", "--graph", GRAPH_FILE, "--node", node.name]
+    return ModelCode(image, [*command, "--socket", WORKER_SOCKET], None)
+
+
+def container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def pod_security(settings: OperatorSettings) -> dict[str, Any]:
+    uid = settings.run_as_user
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def braid_env(graph: DeploymentGraph) -> list[dict[str, Any]]:
+    """The downward-API environment of every braid container, and the graph's name."""
+
+    def field(name: str, path: str) -> dict[str, Any]:
+        return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+    return [
+        field("BRAID_POD_NAME", "metadata.name"),
+        field("BRAID_POD_NAMESPACE", "metadata.namespace"),
+        field("BRAID_POD_IP", "status.podIP"),
+        field("BRAID_NODE_NAME", "spec.nodeName"),
+        {"name": "BRAID_GRAPH", "value": graph.metadata.name},
+    ]
+
+
+def _pre_stop() -> dict[str, Any]:
+    # The sleep action (Kubernetes 1.30+) needs no shell, which distroless images lack.
+    return {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
+
+
+def _mounts(*, graph: bool, socket: bool) -> list[dict[str, Any]]:
+    mounts: list[dict[str, Any]] = []
+    if graph:
+        # The whole ConfigMap as a directory: a subPath mount would never see updates.
+        mounts.append({"name": _GRAPH_VOLUME, "mountPath": GRAPH_DIR, "readOnly": True})
+    if socket:
+        mounts.append({"name": _SOCKET_VOLUME, "mountPath": SOCKET_DIR})
+    mounts.append({"name": _TMP_VOLUME, "mountPath": "/tmp"})  # noqa: S108 - an emptyDir
+    return mounts
+
+
+def _model_resources(node: Node, settings: OperatorSettings) -> dict[str, Any]:
+    """Requests equal limits for CPU and memory (Guaranteed when both are set); GPUs as limits."""
+    amounts: dict[str, str] = {}
+    if node.resources.cpu is not None:
+        amounts["cpu"] = node.resources.cpu
+    if node.resources.memory is not None:
+        amounts["memory"] = node.resources.memory
+    limits = {**amounts, **gpu_limits(node.resources, settings.gpu_resource_name)}
+    resources: dict[str, Any] = {}
+    if amounts:
+        resources["requests"] = dict(amounts)
+    if limits:
+        resources["limits"] = limits
+    return resources
+
+
+def _model_container(
+    graph: DeploymentGraph, node: Node, code: ModelCode, settings: OperatorSettings
+) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "model", "image": code.image}
+    container["imagePullPolicy"] = settings.image_pull_policy
+    if code.command is not None:
+        container["command"] = list(code.command)
+    if code.args is not None:
+        container["args"] = list(code.args)
+    env = [{"name": var.name, "value": var.value} for var in node.env]
+    if node.http is not None:
+        port = node.http.port
+        container["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        container["readinessProbe"] = {
+            "httpGet": {"path": node.http.readiness_path, "port": port},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        }
+        container["env"] = [*braid_env(graph), *env]
+        container["volumeMounts"] = _mounts(graph=False, socket=False)
+    else:
+        container["env"] = [*braid_env(graph), *env]
+        container["volumeMounts"] = _mounts(graph=True, socket=True)
+    resources = _model_resources(node, settings)
+    if resources:
+        container["resources"] = resources
+    container["lifecycle"] = _pre_stop()
+    container["securityContext"] = container_security()
+    return container
+
+
+def _runtime_resources(settings: OperatorSettings) -> dict[str, Any]:
+    # No CPU limit: CFS throttling would add latency to every hop of every request.
+    return {
+        "requests": {
+            "cpu": settings.sidecar_cpu_request,
+            "memory": settings.sidecar_memory_request,
+        },
+        "limits": {"memory": settings.sidecar_memory_limit},
+    }
+
+
+def _sidecar_container(
+    graph: DeploymentGraph, node: Node, settings: OperatorSettings
+) -> dict[str, Any]:
+    command = ["braid", "sidecar", "--graph", GRAPH_FILE, "--node", node.name]
+    command += ["--listen", f"0.0.0.0:{SIDECAR_PORT}", "--metrics-port", str(METRICS_PORT)]
+    if node.http is not None:
+        command += ["--http-port", str(node.http.port)]
+    else:
+        command += ["--worker-socket", WORKER_SOCKET]
+    command += ["--discovery", "kubernetes"]
+    return {
+        "name": "sidecar",
+        "image": settings.runtime_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": command,
+        "ports": [
+            {"name": "grpc", "containerPort": SIDECAR_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "env": braid_env(graph),
+        "readinessProbe": {
+            "grpc": {"port": SIDECAR_PORT, "service": READINESS_SERVICE},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "grpc": {"port": SIDECAR_PORT, "service": ""},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "resources": _runtime_resources(settings),
+        "volumeMounts": _mounts(graph=True, socket=node.http is None),
+        "lifecycle": _pre_stop(),
+        "securityContext": container_security(),
+    }
+
+
+def _volumes(graph: DeploymentGraph, *, socket: bool) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": _GRAPH_VOLUME, "configMap": {"name": config_map_name(graph)}},
+    ]
+    if socket:
+        volumes.append({"name": _SOCKET_VOLUME, "emptyDir": {}})
+    volumes.append({"name": _TMP_VOLUME, "emptyDir": {}})
+    return volumes
+
+
+def _pod_spec(
+    graph: DeploymentGraph, containers: list[dict[str, Any]], settings: OperatorSettings
+) -> dict[str, Any]:
+    return {
+        "serviceAccountName": graph.metadata.name,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "securityContext": pod_security(settings),
+        "containers": containers,
+    }
+
+
+def node_pod_spec(
+    graph: DeploymentGraph, node: Node, code: ModelCode, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The pod spec of one node's replicas: the model container and braid's sidecar."""
+    containers = [
+        _model_container(graph, node, code, settings),
+        _sidecar_container(graph, node, settings),
+    ]
+    spec = _pod_spec(graph, containers, settings)
+    spec["volumes"] = _volumes(graph, socket=node.http is None)
+    if node.node_selector:
+        spec["nodeSelector"] = dict(node.node_selector)
+    if node.tolerations:
+        spec["tolerations"] = [
+            toleration.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for toleration in node.tolerations
+        ]
+    return spec
+
+
+def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict[str, Any]:
+    """The pod spec of the ingress: HTTP and gRPC in front of the graph."""
+    command = ["braid", "ingress", "--graph", GRAPH_FILE]
+    command += ["--http", f"0.0.0.0:{INGRESS_HTTP_PORT}", "--grpc", f"0.0.0.0:{INGRESS_GRPC_PORT}"]
+    command += ["--metrics-port", str(METRICS_PORT), "--discovery", "kubernetes"]
+    container = {
+        "name": "ingress",
+        "image": settings.runtime_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": command,
+        "ports": [
+            {"name": "http", "containerPort": INGRESS_HTTP_PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": INGRESS_GRPC_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "env": braid_env(graph),
+        "readinessProbe": {
+            "httpGet": {"path": "/-/ready", "port": INGRESS_HTTP_PORT},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/-/healthz", "port": INGRESS_HTTP_PORT},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "resources": _runtime_resources(settings),
+        "volumeMounts": _mounts(graph=True, socket=False),
+        "lifecycle": _pre_stop(),
+        "securityContext": container_security(),
+    }
+    spec = _pod_spec(graph, [container], settings)
+    spec["volumes"] = _volumes(graph, socket=False)
+    return spec

@@ -1,0 +1,402 @@
+"""Rendering: one validated graph and the settings in, the Kubernetes objects it needs out.
+
+:func:`render` is pure and synchronous: no I/O, no clock, no randomness. The operator applies its
+output server-side and ``braid render`` prints it, so both always agree. What one graph renders
+to (in apply order):
+
+- the ServiceAccount, Role and RoleBinding its pods use to discover peers (EndpointSlices only);
+- the ConfigMap ``<graph>-graph`` with the compiled graph, userConfig included;
+- per node a Deployment and a headless Service ``<graph>-<node>``, plus a
+  HorizontalPodAutoscaler when the node autoscales, and optionally a PodDisruptionBudget;
+- the ingress Deployment and Service ``<graph>-ingress``;
+- optionally a NetworkPolicy that admits only the graph's own pods to its nodes.
+
+The only input besides the spec is what the cluster already runs (:class:`LiveNode`): the code
+a node's running ``version`` pinned, and the replica count an autoscaler chose.
+docs/rollouts.md states the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from braid.operator._errors import RenderError
+from braid.operator._labels import (
+    CODE_ANNOTATION,
+    FLOW_ANNOTATION,
+    GRAPH_KEY,
+    GRAPH_LABEL,
+    INGRESS_GRPC_PORT,
+    INGRESS_HTTP_PORT,
+    METRICS_PORT,
+    NETWORK_POLICY_ANNOTATION,
+    PDB_ANNOTATION,
+    SIDECAR_PORT,
+    VERSION_ANNOTATION,
+    Component,
+    KubeObject,
+    config_map_name,
+    ingress_object_name,
+    metadata,
+    node_object_name,
+    object_labels,
+    selector_labels,
+)
+from braid.operator._pod_rendering import ModelCode, ingress_pod_spec, model_code, node_pod_spec
+from braid.operator._settings import OperatorSettings
+from braid.spec import DeploymentGraph, Node
+
+#: At most this share of a node's replicas is down during a rollout (after Ray Serve's 20%).
+MAX_UNAVAILABLE = "20%"
+#: New replicas started ahead of old ones; with one replica this is what keeps it serving.
+MAX_SURGE = "25%"
+#: The per-pod metric the autoscaler targets; a metrics adapter must serve it (docs/operator.md).
+AUTOSCALING_METRIC = "braid_ongoing_requests"
+_REVISION_HISTORY = 5
+# Node fields whose change reaches running replicas without a restart (or does not concern them).
+_LIVE_FIELDS = {"userConfig", "replicas", "autoscaling", "version"}
+
+
+@dataclass(frozen=True)
+class LiveNode:
+    """What a node's Deployment runs now, read back from the cluster."""
+
+    version: str | None
+    code: ModelCode | None
+    replicas: int | None
+
+
+def render(
+    graph: DeploymentGraph,
+    settings: OperatorSettings,
+    live: Mapping[str, LiveNode] | None = None,
+) -> list[KubeObject]:
+    """Every object of ``graph``, in the order they are applied."""
+    if not graph.metadata.namespace:
+        raise RenderError(
+            f'graph "{graph.metadata.name}" has no namespace; set metadata.namespace '
+            "(braid render: pass --namespace)"
+        )
+    live = live or {}
+    pdb = _switch(graph, PDB_ANNOTATION, settings.pod_disruption_budgets)
+    objects = [*_access_objects(graph), render_config_map(graph)]
+    for node in graph.spec.nodes:
+        objects += _node_objects(graph, node, settings, live.get(node.name), pdb=pdb)
+    objects += _ingress_objects(graph, settings, pdb=pdb)
+    if _switch(graph, NETWORK_POLICY_ANNOTATION, settings.network_policies):
+        objects.append(_network_policy(graph))
+    return objects
+
+
+def _switch(graph: DeploymentGraph, annotation: str, default: bool) -> bool:
+    value = graph.metadata.annotations.get(annotation, "").strip().lower()
+    if value in {"true", "false"}:
+        return value == "true"
+    return default
+
+
+def compiled_graph(graph: DeploymentGraph) -> dict[str, Any]:
+    """The graph as the runtime reads it: the validated spec, userConfig included, no status."""
+    document = graph.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document.pop("status", None)
+    meta = graph.metadata
+    document["metadata"] = {"name": meta.name, "labels": dict(meta.labels)}
+    if meta.namespace:
+        document["metadata"]["namespace"] = meta.namespace
+    return document
+
+
+def render_config_map(graph: DeploymentGraph) -> KubeObject:
+    text = json.dumps(compiled_graph(graph), indent=2, sort_keys=True) + "\n"
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(graph, config_map_name(graph), Component.GRAPH),
+        "data": {GRAPH_KEY: text},
+    }
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _access_objects(graph: DeploymentGraph) -> list[KubeObject]:
+    name, namespace = graph.metadata.name, graph.metadata.namespace
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata(graph, name, Component.GRAPH),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata(graph, name, Component.GRAPH),
+            "rules": [
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata(graph, name, Component.GRAPH),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]
+
+
+def _pinned_code(node: Node, wanted: ModelCode, live: LiveNode | None) -> ModelCode:
+    """The code a node runs: what it runs now while its version stays, else what the spec asks."""
+    if node.version is None or live is None or live.code is None:
+        return wanted
+    return live.code if live.version == node.version else wanted
+
+
+def _template_annotations(graph: DeploymentGraph, node: Node) -> dict[str, str]:
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        FLOW_ANNOTATION: _digest(graph.spec.flow.model_dump(mode="json", by_alias=True)),
+    }
+    if node.version is not None:
+        annotations[VERSION_ANNOTATION] = node.version
+    else:
+        own = node.model_dump(mode="json", by_alias=True, exclude_none=True)
+        annotations[CODE_ANNOTATION] = _digest(
+            {key: value for key, value in own.items() if key not in _LIVE_FIELDS}
+        )
+    return annotations
+
+
+def _replicas(node: Node, live: LiveNode | None) -> int:
+    scaling = node.autoscaling
+    if scaling is None:
+        return 1 if node.replicas is None else node.replicas
+    # The autoscaler owns the count between the bounds: keep what it chose, start at the minimum.
+    current = live.replicas if live is not None and live.replicas is not None else None
+    if current is None:
+        return scaling.min_replicas
+    return max(scaling.min_replicas, min(scaling.max_replicas, current))
+
+
+def _deployment(
+    graph: DeploymentGraph,
+    name: str,
+    *,
+    component: Component,
+    node: str | None,
+    replicas: int,
+    pod_spec: dict[str, Any],
+    annotations: dict[str, str],
+) -> KubeObject:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(graph, name, component, node),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": _REVISION_HISTORY,
+            "selector": {"matchLabels": selector_labels(graph, component, node)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": MAX_UNAVAILABLE, "maxSurge": MAX_SURGE},
+            },
+            "template": {
+                "metadata": {
+                    "labels": object_labels(graph, component, node),
+                    "annotations": annotations,
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def _node_objects(
+    graph: DeploymentGraph,
+    node: Node,
+    settings: OperatorSettings,
+    live: LiveNode | None,
+    *,
+    pdb: bool,
+) -> list[KubeObject]:
+    name = node_object_name(graph, node.name)
+    code = _pinned_code(node, model_code(graph, node, settings), live)
+    objects = [
+        _deployment(
+            graph,
+            name,
+            component=Component.NODE,
+            node=node.name,
+            replicas=_replicas(node, live),
+            pod_spec=node_pod_spec(graph, node, code, settings),
+            annotations=_template_annotations(graph, node),
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata(graph, name, Component.NODE, node.name),
+            "spec": {
+                # Headless: sidecars call replicas directly, so that HTTP/2 connections spread
+                # over pods instead of pinning to one behind kube-proxy.
+                "clusterIP": "None",
+                "selector": selector_labels(graph, Component.NODE, node.name),
+                "ports": [
+                    {"name": "grpc", "port": SIDECAR_PORT, "targetPort": "grpc", "protocol": "TCP"}
+                ],
+            },
+        },
+    ]
+    if node.autoscaling is not None:
+        objects.append(_autoscaler(graph, node, name))
+    if pdb:
+        objects.append(_disruption_budget(graph, name, Component.NODE, node.name))
+    return objects
+
+
+def _quantity(value: float) -> str:
+    """A float as a Kubernetes quantity: ``2.0`` -> ``"2"``, ``1.5`` -> ``"1500m"``."""
+    if value == int(value):
+        return str(int(value))
+    return f"{round(value * 1000)}m"
+
+
+def _autoscaler(graph: DeploymentGraph, node: Node, name: str) -> KubeObject:
+    scaling = node.autoscaling
+    if scaling is None:  # pragma: no cover - the caller checks
+        raise RenderError(f'node "{node.name}" does not autoscale')
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(graph, name, Component.NODE, node.name),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": AUTOSCALING_METRIC},
+                        "target": {
+                            "type": "AverageValue",
+                            "averageValue": _quantity(scaling.target_ongoing_requests),
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _disruption_budget(
+    graph: DeploymentGraph, name: str, component: Component, node: str | None
+) -> KubeObject:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(graph, name, component, node),
+        "spec": {
+            # One at a time, not a percentage: 20% of one replica would block every drain.
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector_labels(graph, component, node)},
+        },
+    }
+
+
+def _ingress_objects(
+    graph: DeploymentGraph, settings: OperatorSettings, *, pdb: bool
+) -> list[KubeObject]:
+    name = ingress_object_name(graph)
+    served = {
+        "flow": graph.spec.flow.model_dump(mode="json", by_alias=True),
+        "ingress": graph.spec.ingress.model_dump(mode="json", by_alias=True),
+    }
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        FLOW_ANNOTATION: _digest(served),
+    }
+    objects = [
+        _deployment(
+            graph,
+            name,
+            component=Component.INGRESS,
+            node=None,
+            replicas=graph.spec.ingress.replicas,
+            pod_spec=ingress_pod_spec(graph, settings),
+            annotations=annotations,
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata(graph, name, Component.INGRESS),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector_labels(graph, Component.INGRESS, None),
+                "ports": [
+                    _port("http", INGRESS_HTTP_PORT),
+                    _port("grpc", INGRESS_GRPC_PORT),
+                    _port("metrics", METRICS_PORT),
+                ],
+            },
+        },
+    ]
+    if pdb:
+        objects.append(_disruption_budget(graph, name, Component.INGRESS, None))
+    return objects
+
+
+def _port(name: str, number: int) -> dict[str, Any]:
+    return {"name": name, "port": number, "targetPort": name, "protocol": "TCP"}
+
+
+def _network_policy(graph: DeploymentGraph) -> KubeObject:
+    """Only the graph's own pods (its nodes and its ingress) may call its nodes' sidecars."""
+    own_pods = {"podSelector": {"matchLabels": {GRAPH_LABEL: graph.metadata.name}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(graph, f"{graph.metadata.name}-nodes", Component.GRAPH),
+        "spec": {
+            "podSelector": {
+                "matchLabels": {
+                    GRAPH_LABEL: graph.metadata.name,
+                    "braid.dev/component": Component.NODE.value,
+                }
+            },
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [own_pods], "ports": [{"protocol": "TCP", "port": SIDECAR_PORT}]},
+                # Metrics stay reachable for Prometheus, wherever it runs.
+                {"ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+            ],
+        },
+    }
+
+
+def live_node(deployment: Mapping[str, Any]) -> LiveNode:
+    """Read back what a node's Deployment runs: its version, model code and replica count."""
+    template = deployment.get("spec", {}).get("template", {})
+    annotations = template.get("metadata", {}).get("annotations") or {}
+    containers = template.get("spec", {}).get("containers") or []
+    model = next((c for c in containers if c.get("name") == "model"), None)
+    code = None
+    if model is not None and isinstance(model.get("image"), str):
+        code = ModelCode(model["image"], model.get("command"), model.get("args"))
+    replicas = deployment.get("spec", {}).get("replicas")
+    return LiveNode(
+        version=annotations.get(VERSION_ANNOTATION),
+        code=code,
+        replicas=replicas if isinstance(replicas, int) else None,
+    )

@@ -1,0 +1,124 @@
+"""Fixtures: kmock's emulated API (see operator_emulator.py) and kopf running braid's handlers.
+
+kopf owns the event loop it runs in (at exit it cancels every task it did not start), so each
+operator runs in a thread of its own with its own loop and its own client, and talks to the
+emulator over loopback, as a real operator talks to a real API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import kmock
+import kopf
+import pytest
+from kubernetes_asyncio import client
+from operator_emulator import ApiServer, declare_resources, watches_open
+
+from braid.operator import KubernetesApi, OperatorSettings, Reconciler
+from braid.operator._handlers import KopfEvents, build_registry
+from braid.operator._kubernetes import ApiClientKubernetes
+
+
+@pytest.fixture
+async def api_server() -> AsyncIterator[ApiServer]:
+    async with ApiServer() as server, kmock.Server(server):
+        declare_resources(server)
+        yield server
+
+
+class RecordedEvents:
+    """Events the reconciler posts, kept for assertions (and posted through kopf too)."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self._kopf = KopfEvents()
+
+    def record(self, graph: Any, transition: Any) -> None:
+        self.reasons.append(transition.reason)
+        self._kopf.record(graph, transition)
+
+
+class OperatorThread:
+    """One kopf operator with braid's handlers, in a thread with its own event loop."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: OperatorSettings,
+        wrap: Callable[[KubernetesApi], KubernetesApi] | None = None,
+    ) -> None:
+        self.events = RecordedEvents()
+        self._url, self._settings, self._wrap = url, settings, wrap
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, name="operator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise AssertionError("the operator did not start within 15 seconds")
+
+    def stop(self) -> None:
+        """Stop abruptly (like a killed pod): cancel everything the operator runs."""
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(20)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        configuration = client.Configuration(host=self._url)
+        async with client.ApiClient(configuration) as api_client:
+            api: KubernetesApi = ApiClientKubernetes(api_client)
+            if self._wrap is not None:
+                api = self._wrap(api)
+            reconciler = Reconciler(api, self._settings, self.events)
+            registry = build_registry(reconciler, self._settings)
+
+            @kopf.on.login(registry=registry)
+            def login(**_: Any) -> kopf.ConnectionInfo:
+                return kopf.ConnectionInfo(server=self._url)
+
+            self._task = asyncio.create_task(
+                kopf.operator(
+                    registry=registry,
+                    clusterwide=True,
+                    standalone=True,
+                    ready_flag=self._ready,
+                )
+            )
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+StartOperator = Callable[..., Any]
+
+
+@pytest.fixture
+def start_operator(api_server: ApiServer) -> Iterator[StartOperator]:
+    """Start operators on the emulator; every one is stopped at the end of the test."""
+    started: list[OperatorThread] = []
+
+    async def start(
+        settings: OperatorSettings | None = None,
+        wrap: Callable[[KubernetesApi], KubernetesApi] | None = None,
+    ) -> OperatorThread:
+        runner = OperatorThread(
+            str(api_server.url).rstrip("/"), settings or OperatorSettings(), wrap
+        )
+        started.append(runner)
+        await asyncio.to_thread(runner.start)
+        await watches_open(api_server, len(started))
+        return runner
+
+    yield start
+    for runner in started:
+        runner.stop()
