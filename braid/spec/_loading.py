@@ -27,6 +27,7 @@ MAX_ALIASES = 100
 MAX_ALIAS_EXPANSION = 10_000
 #: Nesting depth of collections; manifests use a dozen levels, and the checks recurse.
 MAX_DEPTH = 100
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _ManifestLoader(yaml.SafeLoader):
@@ -59,23 +60,29 @@ class _ManifestLoader(yaml.SafeLoader):
         return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, bool):
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f'the key "{key_node.value}" reads as the boolean {str(key).lower()} in YAML '
-                    f'(kubectl reads it so too); quote it ("{key_node.value}")',
-                    key_node.start_mark,
-                )
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f'duplicate key "{key}"', key_node.start_mark
-                )
-            seen.add(key)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:  # "<<: *base" may be overridden by later keys
+                    continue
+                self._check_key(key_node, seen)
+            self.flatten_mapping(node)
         return super().construct_mapping(node, deep=deep)
+
+    def _check_key(self, key_node: yaml.Node, seen: set[object]) -> None:
+        mark = key_node.start_mark
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _refused("a key must be a plain value, not a list or a mapping", mark)
+        key = self.construct_object(key_node)
+        if isinstance(key, bool):
+            raise _refused(
+                f'the key "{key_node.value}" reads as the boolean {str(key).lower()} in YAML '
+                f'(kubectl reads it so too); quote it ("{key_node.value}")',
+                mark,
+            )
+        if key in seen:
+            raise _refused(f'duplicate key "{key}"', mark)
+        seen.add(key)
 
 
 def _refused(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
@@ -159,7 +166,10 @@ def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
     """Parse the text of one manifest into plain data."""
     if not text.strip():
         raise ManifestError(f"{source}: the file is empty; expected one DeploymentGraph")
-    loader = _ManifestLoader(text)
+    try:
+        loader = _ManifestLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ManifestError(f"{source}: {_reader_problem(text, exc)}") from None
     try:
         documents = []
         while loader.check_node():
@@ -172,8 +182,10 @@ def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
         constructing = isinstance(exc, yaml.constructor.ConstructorError)
         label = "YAML error" if constructing else "YAML syntax error"
         raise ManifestError(f"{source}: {label}{where}: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{source}: YAML error: {exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise ManifestError(f"{source}: {_reader_problem(text, exc)}") from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every error PyYAML raises is one of above
+        raise ManifestError(f"{source}: YAML error: {' '.join(str(exc).split())}") from None
     except RecursionError:  # pragma: no cover - MAX_DEPTH stops nesting well before this
         raise ManifestError(f"{source}: YAML nested too deeply") from None
     finally:
@@ -187,6 +199,16 @@ def parse_manifest_text(text: str, source: str = "<manifest>") -> object:
             "put each DeploymentGraph in a file of its own"
         )
     return documents[0]
+
+
+def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> str:
+    """A character YAML does not allow (a control character), with its line and column."""
+    before = text[: exc.position]
+    line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    return (
+        f"YAML syntax error at line {line}, column {column}: "
+        f"character U+{exc.character:04X} is not allowed in YAML (a control character?)"
+    )
 
 
 def load_graph(path: str | Path) -> DeploymentGraph:

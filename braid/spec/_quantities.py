@@ -37,7 +37,7 @@ def parse_quantity(value: str | int | float) -> Decimal:
     """Return the numeric value of a Kubernetes quantity, or raise ``ValueError`` naming it."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a quantity")
-    text = str(value).strip()
+    text = str(value)  # no strip: the API server refuses " 2 " too
     match = _QUANTITY.match(text)
     if match is None:
         raise ValueError(

@@ -62,13 +62,17 @@ def _check_header(document: dict[str, Any]) -> None:
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if kind != KIND:
         raise ManifestError(
-            f"not a {KIND}: kind is {_show(kind)} and apiVersion {_show(api_version)}; "
+            f"not a {KIND}: {_given('kind', kind)} and {_given('apiVersion', api_version)}; "
             f'expected kind "{KIND}" and apiVersion "{GROUP_VERSION}"'
         )
     if api_version != GROUP_VERSION:
         raise ManifestError(
             f'apiVersion {_show(api_version)} is not served by this braid; use "{GROUP_VERSION}"'
         )
+
+
+def _given(field: str, value: object) -> str:
+    return f"{field} is missing" if value is None else f"{field} is {_show(value)}"
 
 
 def _partial_view(document: dict[str, Any]) -> GraphView:
