@@ -237,7 +237,8 @@ def test_unreadable_paths_get_one_line(tmp_path: Path, name: str, message: str) 
 
 def test_a_key_that_is_a_collection_is_refused() -> None:
     assert refusal("? [1, 2]\n: x\n") == (
-        "m.yaml: YAML error at line 1, column 3: a key must be a plain value, not a list or a mapping"
+        "m.yaml: YAML error at line 1, column 3: "
+        "a key must be a plain value, not a list or a mapping"
     )
 
 
