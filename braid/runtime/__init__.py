@@ -20,6 +20,7 @@ from braid.runtime._errors import (
 )
 from braid.runtime._handles import Handle, RemoteResponse, Response, StreamingResponse
 from braid.runtime._hosting import ReplicaSettings, serve_replica
+from braid.runtime._ingress import IngressSettings, serve_ingress
 from braid.runtime._kubernetes_discovery import ClusterAccess
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "CodecError",
     "DeadlineExceeded",
     "Handle",
+    "IngressSettings",
     "LoadError",
     "NotFound",
     "Overloaded",
@@ -41,5 +43,6 @@ __all__ = [
     "StreamingResponse",
     "UpstreamFailed",
     "UserCodeError",
+    "serve_ingress",
     "serve_replica",
 ]

@@ -1,0 +1,101 @@
+"""``braid ingress``: serve graphs over HTTP and gRPC (for braid run and the ingress pod)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from braid.cli._output import fail
+from braid.runtime import BraidRuntimeError, ClusterAccess, IngressSettings, serve_ingress
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "ingress",
+        help="serve graphs over HTTP and gRPC (started by braid run and by the ingress pod)",
+        description=(
+            "Serve one or more graphs: HTTP at each graph's route prefix, gRPC braid.v1.Graph "
+            "with health and reflection, and Prometheus metrics."
+        ),
+    )
+    parser.add_argument(
+        "--graph",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a graph manifest (repeat for several graphs)",
+    )
+    parser.add_argument(
+        "--http", default="127.0.0.1:8000", help="HTTP address (default 127.0.0.1:8000; 'off')"
+    )
+    parser.add_argument(
+        "--grpc", default="127.0.0.1:9000", help="gRPC address (default 127.0.0.1:9000; 'off')"
+    )
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    parser.add_argument(
+        "--peers",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="peers file of braid run: one for all graphs, or one per --graph in order",
+    )
+    parser.add_argument(
+        "--discovery",
+        choices=["static", "kubernetes"],
+        default="static",
+        help="how to find the nodes' replicas (default static: --peers)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def parse_address(text: str, flag: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (or ``:PORT``, or ``off``); ``ValueError`` says what is wrong."""
+    if text.lower() == "off":
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{flag} {text!r} is not HOST:PORT (e.g. 127.0.0.1:8000)")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
+    if args.discovery != "kubernetes":
+        return None
+    namespace = os.environ.get("BRAID_POD_NAMESPACE") or (
+        Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    )
+    return ClusterAccess(
+        host=os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
+        port=int(os.environ.get("KUBERNETES_SERVICE_PORT", "443")),
+        namespace=namespace,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        http = parse_address(args.http, "--http")
+        grpc = parse_address(args.grpc, "--grpc")
+        cluster = _cluster(args)
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    settings = IngressSettings(
+        graph_files=tuple(args.graph),
+        peers_files=tuple(args.peers),
+        http=http,
+        grpc=grpc,
+        metrics_port=args.metrics_port,
+        discovery=args.discovery,
+        cluster=cluster,
+    )
+    try:
+        asyncio.run(serve_ingress(settings))
+    except OSError as exc:
+        return fail(f"cannot serve: {exc}")
+    except BraidRuntimeError as exc:
+        return fail(str(exc))
+    return 0
