@@ -1,0 +1,112 @@
+"""The workloads of the benchmark (issue 5), as data: which graph shape, how wide, what payload.
+
+A workload is the same for every system: a chain of N trivial hops, a fan-out to N trivial nodes
+joined by an aggregator, or a chain driven over HTTP by a load generator. Each system turns the
+shape into its own topology (a Ray Serve application, floor relay processes, a braid graph under
+benchmarks/graphs/). Selection by name or by group (``core``, ``sweep``, ``all``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+MB = 1024 * 1024
+
+
+class Kind(StrEnum):
+    """How a workload is driven."""
+
+    LATENCY = "latency"  # closed loop, one request in flight, from a client process
+    HTTP = "http"  # wrk at N connections against the system's HTTP ingress
+    MEMORY = "memory"  # resident memory of one idle replica
+
+
+class Shape(StrEnum):
+    CHAIN = "chain"
+    FANOUT = "fanout"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One row of the results table."""
+
+    name: str
+    title: str
+    kind: Kind
+    shape: Shape = Shape.CHAIN
+    width: int = 1  # chain length, or fan-out width (the aggregator comes on top)
+    payload_bytes: int = 0  # 0: a small JSON value; else raw bytes of this size
+
+    @property
+    def graph(self) -> str:
+        """Name of braid's manifest for this workload, under benchmarks/graphs/."""
+        if self.payload_bytes:
+            return f"payload-{self.width}"
+        return f"{self.shape.value}-{self.width}"
+
+
+def _chain(width: int, title: str) -> Workload:
+    return Workload(f"chain-{width}", title, Kind.LATENCY, Shape.CHAIN, width)
+
+
+def _fanout(width: int, title: str) -> Workload:
+    return Workload(f"fanout-{width}", title, Kind.LATENCY, Shape.FANOUT, width)
+
+
+WORKLOADS: tuple[Workload, ...] = (
+    _chain(1, "one hop"),
+    _chain(2, "chain of 2"),
+    _chain(3, "chain of 3"),
+    _chain(4, "chain of 4"),
+    _chain(8, "chain of 8"),
+    _fanout(1, "fan-out 1 + aggregator"),
+    _fanout(2, "fan-out 2 + aggregator"),
+    _fanout(3, "fan-out 3 + aggregator"),
+    _fanout(4, "fan-out 4 + aggregator"),
+    _fanout(8, "fan-out 8 + aggregator"),
+    Workload("http-chain-3", "HTTP, chain of 3, 32 connections", Kind.HTTP, Shape.CHAIN, 3),
+    Workload("payload-1mb", "1 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 1 * MB),
+    Workload("payload-10mb", "10 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 10 * MB),
+    Workload("idle-memory", "idle replica, resident memory", Kind.MEMORY),
+)
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "core": (
+        "chain-1",
+        "chain-3",
+        "fanout-3",
+        "http-chain-3",
+        "payload-1mb",
+        "payload-10mb",
+        "idle-memory",
+    ),
+    "sweep": (
+        *("chain-1", "chain-2", "chain-4", "chain-8"),
+        *("fanout-1", "fanout-2", "fanout-4", "fanout-8"),
+    ),
+    "all": tuple(w.name for w in WORKLOADS),
+}
+
+
+class UnknownWorkload(ValueError):
+    """A workload or group name that the harness does not know."""
+
+    def __init__(self, name: str) -> None:
+        known = ", ".join([*GROUPS, *(w.name for w in WORKLOADS)])
+        super().__init__(f'unknown workload "{name}"; choose among: {known}')
+
+
+def select(names: Iterable[str]) -> list[Workload]:
+    """The workloads named (or in the groups named), in the table's order, without repeats."""
+    by_name = {w.name: w for w in WORKLOADS}
+    wanted: set[str] = set()
+    for name in names:
+        if name in GROUPS:
+            wanted.update(GROUPS[name])
+        elif name in by_name:
+            wanted.add(name)
+        else:
+            raise UnknownWorkload(name)
+    return [w for w in WORKLOADS if w.name in wanted]

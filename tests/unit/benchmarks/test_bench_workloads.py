@@ -1,0 +1,36 @@
+"""benchmarks._workloads: selection by name and group, and the braid graph of each workload."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks._workloads import WORKLOADS, UnknownWorkload, Workload, select
+
+GRAPHS = Path(__file__).resolve().parents[3] / "benchmarks" / "graphs"
+
+
+def test_groups_and_names_select_in_table_order_without_repeats() -> None:
+    names = [w.name for w in select(["payload-10mb", "core", "chain-1"])]
+    assert names == [
+        "chain-1",
+        "chain-3",
+        "fanout-3",
+        "http-chain-3",
+        "payload-1mb",
+        "payload-10mb",
+        "idle-memory",
+    ]
+
+
+def test_all_selects_every_workload() -> None:
+    assert select(["all"]) == list(WORKLOADS)
+
+
+def test_an_unknown_name_is_refused_with_the_choices() -> None:
+    with pytest.raises(UnknownWorkload, match=r'unknown workload "chain-5"; choose among: core'):
+        select(["chain-5"])
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
+def test_every_workload_has_a_braid_graph(workload: Workload) -> None:
+    assert (GRAPHS / f"{workload.graph}.yaml").is_file()
