@@ -1,0 +1,90 @@
+"""The public names of ``braid.spec`` and ``braid``, pinned (as httpx pins its exports).
+
+A change here is a change of the public API: add the name on purpose, and say so in the
+CHANGELOG.
+"""
+
+from __future__ import annotations
+
+import re
+
+import braid
+import braid.spec
+
+SPEC_NAMES = [
+    "API_GROUP",
+    "API_VERSION",
+    "CALL_METHOD",
+    "GROUP_VERSION",
+    "KIND",
+    "MAX_MANIFEST_BYTES",
+    "PLURAL",
+    "Autoscaling",
+    "CallTarget",
+    "Condition",
+    "ConditionStatus",
+    "ConditionType",
+    "DeploymentGraph",
+    "Dispatch",
+    "DispatchCase",
+    "Endpoint",
+    "EnvVar",
+    "Flow",
+    "GpuSharing",
+    "GraphInvalid",
+    "GraphSpec",
+    "GraphStatus",
+    "HttpMethod",
+    "HttpServer",
+    "Ingress",
+    "ManifestError",
+    "Node",
+    "NodeStatus",
+    "Problem",
+    "Reference",
+    "Resources",
+    "SpecError",
+    "Step",
+    "StepCall",
+    "Toleration",
+    "iter_references",
+    "load_graph",
+    "parse_call",
+    "parse_manifest_bytes",
+    "parse_manifest_text",
+    "parse_quantity",
+    "parse_reference",
+    "read_manifest_file",
+    "render_crd",
+    "step_dependencies",
+    "substitute",
+    "validate_graph",
+]
+
+
+def test_spec_exports_exactly_the_pinned_names() -> None:
+    assert braid.spec.__all__ == SPEC_NAMES
+
+
+def test_every_exported_name_exists_and_is_public() -> None:
+    for name in braid.spec.__all__:
+        value = getattr(braid.spec, name)
+        assert not name.startswith("_")
+        module = getattr(value, "__module__", "braid.spec")
+        assert module.startswith("braid.spec"), (name, module)
+
+
+def test_the_spec_constants() -> None:
+    assert braid.spec.GROUP_VERSION == "braid.dev/v1alpha1"
+    assert (braid.spec.KIND, braid.spec.PLURAL) == ("DeploymentGraph", "deploymentgraphs")
+
+
+def test_the_errors_share_one_root() -> None:
+    for error in (braid.spec.ManifestError, braid.spec.GraphInvalid):
+        assert issubclass(error, braid.spec.SpecError)
+    assert issubclass(braid.spec.SpecError, Exception)
+
+
+def test_braid_exports_its_version() -> None:
+    assert braid.__all__ == ["__version__"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", braid.__version__)
