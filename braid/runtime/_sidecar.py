@@ -19,7 +19,6 @@ A failure is stored in place of the result, so that consumers fail with the orig
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -34,6 +33,7 @@ from braid.runtime._errors import (
     Cancelled,
     CodecError,
     DeadlineExceeded,
+    NotFound,
     Overloaded,
     ReplicaUnavailable,
     RequestError,
@@ -51,10 +51,12 @@ from braid.runtime._proto.braid_pb2 import (
     CallRequest,
     FetchReply,
     FetchRequest,
+    Payload,
     StreamItem,
     Upstream,
 )
 from braid.runtime._results import ResultStore
+from braid.spec import Reference
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +91,14 @@ class Admission:
     def leave(self) -> None:
         self.admitted -= 1
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._slots:
-            self.running += 1
-            try:
-                yield
-            finally:
-                self.running -= 1
+    async def acquire(self) -> None:
+        """Wait for a run slot (a plain acquire: this sits on every call's path)."""
+        await self._slots.acquire()
+        self.running += 1
+
+    def release(self) -> None:
+        self.running -= 1
+        self._slots.release()
 
 
 class ReplicaService(braid_pb2_grpc.ReplicaServicer):
@@ -122,30 +124,18 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             metrics,
         )
         self._loop = loop
+        self._ongoing = metrics.ongoing.labels(graph, node)
+        self._queued = metrics.queued.labels(graph, node)
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
 
     # -- Replica API -------------------------------------------------------------------------
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
         started = time.perf_counter()
         timings = _Timings()
+        deadline = _deadline(context)
         try:
-            executor = self._admit(request)
-            try:
-                args, kwargs = await self._arguments(request, _deadline(context), timings)
-                async with self._admission.slot():
-                    self._gauges()
-                    value = await self._run(
-                        executor.call(request.method, args, kwargs, request.step),
-                        request,
-                        context,
-                        timings,
-                    )
-                payload = self._encode(value, request)
-                if request.result_key:
-                    self._store.put(request.result_key, payload, request.consumers, value=value)
-            finally:
-                self._admission.leave()
-                self._gauges()
+            payload, value = await self._step(request, deadline, timings)
         except RequestError as error:
             self._fail(request, error)
             self._observe(request, started, timings, code_of(error))
@@ -153,7 +143,64 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
         self._observe(request, started, timings, grpc.StatusCode.OK)
-        return CallReply(result=payload) if request.return_result else CallReply()
+        reply = CallReply(result=payload) if request.return_result else CallReply()
+        if request.then:
+            try:
+                replies = await self._continue(request, payload, value, deadline)
+            except RequestError as error:  # a later step failed; it names itself
+                await context.abort(
+                    code_of(error), error.message, trailing_metadata=error_metadata(error)
+                )
+            reply.then.extend(replies)
+        return reply
+
+    async def _step(
+        self, request: CallRequest, deadline: float | None, timings: _Timings
+    ) -> tuple[Payload, Any]:
+        """Admit, resolve the arguments, run the node's code in a slot, and store the result."""
+        executor = self._admit(request)
+        try:
+            args, kwargs = await self._arguments(request, deadline, timings)
+            await self._admission.acquire()
+            try:
+                self._gauges()
+                value = await self._run(
+                    executor.call(request.method, args, kwargs, request.step),
+                    request,
+                    deadline,
+                    timings,
+                )
+            finally:
+                self._admission.release()
+            payload = self._encode(value, request)
+            if request.result_key:
+                self._store.put(request.result_key, payload, request.consumers, value=value)
+            return payload, value
+        finally:
+            self._admission.leave()
+            self._gauges()
+
+    async def _continue(
+        self, request: CallRequest, payload: Payload, value: Any, deadline: float | None
+    ) -> list[CallReply]:
+        """Send the continuations of a finished step, with its result inline."""
+        calls = []
+        for follow in request.then:
+            for upstream in follow.upstreams:
+                if not upstream.address and not upstream.HasField("value"):
+                    upstream.value.CopyFrom(
+                        payload if not upstream.path else _pick(value, upstream)
+                    )
+            calls.append(
+                self._client.call(follow, deadline=deadline, address=follow.address or None)
+            )
+        if len(calls) == 1:
+            return [(await calls[0])[1]]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [reply for _, reply in results]  # type: ignore[misc]
 
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
@@ -165,24 +212,24 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         try:
             executor = self._admit(request)
             try:
-                args, kwargs = await self._arguments(request, _deadline(context), timings)
-                async with self._admission.slot():
-                    self._gauges()
-                    token = current_call.set(
-                        CallContext(request.request_id, _deadline(context), request.step)
-                    )
-                    try:
-                        began = time.perf_counter()
-                        async for item, final in executor.stream(
-                            request.method, args, kwargs, request.step
-                        ):
-                            single = final
-                            if request.result_key:
-                                items.append(item)
-                            yield StreamItem(item=self._encode(item, request), final=final)
-                        timings.user_code = time.perf_counter() - began
-                    finally:
-                        current_call.reset(token)
+                deadline = _deadline(context)
+                args, kwargs = await self._arguments(request, deadline, timings)
+                await self._admission.acquire()
+                self._gauges()
+                token = current_call.set(CallContext(request.request_id, deadline, request.step))
+                began = time.perf_counter()
+                try:
+                    async for item, final in executor.stream(
+                        request.method, args, kwargs, request.step
+                    ):
+                        single = final
+                        if request.result_key:
+                            items.append(item)
+                        yield StreamItem(item=self._encode(item, request), final=final)
+                finally:
+                    timings.user_code = time.perf_counter() - began
+                    current_call.reset(token)
+                    self._admission.release()
                 if request.result_key:
                     value = items[0] if single else items
                     self._store.put(
@@ -229,23 +276,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         return executor
 
     async def _run(
-        self, work: Any, request: CallRequest, context: grpc.aio.ServicerContext, timings: _Timings
+        self, work: Any, request: CallRequest, deadline: float | None, timings: _Timings
     ) -> Any:
-        token = current_call.set(CallContext(request.request_id, _deadline(context), request.step))
+        # No timer of our own: gRPC cancels this handler when the caller's deadline passes.
+        token = current_call.set(CallContext(request.request_id, deadline, request.step))
         began = time.perf_counter()
         try:
-            timeout = context.time_remaining()
-            if timeout is None:
-                return await work
-            try:
-                return await asyncio.wait_for(work, timeout)
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f'node "{self.node}" (step "{request.step}") did not finish '
-                    "before the deadline",
-                    node=self.node,
-                    step=request.step,
-                ) from None
+            return await work
         finally:
             timings.user_code = time.perf_counter() - began
             current_call.reset(token)
@@ -257,17 +294,26 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         values: dict[int, Any] = {}
         if upstreams:
             references = {int(i) for i in _REFERENCE_MARKER.findall(request.args.header)}
-            wanted = [i for i in range(len(upstreams)) if i not in references]
+            wanted = []
+            for index, upstream in enumerate(upstreams):
+                if upstream.HasField("value"):
+                    values[index] = decode(upstream.value)
+                elif index not in references:
+                    wanted.append(index)
             began = time.perf_counter()
-            fetched = await asyncio.gather(
-                *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
-                return_exceptions=True,
-            )
+            if len(wanted) == 1:
+                only = wanted[0]
+                values[only] = await self._fetch_upstream(upstreams[only], deadline, request)
+            elif wanted:
+                fetched = await asyncio.gather(
+                    *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
+                    return_exceptions=True,
+                )
+                for index, result in zip(wanted, fetched, strict=True):
+                    if isinstance(result, BaseException):
+                        raise result
+                    values[index] = result
             timings.upstream = time.perf_counter() - began
-            for index, result in zip(wanted, fetched, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                values[index] = result
         try:
             decoded = decode(
                 request.args,
@@ -332,22 +378,37 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     # -- metrics -----------------------------------------------------------------------------
 
     def _gauges(self) -> None:
-        self._metrics.ongoing.labels(self.graph, self.node).set(self._admission.running)
-        self._metrics.queued.labels(self.graph, self.node).set(self._admission.queued)
+        self._ongoing.set(self._admission.running)
+        self._queued.set(self._admission.queued)
 
     def _observe(
         self, request: CallRequest, started: float, timings: _Timings, code: grpc.StatusCode
     ) -> None:
-        labels = (self.graph, self.node, request.method, request.step)
+        key = (request.method, request.step)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.graph, self.node, request.method, request.step)
+            metrics = self._metrics
+            children = self._children[key] = (
+                metrics.latency.labels(*labels),
+                metrics.user_code.labels(*labels),
+                metrics.upstream_wait.labels(*labels),
+                metrics.overhead.labels(*labels),
+            )
+        latency, user_code, upstream_wait, overhead = children
         total = time.perf_counter() - started
-        metrics = self._metrics
-        metrics.requests.labels(*labels, code.name).inc()
-        metrics.latency.labels(*labels).observe(total)
-        metrics.user_code.labels(*labels).observe(timings.user_code)
-        metrics.upstream_wait.labels(*labels).observe(timings.upstream)
-        metrics.overhead.labels(*labels).observe(
-            max(0.0, total - timings.user_code - timings.upstream)
-        )
+        self._metrics.requests.labels(self.graph, self.node, *key, code.name).inc()
+        latency.observe(total)
+        user_code.observe(timings.user_code)
+        upstream_wait.observe(timings.upstream)
+        overhead.observe(max(0.0, total - timings.user_code - timings.upstream))
+
+
+def _pick(value: Any, upstream: Upstream) -> Payload:
+    try:
+        return encode(Reference("step", tuple(upstream.path)).pick(value))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
 
 
 class _Timings:
