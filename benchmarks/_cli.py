@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import sys
 import tempfile
 import time
@@ -152,11 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings(args, log_dir)
     systems = _systems([n.strip() for n in args.systems.split(",") if n.strip()], settings)
     started = datetime.datetime.now(datetime.UTC)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     print(f"benchmarks: logs in {log_dir}", file=sys.stderr)
     results: Results = {w.name: {} for w in workloads}
     for system in systems:
         _run_system(system, workloads, results)
     machine = describe()
+    machine["load_average_before"] = load_before
     for system in systems:
         machine[system.name] = system.info()
     config = {k: str(v) for k, v in dataclasses.asdict(settings).items()}

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks._workloads import WORKLOADS, UnknownWorkload, Workload, select
+from braid.spec import load_graph
 
 GRAPHS = Path(__file__).resolve().parents[3] / "benchmarks" / "graphs"
 
@@ -34,3 +35,9 @@ def test_an_unknown_name_is_refused_with_the_choices() -> None:
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
 def test_every_workload_has_a_braid_graph(workload: Workload) -> None:
     assert (GRAPHS / f"{workload.graph}.yaml").is_file()
+
+
+@pytest.mark.parametrize("manifest", sorted(GRAPHS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_benchmark_graph_is_valid(manifest: Path) -> None:
+    graph = load_graph(str(manifest))
+    assert graph.metadata.name == manifest.stem
