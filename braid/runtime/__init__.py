@@ -22,6 +22,8 @@ from braid.runtime._handles import Handle, RemoteResponse, Response, StreamingRe
 from braid.runtime._hosting import ReplicaSettings, serve_replica
 from braid.runtime._ingress import IngressSettings, serve_ingress
 from braid.runtime._kubernetes_discovery import ClusterAccess
+from braid.runtime._launcher_processes import LaunchError
+from braid.runtime._launching import GraphFile, Launcher, LaunchSettings
 
 __all__ = [
     "BadRequest",
@@ -30,8 +32,12 @@ __all__ = [
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
+    "GraphFile",
     "Handle",
     "IngressSettings",
+    "LaunchError",
+    "LaunchSettings",
+    "Launcher",
     "LoadError",
     "NotFound",
     "Overloaded",

@@ -74,24 +74,8 @@ class RouteTable:
     """The graphs of one ingress, by route prefix and by name."""
 
     def __init__(self, routes: Sequence[GraphRoute]) -> None:
-        if not routes:
-            raise IngressConfigError("the ingress needs at least one graph to serve")
+        check_servable([route.graph for route in routes])
         self.routes = tuple(routes)
-        prefixes: dict[str, str] = {}
-        names: set[str] = set()
-        for route in routes:
-            prefix = _normalise(route.prefix)
-            if prefix in prefixes:
-                raise IngressConfigError(
-                    f'graphs "{prefixes[prefix]}" and "{route.name}" both use the route prefix '
-                    f'"{route.prefix}"; give one of them another spec.ingress.http.routePrefix'
-                )
-            if route.name in names:
-                raise IngressConfigError(
-                    f'two graphs are named "{route.name}"; graph names must be unique'
-                )
-            prefixes[prefix] = route.name
-            names.add(route.name)
         # Longest first, so that the first match is the longest prefix.
         self._by_prefix = sorted(
             ((_normalise(route.prefix), route) for route in routes),
@@ -119,6 +103,26 @@ class RouteTable:
     def missing_nodes(self) -> list[str]:
         """``graph/node`` for every node without a ready replica, over all graphs."""
         return [f"{route.name}/{node}" for route in self.routes for node in route.missing_nodes()]
+
+
+def check_servable(graphs: Sequence[DeploymentGraph]) -> None:
+    """Raise :class:`IngressConfigError` unless one ingress can serve ``graphs`` together."""
+    if not graphs:
+        raise IngressConfigError("the ingress needs at least one graph to serve")
+    prefixes: dict[str, str] = {}
+    names: set[str] = set()
+    for graph in graphs:
+        name, route = graph.metadata.name, graph.spec.ingress.http.route_prefix
+        prefix = _normalise(route)
+        if prefix in prefixes:
+            raise IngressConfigError(
+                f'graphs "{prefixes[prefix]}" and "{name}" both use the route prefix "{route}"; '
+                "give one of them another spec.ingress.http.routePrefix"
+            )
+        if name in names:
+            raise IngressConfigError(f'two graphs are named "{name}"; graph names must be unique')
+        prefixes[prefix] = name
+        names.add(name)
 
 
 def _normalise(prefix: str) -> str:

@@ -1,0 +1,109 @@
+"""``braid run GRAPH.yaml...``: run graphs on this machine, as processes on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+from braid.cli._ingress import parse_address
+from braid.cli._output import fail
+from braid.cli._validate import check_file
+from braid.runtime import BraidRuntimeError, GraphFile, Launcher, LaunchError, LaunchSettings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run graphs on this machine (one process per replica, plus the ingress)",
+        description=(
+            "Run graphs locally: one sidecar process per replica of each node and an ingress, "
+            "on 127.0.0.1. Prints the endpoints once ready; restarts crashed processes; "
+            "Ctrl-C stops everything."
+        ),
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="GRAPH", help="graph manifests")
+    parser.add_argument(
+        "--http", default="127.0.0.1:8000", help="HTTP address (default 127.0.0.1:8000; 'off')"
+    )
+    parser.add_argument(
+        "--grpc", default="127.0.0.1:9000", help="gRPC address (default 127.0.0.1:9000; 'off')"
+    )
+    parser.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity of braid run and its processes (default INFO)",
+    )
+    parser.add_argument(
+        "--status-file",
+        type=Path,
+        help="once ready, write the endpoints and process ids to this file as JSON (for tools)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    outcomes = [check_file(str(path)) for path in args.files]
+    invalid = [outcome for outcome in outcomes if not outcome.valid]
+    if invalid:
+        for outcome in invalid:
+            print(outcome.as_text())
+        return 1
+    try:
+        http = parse_address(args.http, "--http")
+        grpc = parse_address(args.grpc, "--grpc")
+    except ValueError as exc:
+        return fail(str(exc))
+    graphs = tuple(
+        GraphFile(path=path.resolve(), graph=outcome.graph, code_dir=path.resolve().parent)
+        for path, outcome in zip(args.files, outcomes, strict=True)
+        if outcome.graph is not None
+    )
+    settings = LaunchSettings(
+        graphs=graphs,
+        http=http,
+        grpc=grpc,
+        log_level=args.log_level,
+        status_file=args.status_file,
+    )
+    try:
+        return asyncio.run(_serve(settings))
+    except (LaunchError, BraidRuntimeError) as exc:
+        return fail(str(exc))
+
+
+async def _serve(settings: LaunchSettings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    launcher = Launcher(settings)
+    starting = asyncio.create_task(launcher.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # Ctrl-C while starting: start() stops what it started
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return 130
+    stopping.cancel()
+    starting.result()  # raises LaunchError when start-up failed
+    _announce(launcher)
+    await stop.wait()
+    print("braid: stopping", flush=True)
+    await launcher.stop()
+    return 0
+
+
+def _announce(launcher: Launcher) -> None:
+    endpoints = launcher.endpoints()
+    width = max(len(str(endpoint["name"])) for endpoint in endpoints)
+    print(f"braid: ready, {len(launcher.pids())} processes. Ctrl-C stops them all.")
+    for endpoint in endpoints:
+        http = endpoint["http"] or "(HTTP off)"
+        grpc = f"gRPC {endpoint['grpc']}" if endpoint["grpc"] else "(gRPC off)"
+        print(f"  {str(endpoint['name']).ljust(width)}  {http}  {grpc}", flush=True)

@@ -1,0 +1,254 @@
+"""Child processes of ``braid run``: start, probe readiness, restart on a crash, stop for good.
+
+A :class:`Supervised` process runs in a process group (session) of its own, so that stopping it
+reaches whatever it started in turn (a worker, a model server's children): SIGTERM to the group,
+then SIGKILL after a grace period. On Linux each child also gets SIGTERM if ``braid run`` itself
+dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behind.
+
+After start-up, a process that exits is started again on the same port after a backoff that
+doubles up to a cap (and resets once it has stayed up a while), and each restart is logged.
+Readiness is a probe, an async callable: the gRPC health service of a sidecar, a model server's
+readiness path, or the ingress's ``/-/ready``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+Probe = Callable[[], Awaitable[bool]]
+#: Told when a process became ready (True) or went down (False).
+Listener = Callable[["Supervised", bool], None]
+
+_PR_SET_PDEATHSIG = 1
+
+
+class LaunchError(Exception):
+    """A process of ``braid run`` failed to start; the message names it and says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+@dataclass
+class ProcessSpec:
+    """How to run one child process and how to tell that it is ready."""
+
+    name: str
+    argv: Sequence[str]
+    probe: Probe
+    cwd: Path | None = None
+    env: Mapping[str, str] | None = None
+    #: The address peers reach it at (a sidecar's), for the peers file.
+    address: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Restart delays: ``first`` doubling up to ``cap``; reset after ``stable`` seconds up."""
+
+    first: float = 0.5
+    cap: float = 10.0
+    stable: float = 30.0
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks Linux to SIGTERM the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    libc = ctypes.CDLL(name, use_errno=True)  # loaded before fork: the child only calls it
+
+    def set_signal() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_signal
+
+
+class Supervised:
+    """One child process, kept running until :meth:`stop`."""
+
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        *,
+        backoff: Backoff | None = None,
+        listener: Listener | None = None,
+        probe_interval: float = 0.1,
+    ) -> None:
+        self.spec = spec
+        self.backoff = backoff or Backoff()
+        self.listener = listener
+        self.probe_interval = probe_interval
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self.ready = False
+        self._stopping = False
+        self._monitor: asyncio.Task[None] | None = None
+        self._preexec = _parent_death_signal()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    async def start(self) -> None:
+        env = None if self.spec.env is None else {**os.environ, **self.spec.env}
+        self.process = await asyncio.create_subprocess_exec(
+            *self.spec.argv,
+            cwd=self.spec.cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=self._preexec,
+        )
+        logger.debug("%s started (pid %s)", self.spec.name, self.process.pid)
+
+    async def wait_ready(self, limit: float) -> None:
+        """Wait until the probe passes; :class:`LaunchError` if the process exits or stalls."""
+        process = self.process
+        if process is None:
+            raise LaunchError(f"{self.spec.name} was never started")
+        try:
+            async with asyncio.timeout(limit):
+                while not await self._probe():
+                    if process.returncode is not None:
+                        raise LaunchError(
+                            f"{self.spec.name} exited with code {process.returncode} while "
+                            "starting; its log is above"
+                        )
+                    await asyncio.sleep(self.probe_interval)
+        except TimeoutError:
+            raise LaunchError(
+                f"{self.spec.name} was not ready after {limit:.0f} s; its log is above"
+            ) from None
+        self._set_ready(True)
+
+    def supervise(self) -> None:
+        """From now on, restart the process whenever it exits."""
+        self._monitor = asyncio.create_task(self._keep_running(), name=self.spec.name)
+
+    async def stop(self, grace: float) -> None:
+        """Stop for good: SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
+        self._stopping = True
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        process = self.process
+        if process is None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace):
+                await process.wait()
+        except TimeoutError:
+            logger.warning("%s did not stop within %.0f s; killing it", self.spec.name, grace)
+        # Also whatever it started that is still around in its group.
+        _signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+        self._set_ready(False)
+
+    async def _probe(self) -> bool:
+        try:
+            return await self.spec.probe()
+        except Exception:  # a probe that errs means "not ready yet"
+            logger.debug("probe of %s failed", self.spec.name, exc_info=True)
+            return False
+
+    def _set_ready(self, ready: bool) -> None:
+        if ready != self.ready:
+            self.ready = ready
+            if self.listener is not None:
+                self.listener(self, ready)
+
+    async def _keep_running(self) -> None:
+        delay = self.backoff.first
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            process = self.process
+            if process is None:  # pragma: no cover - supervise() follows start()
+                return
+            up_since = loop.time()
+            code = await process.wait()
+            if self._stopping:
+                return
+            self._set_ready(False)
+            _signal_group(process.pid, signal.SIGKILL)  # leftovers of the crashed process
+            if loop.time() - up_since > self.backoff.stable:
+                delay = self.backoff.first
+            self.restarts += 1
+            logger.warning(
+                "%s exited with code %s; restarting it in %.1f s (restart %d)",
+                self.spec.name,
+                code,
+                delay,
+                self.restarts,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff.cap)
+            await self._restart()
+
+    async def _restart(self) -> None:
+        try:
+            await self.start()
+            await self.wait_ready(120.0)
+        except (LaunchError, OSError) as exc:
+            logger.warning("%s failed to restart: %s", self.spec.name, exc)
+            return
+        logger.info("%s restarted and ready", self.spec.name)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def grpc_health_probe(address: str, service: str) -> Probe:
+    """A probe that passes when ``address`` reports ``service`` SERVING."""
+
+    async def probe() -> bool:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
+        serving: bool = reply.status == health_pb2.HealthCheckResponse.SERVING
+        return serving
+
+    return probe
+
+
+def http_probe(host: str, port: int, path: str) -> Probe:
+    """A probe that passes when ``GET path`` on ``host:port`` answers 2xx."""
+
+    async def probe() -> bool:
+        async with asyncio.timeout(2.0):
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                writer.write(request.encode())
+                await writer.drain()
+                status_line = await reader.readline()
+            finally:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+        parts = status_line.split()
+        return len(parts) >= 2 and parts[1].startswith(b"2")
+
+    return probe
