@@ -24,15 +24,20 @@ from braid.runtime._ingress import IngressSettings, serve_ingress
 from braid.runtime._kubernetes_discovery import ClusterAccess
 from braid.runtime._launcher_processes import LaunchError
 from braid.runtime._launching import GraphFile, Launcher, LaunchSettings
+from braid.runtime._serving import App, GraphCaller, GraphResponse, GraphStream, run
 
 __all__ = [
+    "App",
     "BadRequest",
     "BraidRuntimeError",
     "Cancelled",
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
+    "GraphCaller",
     "GraphFile",
+    "GraphResponse",
+    "GraphStream",
     "Handle",
     "IngressSettings",
     "LaunchError",
@@ -49,6 +54,7 @@ __all__ = [
     "StreamingResponse",
     "UpstreamFailed",
     "UserCodeError",
+    "run",
     "serve_ingress",
     "serve_replica",
 ]
