@@ -1,0 +1,87 @@
+"""A harness of real sidecar processes on loopback for the data-plane core tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_serving(address: str, timeout: float = 20.0) -> None:
+    async def check() -> bool:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            try:
+                reply = await stub.Check(
+                    health_pb2.HealthCheckRequest(service="braid.v1.Replica"), timeout=1
+                )
+            except grpc.aio.AioRpcError:
+                return False
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        if asyncio.run(check()):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{address} never became SERVING")
+
+
+@dataclass
+class Replicas:
+    """Sidecar processes for one graph file, by node."""
+
+    graph: Path
+    directory: Path
+    peers: dict[str, list[str]] = field(default_factory=dict)
+    processes: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+
+    def start(self, node: str, *extra: str, replicas: int = 1, wait: bool = True) -> list[str]:
+        addresses = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
+        self.peers.setdefault(node, []).extend(addresses)
+        self._write_peers()
+        for address in addresses:
+            command = [
+                sys.executable, "-m", "braid", "--log-level", "WARNING", "sidecar",
+                "--graph", str(self.graph), "--node", node, "--listen", address,
+                "--peers", str(self.directory / "peers.json"), "--code-dir", str(HERE / "nodes"),
+                "--drain-seconds", "0", *extra,
+            ]  # fmt: skip
+            log = open(self.directory / f"{node}-{address.rsplit(':', 1)[1]}.log", "wb")  # noqa: SIM115
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            self.processes.setdefault(node, []).append(process)
+        if wait:
+            for address in addresses:
+                wait_serving(address)
+        return addresses
+
+    def _write_peers(self) -> None:
+        (self.directory / "peers.json").write_text(json.dumps({"nodes": self.peers}))
+
+    def stop(self) -> None:
+        for processes in self.processes.values():
+            for process in processes:
+                process.terminate()
+        for processes in self.processes.values():
+            for process in processes:
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
