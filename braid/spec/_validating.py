@@ -51,10 +51,10 @@ def validate_graph(document: object) -> DeploymentGraph:
     except ValidationError as exc:
         problems = [_translate(error) for error in exc.errors()]
         problems += check_graph(_partial_view(document))
-        raise GraphInvalid(_unique_sorted(problems)) from None
+        raise GraphInvalid(_unique(problems)) from None
     problems = check_graph(GraphView.of(graph))
     if problems:
-        raise GraphInvalid(_unique_sorted(problems))
+        raise GraphInvalid(_unique(problems))
     return graph
 
 
@@ -142,7 +142,7 @@ def _raw_names(items: object) -> set[str]:
     }
 
 
-def _unique_sorted(problems: Iterable[Problem]) -> list[Problem]:
+def _unique(problems: Iterable[Problem]) -> list[Problem]:
     seen: dict[Problem, None] = dict.fromkeys(problems)
     return list(seen)
 
