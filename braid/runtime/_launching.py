@@ -259,6 +259,7 @@ class Launcher:
             "http": _address(self.http),
             "grpc": _address(self.grpc),
             "pids": self.pids(),
+            "processes": [{"name": p.spec.name, "pid": p.pid} for p in self._all()],
         }
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(json.dumps(status, indent=2))

@@ -1,0 +1,154 @@
+"""Every example, end to end through `braid run`, over HTTP (curl) and gRPC (grpcurl).
+
+One launch serves all the examples at once (each under a route prefix of its own), so that the
+module pays for start-up once. The ingress's answers are the examples' documented answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from edge_harness import (
+    GRPCURL,
+    Running,
+    braid_run,
+    curl,
+    example_copy,
+    grpcurl,
+    post_json,
+)
+
+EXAMPLES = {
+    # name -> (example folder, manifest, route prefix)
+    "hello": ("hello", "graph.yaml", "/hello"),
+    "chain": ("chain", "graph.yaml", "/chain"),
+    "languages": ("dispatch", "graph.yaml", "/languages"),
+    "languages-declarative": ("dispatch", "graph-declarative.yaml", "/declarative"),
+    "ensemble": ("ensemble", "graph.yaml", "/ensemble"),
+    "pass-by-reference": ("pass-by-reference", "graph.yaml", "/reference"),
+    "content-understanding": ("content-understanding", "graph.yaml", "/content"),
+    "sentiment": ("http-model-server", "graph.yaml", "/sentiment"),
+}
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    work = tmp_path_factory.mktemp("examples")
+    files = [
+        example_copy(folder, work, graph_file=manifest, route=route)
+        for folder, manifest, route in EXAMPLES.values()
+    ]
+    with braid_run(files, work) as launched:
+        yield launched
+
+
+def url(running: Running, graph: str) -> str:
+    return f"http://{running.http}{EXAMPLES[graph][2]}"
+
+
+def test_chain_answers_12_to_curl(running: Running) -> None:
+    result = curl("-d", "5", url(running, "chain"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == 12
+
+
+def test_chain_over_grpc(running: Running) -> None:
+    result = grpcurl(running.grpc, "braid.v1.Graph/Invoke", '{"graph": "chain", "json": "5"}')
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"json": "12"}
+
+
+def test_hello_over_http_and_grpc(running: Running) -> None:
+    assert json.loads(curl("-d", '"Ada"', url(running, "hello")).stdout) == "Hello, Ada!"
+    reply = grpcurl(running.grpc, "braid.v1.Graph/Invoke", '{"graph": "hello", "json": "\\"Bo\\""}')
+    assert json.loads(json.loads(reply.stdout)["json"]) == "Hello, Bo!"
+
+
+@pytest.mark.parametrize("graph", ["languages", "languages-declarative"])
+@pytest.mark.parametrize(
+    ("language", "greeting"), [("spanish", "Hola Dora"), ("french", "Bonjour Dora")]
+)
+def test_dispatch_in_code_and_in_the_flow(
+    running: Running, graph: str, language: str, greeting: str
+) -> None:
+    body = json.dumps({"language": language, "name": "Dora"})
+    assert json.loads(curl("-d", body, url(running, graph)).stdout) == greeting
+    data = json.dumps({"graph": graph, "json": body})
+    reply = grpcurl(running.grpc, "braid.v1.Graph/Invoke", data)
+    assert json.loads(json.loads(reply.stdout)["json"]) == greeting
+
+
+def test_declarative_dispatch_without_a_case_is_a_bad_request(running: Running) -> None:
+    reply = post_json(
+        running.http, EXAMPLES["languages-declarative"][2], {"language": "german", "name": "D"}
+    )
+    assert reply.status == 400
+    error = reply.json()["error"]
+    assert error["step"] == "greeting" and "german" in error["message"]
+
+
+def test_pass_by_reference_starts_the_consumer_before_the_value_is_ready(
+    running: Running,
+) -> None:
+    reply = post_json(running.http, EXAMPLES["pass-by-reference"][2], 4)
+    assert reply.status == 200
+    assert reply.json() == {"total": 6, "started_before_ready": True}
+
+
+def test_ensemble_fans_out_and_joins(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["ensemble"][2], "Hello World")
+    assert reply.status == 200
+    result = reply.json()
+    # length 11/100, vowels 3/10, capitals 2/10, weights [1, 1, 2]
+    assert result["scores"] == [0.11, 0.3, 0.2]
+    assert result["score"] == round((0.11 + 0.3 + 2 * 0.2) / 4, 4)
+
+
+def test_content_understanding_over_http_and_grpc(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["content-understanding"][2], "synthetic://cat")
+    assert reply.status == 200, reply.body
+    report = reply.json()
+    assert report["source"] == "synthetic://cat"
+    assert sum(report["segments"].values()) == 64 * 64
+    assert report["category"]["classifier"] in {"fruit", "car", "general"}
+    assert isinstance(report["usable"], bool)
+    data = json.dumps({"graph": "content-understanding", "json": '"synthetic://cat"'})
+    grpc_reply = grpcurl(running.grpc, "braid.v1.Graph/Invoke", data)
+    assert json.loads(json.loads(grpc_reply.stdout)["json"]) == report
+
+
+def test_content_understanding_names_the_failing_step(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["content-understanding"][2], "ftp://nowhere")
+    assert reply.status == 500
+    error = reply.json()["error"]
+    assert (error["node"], error["step"]) == ("downloader", "downloaded")
+    assert "unsupported URL" in error["message"]
+
+
+def test_http_model_server_node(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["sentiment"][2], "I love this great movie")
+    assert reply.status == 200
+    assert reply.json() == {"label": "positive", "score": 1.0}
+
+
+def test_routes_and_readiness(running: Running) -> None:
+    routes = json.loads(curl(f"http://{running.http}/-/routes").stdout)
+    assert routes == {route: name for name, (_, _, route) in EXAMPLES.items()}
+    ready = json.loads(curl(f"http://{running.http}/-/ready").stdout)
+    assert ready == {"ready": True, "missing": []}
+    health = grpcurl(running.grpc, "grpc.health.v1.Health/Check", '{"service": "braid.v1.Graph"}')
+    assert json.loads(health.stdout) == {"status": "SERVING"}
+
+
+def test_grpc_reflection_lists_the_services(running: Running) -> None:
+    listed = subprocess.run(
+        [GRPCURL, "-plaintext", running.grpc, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "braid.v1.Graph" in listed.stdout.split()
