@@ -18,7 +18,8 @@ import difflib
 import json
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -43,6 +44,8 @@ def validate_graph(document: object) -> DeploymentGraph:
     A document that is not a ``DeploymentGraph`` at all (a list, a Service, another API version)
     raises :class:`ManifestError` with a one-line reason instead.
     """
+    if isinstance(document, Mapping) and not isinstance(document, dict):
+        document = dict(document)  # e.g. a kopf Body: a read-only mapping over the raw object
     if not isinstance(document, dict):
         raise ManifestError(f"expected a {KIND} object (a YAML mapping), got {_kind_of(document)}")
     _check_header(document)
@@ -183,6 +186,9 @@ def _translate(error: ErrorDetails) -> Problem:
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind in _TYPE_WORDS:
         message = f"expected {_TYPE_WORDS[kind]}, got {_show(value)}"
+        if kind == "string_type" and isinstance(value, (bool, int, float, date)):
+            # YAML turned text into a number, boolean or date (version: 1.10 becomes 1.1).
+            message += "; quote the value in YAML"
     elif kind in _BOUND_WORDS:
         words, key = _BOUND_WORDS[kind]
         message = f"must be {words} {_number(ctx.get(key))}, got {_show(value)}"
@@ -267,6 +273,8 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
 def _show(value: object) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -121,10 +122,13 @@ def test_documents_that_are_not_graphs_get_one_line(document: object, message: s
             "spec.nodes[0].resources.cpu: "
             'expected a quantity such as "2", "500m" or "8Gi", got a boolean',
         ),
-        ({"version": 2}, "spec.nodes[0].version: expected a string, got 2"),
+        (
+            {"version": 2},
+            "spec.nodes[0].version: expected a string, got 2; quote the value in YAML",
+        ),
         (
             {"nodeSelector": {"zone": 1}},
-            "spec.nodes[0].nodeSelector.zone: expected a string, got 1",
+            "spec.nodes[0].nodeSelector.zone: expected a string, got 1; quote the value in YAML",
         ),
         ({"image": None}, None),
         ({"autoscaling": {"maxReplicas": 2, "targetOngoingRequests": 3}}, None),
@@ -183,7 +187,7 @@ def test_the_same_problem_is_reported_once() -> None:
 def test_a_node_that_fails_in_a_core_field_is_left_out_of_the_graph_rules() -> None:
     # "class" fails the schema, so "set exactly one of class and http" must not fire as well.
     assert problems_of(with_node(**{"class": 5})) == [
-        "spec.nodes[0].class: expected a string, got 5"
+        "spec.nodes[0].class: expected a string, got 5; quote the value in YAML"
     ]
 
 
@@ -235,6 +239,23 @@ def test_long_values_are_shortened_in_messages() -> None:
     (problem,) = problems_of(with_node(replicas="x" * 200))
     assert problem.endswith("...")
     assert len(problem) < 120
+
+
+def test_a_read_only_mapping_is_read_like_a_dict() -> None:
+    class Body(Mapping[str, Any]):  # like kopf's Body: a mapping view over the raw object
+        def __init__(self, raw: dict[str, Any]) -> None:
+            self._raw = raw
+
+        def __getitem__(self, key: str) -> Any:
+            return self._raw[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self._raw)
+
+        def __len__(self) -> int:
+            return len(self._raw)
+
+    assert validate_graph(Body(manifest())).metadata.name == "g"
 
 
 def test_validation_does_not_change_the_document() -> None:
