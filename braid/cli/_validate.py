@@ -30,9 +30,17 @@ def register(subparsers: Any) -> None:
             "Exit 0 when every file is valid, 1 otherwise. '-' reads standard input."
         ),
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="manifest files")
     parser.add_argument(
-        "--output", choices=["text", "json"], default="text", help="output format (default text)"
+        "files", nargs="+", metavar="FILE", help="manifest files ('-' for standard input)"
+    )
+    parser.add_argument(
+        "--output",
+        choices=["text", "json"],
+        default="text",
+        help=(
+            "text (default): one line per file, then one per problem; json: a list of "
+            "{file, valid, name, error, problems: [{path, message}]}"
+        ),
     )
     parser.set_defaults(handler=run)
 
