@@ -214,7 +214,7 @@ class HttpServer:
             return not exc.close
         responder = Responder(writer, keep_alive=request.keep_alive)
         await self._handle(request, responder, stream)
-        return responder.keep_alive and not stream.at_eof
+        return responder.keep_alive and (not stream.at_eof or stream.buffered > 0)
 
     async def _handle(self, request: HttpRequest, responder: Responder, stream: ByteStream) -> None:
         """Run the handler, cancelling it if the client closes the connection meanwhile."""
@@ -222,7 +222,10 @@ class HttpServer:
         watcher = asyncio.create_task(self._watch(stream))
         try:
             done, _ = await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if handler not in done and watcher.result():
+            # End of stream with nothing buffered: the client went away (a client that half-closes
+            # after a single request is taken as gone too). With pipelined requests buffered, it
+            # still wants the answers.
+            if handler not in done and watcher.result() and not stream.buffered:
                 handler.cancel()
                 responder.keep_alive = False
             await asyncio.gather(handler, return_exceptions=True)
@@ -233,7 +236,12 @@ class HttpServer:
 
     @staticmethod
     async def _watch(stream: ByteStream) -> bool:
-        """Read ahead until the client closes (``True``); pipelined bytes stay buffered."""
+        """Read ahead until the client closes (``True``); pipelined bytes stay buffered.
+
+        ``False`` when the stream had already ended (a pipelined request after a half-close).
+        """
+        if stream.at_eof:
+            return False
         while not stream.at_eof:
             if stream.buffered > 1024 * 1024:  # a client pipelining this much can wait
                 await asyncio.Event().wait()

@@ -1,0 +1,138 @@
+"""A corpus of malformed and hostile HTTP requests: each gets a clear status, none takes the
+ingress down, and the ingress answers normally afterwards."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+from edge_harness import GRAPHS, Running, braid_run, example_copy, post_json, request
+
+CHAIN = "/chain"
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    work = tmp_path_factory.mktemp("malformed")
+    files = [example_copy("chain", work, route=CHAIN), GRAPHS / "ticker.yaml"]
+    with braid_run(files, work) as launched:
+        yield launched
+
+
+def raw(running: Running, data: bytes, *, close_after: bool = False, timeout: float = 30) -> bytes:
+    """Send raw bytes, return everything the server answers until it closes (or times out)."""
+    host, port = running.http.split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        if close_after:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and not close_after:
+                    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+                    length = _content_length(head)
+                    if length is not None and len(body) >= length:
+                        break
+        except TimeoutError:
+            pass
+        return b"".join(chunks)
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return None
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(answer.split(b" ", 2)[1])
+
+
+CORPUS = {
+    # name: (request bytes, expected status)
+    "bad json": (b"POST /chain HTTP/1.1\r\nContent-Length: 5\r\n\r\n{bad}", 400),
+    "empty body": (b"POST /chain HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400),
+    "no length": (b"POST /chain HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+    "unknown route": (b"POST /nowhere HTTP/1.1\r\nContent-Length: 1\r\n\r\n5", 404),
+    "unknown admin route": (b"GET /-/secrets HTTP/1.1\r\n\r\n", 404),
+    "wrong method": (b"DELETE /chain HTTP/1.1\r\n\r\n", 405),
+    "garbage": (b"\x00\xff\xfe garbage \x01\r\n\r\n", 400),
+    "http/2 preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+    "huge headers": (b"GET /chain HTTP/1.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+    "many headers": (
+        b"GET /chain HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(500)) + b"\r\n",
+        431,
+    ),
+    "long request line": (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n", 414),
+    "bad header line": (b"GET /chain HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+    "bad content length": (b"POST /chain HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+    "length and chunked": (
+        b"POST /chain HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n5",
+        400,
+    ),
+    "bad chunk size": (
+        b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n5\r\n0\r\n\r\n",
+        400,
+    ),
+    "unsupported content type": (
+        b"POST /chain HTTP/1.1\r\nContent-Type: multipart/form-data\r\nContent-Length: 1\r\n\r\n5",
+        415,
+    ),
+    "over the size limit": (
+        b"POST /ticker HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+        413,
+    ),
+    "wrong input type": (b'POST /chain HTTP/1.1\r\nContent-Length: 3\r\n\r\n"x"', 500),
+    "not utf-8 json": (b"POST /chain HTTP/1.1\r\nContent-Length: 2\r\n\r\n\xff\xfe", 400),
+    "deep json": (
+        b"POST /chain HTTP/1.1\r\nContent-Length: 200000\r\n\r\n" + b"[" * 200_000,
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_malformed_request_gets_a_clear_status(running: Running, name: str) -> None:
+    data, expected = CORPUS[name]
+    answer = raw(running, data)
+    assert status_of(answer) == expected
+    body = answer.partition(b"\r\n\r\n")[2]
+    if body:
+        assert "kind" in json.loads(body)["error"]
+        assert b"Traceback" not in body
+
+
+def test_chunked_body_and_pipelined_requests(running: Running) -> None:
+    chunked = b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n5\r\n0\r\n\r\n"
+    second = b"POST /chain HTTP/1.1\r\nContent-Length: 1\r\nConnection: close\r\n\r\n6"
+    answer = raw(running, chunked + second, close_after=True)
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert answer.endswith(b"14\n")
+
+
+def test_truncated_body_and_early_close_leave_the_ingress_up(running: Running) -> None:
+    raw(running, b"POST /chain HTTP/1.1\r\nContent-Length: 100\r\n\r\n12345", close_after=True)
+    raw(running, b"POST /chain HTTP/1.1\r\nContent-Le", close_after=True)
+    assert post_json(running.http, CHAIN, 5).json() == 12
+
+
+def test_slowloris_is_cut_off(running: Running) -> None:
+    host, port = running.http.split(":")
+    with socket.create_connection((host, int(port)), timeout=40) as slow:
+        slow.sendall(b"POST /chain HTTP/1.1\r\nX-A: 1\r\n")
+        # Meanwhile everyone else is served.
+        assert post_json(running.http, CHAIN, 1).json() == 4
+        answer = slow.recv(65536)  # the head never completes: 408 within the head timeout
+    assert status_of(answer) == 408
+
+
+def test_the_ingress_still_answers_after_the_corpus(running: Running) -> None:
+    assert request(running.http, "GET", "/-/healthz").status == 200
+    assert post_json(running.http, CHAIN, 5).json() == 12
