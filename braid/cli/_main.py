@@ -29,7 +29,7 @@ manifest, run it on this machine with `braid run`, or on Kubernetes with the bra
 _EPILOG = """\
 examples:
   braid validate examples/*/graph.yaml     check manifests, every problem with its field path
-  braid crd > crds/deploymentgraphs.yaml    print the CustomResourceDefinition
+  braid crd -o crds/deploymentgraphs.braid.dev.yaml   write the CustomResourceDefinition
 
 Run `braid COMMAND --help` for the options of a command.
 """
