@@ -210,7 +210,8 @@ class HttpServer:
                 request.body = await stream.read_exactly(length, limits)
         except HttpError as exc:
             responder = Responder(writer, keep_alive=not exc.close)
-            await responder.send_error(exc.status, HTTPStatus(exc.status).name.lower(), exc.message)
+            kind = HTTPStatus(exc.status).phrase.replace(" ", "").replace("-", "")
+            await responder.send_error(exc.status, kind, exc.message)
             return not exc.close
         responder = Responder(writer, keep_alive=request.keep_alive)
         await self._handle(request, responder, stream)
