@@ -66,9 +66,13 @@ class OperatorThread:
 
     def stop(self) -> None:
         """Stop abruptly (like a killed pod): cancel everything the operator runs."""
+        if not self._thread.is_alive():
+            return
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(20)
+        if self._thread.is_alive():
+            raise AssertionError("the operator did not stop within 20 seconds")
 
     def _run(self) -> None:
         asyncio.run(self._main())
