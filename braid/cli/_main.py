@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from braid._version import __version__
-from braid.cli import _crd, _ingress, _run, _sidecar, _validate
+from braid.cli import _crd, _ingress, _operator, _render, _run, _sidecar, _validate
 from braid.cli._output import fail
 from braid.spec import SpecError
 
 # The order here is the order of `braid --help`.
-_COMMANDS = (_run, _validate, _crd, _sidecar, _ingress)
+_COMMANDS = (_run, _validate, _crd, _render, _sidecar, _ingress, _operator)
 
 _DESCRIPTION = """\
 braid serves multi-model inference graphs: declare nodes and a flow in one DeploymentGraph
