@@ -9,6 +9,12 @@ reference to another step becomes an :class:`~braid.runtime._codec.UpstreamMarke
 ``Upstream`` entry that points at the producer's replica, so that the consumer's sidecar fetches
 the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value.
 
+:func:`plan_dispatch` decides which steps travel as *continuations*: a plain step whose only
+upstream step is a plain step P rides inside P's ``CallRequest.then``, and P's sidecar calls it
+with P's result inline as soon as P is done, so a chain costs one hop a step with no fetches.
+The ingress still picks every replica up front, so that other consumers can fetch from them.
+The output step becomes a continuation only once its method is known not to stream.
+
 Consumer counts are exact for plain steps. A producer that only some dispatch cases refer to is
 counted for the case that refers to it most; when another case is chosen, the stored result is
 left for the sidecar's expiry (see docs/architecture.md, "The life of a request").
@@ -16,6 +22,7 @@ left for the sidecar's expiry (see docs/architecture.md, "The life of a request"
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -121,6 +128,60 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         for draft in drafts
     )
     return FlowPlan(graph=graph.metadata.name, input=flow.input, steps=steps, output=output)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPlan:
+    """Who sends each step: the ingress (roots) or the sidecar of its only upstream step."""
+
+    #: Steps the ingress sends itself, in flow order.
+    roots: tuple[str, ...]
+    #: Continuations: parent step -> the steps its sidecar sends once it is done.
+    then: Mapping[str, tuple[str, ...]]
+    #: Fetches each step's stored result serves (inline values of continuations excluded).
+    consumers: Mapping[str, int]
+    #: When the output is a continuation: its chain of steps from a root down to it.
+    output_chain: tuple[str, ...] = ()
+
+    def output_indices(self) -> tuple[int, ...]:
+        """Positions in ``CallReply.then`` to follow from the root's reply to the output's."""
+        chain = self.output_chain
+        return tuple(self.then[parent].index(child) for parent, child in itertools.pairwise(chain))
+
+
+def plan_dispatch(plan: FlowPlan, *, output_unary: bool) -> DispatchPlan:
+    """Which steps ride as continuations; ``output_unary``: the output is known not to stream."""
+    by_name = {step.name: step for step in plan.steps}
+    parents: dict[str, str] = {}
+    for step in plan.steps:
+        if step.call is None or not step.call.upstreams or (step.returns and not output_unary):
+            continue
+        sources = {reference.source for reference in step.call.upstreams}
+        if len(sources) == 1:
+            (source,) = sources
+            if by_name[source].call is not None:
+                parents[step.name] = source
+    then: dict[str, list[str]] = {}
+    consumers = {step.name: step.consumers for step in plan.steps}
+    for step in plan.steps:
+        parent = parents.get(step.name)
+        if parent is not None:
+            then.setdefault(parent, []).append(step.name)
+            call = step.call
+            consumers[parent] -= len(call.upstreams) if call is not None else 0
+    chain: list[str] = []
+    output = plan.output_step
+    if output is not None and output.name in parents:
+        link: str | None = output.name
+        while link is not None:
+            chain.insert(0, link)
+            link = parents.get(link)
+    return DispatchPlan(
+        roots=tuple(step.name for step in plan.steps if step.name not in parents),
+        then={parent: tuple(children) for parent, children in then.items()},
+        consumers=consumers,
+        output_chain=tuple(chain),
+    )
 
 
 def _draft(step: Step, step_names: set[str]) -> StepPlan:

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,11 +42,13 @@ from braid.runtime._errors import (
 )
 from braid.runtime._flow_planning import (
     CallPlan,
+    DispatchPlan,
     FlowPlan,
     StepPlan,
     build_call,
     choose_case,
     pick_input,
+    plan_dispatch,
 )
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.spec import Reference
@@ -145,6 +147,20 @@ class FlowRunner:
         #: Whether a (node, method) is a generator, learnt from its first reply.
         self.streams: dict[tuple[str, str], bool] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Continuations, before and after the output is known not to stream.
+        self._dispatch_plans = {
+            unary: plan_dispatch(plan, output_unary=unary) for unary in (False, True)
+        }
+
+    def dispatch_plan(self) -> DispatchPlan:
+        """How to send this request's steps, given what is known about the output's method."""
+        output = self.plan.output_step
+        unary = (
+            output is not None
+            and output.call is not None
+            and self.streams.get((output.call.node, output.call.method)) is False
+        )
+        return self._dispatch_plans[unary]
 
     async def start(
         self, input_value: Any, *, deadline: float, allow_stream: bool = True
@@ -185,6 +201,7 @@ class _Run:
         self.deadline = deadline
         self.allow_stream = allow_stream
         self.request_id = uuid.uuid4().hex
+        self.dispatch = runner.dispatch_plan()
         self.addresses: dict[str, asyncio.Future[str]] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.events: asyncio.Queue[_Event] = asyncio.Queue()
@@ -256,7 +273,8 @@ class _Run:
             if step.call is not None:
                 future.set_result(router.choose(step.call.node))
             self.addresses[step.name] = future
-        for step in self.plan.steps:
+        for name in self.dispatch.roots:
+            step = self.plan.step(name)
             task = asyncio.create_task(self._step(step), name=f"{self.request_id}/{step.name}")
             task.add_done_callback(self._finished)
             self.tasks.append(task)
@@ -282,10 +300,38 @@ class _Run:
             self.addresses[step.name].set_result(self.runner.client.router.choose(call.node))
         address = self.addresses[step.name].result()
         producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
+        request = self._request(step, call, producers)
+        client = self.runner.client
+        with self._noting_unreached(address):
+            if step.returns:
+                self.output_node = call.node
+                await self._output(request, address, call)
+                return
+            _, reply = await client.call(request, deadline=self.deadline, address=address)
+        chain = self.dispatch.output_chain
+        if chain and chain[0] == step.name:  # the output rode along as a continuation
+            for index in self.dispatch.output_indices():
+                reply = reply.then[index]
+            self.output_node = _node_of(self.plan.step(chain[-1]))
+            self.events.put_nowait(("value", reply.result))
+
+    def _request(
+        self,
+        step: StepPlan,
+        call: CallPlan,
+        producers: Mapping[str, str],
+        *,
+        continuation: bool = False,
+    ) -> CallRequest:
+        """The call of ``step``, with its continuations nested in ``then``.
+
+        An upstream missing from ``producers`` is the parent of a continuation: its address
+        stays empty and the parent's sidecar puts the value inline.
+        """
 
         def upstream(reference: Reference) -> Upstream:
             return Upstream(
-                address=producers[reference.source],
+                address=producers.get(reference.source, ""),
                 key=f"{self.request_id}/{reference.source}",
                 path=list(reference.path),
             )
@@ -297,7 +343,13 @@ class _Run:
             input_value=self.input,
             upstream=upstream,
         )
-        request = CallRequest(
+        consumers = self.dispatch.consumers[step.name]
+        then = []
+        for name in self.dispatch.then.get(step.name, ()):
+            child = self.plan.step(name)
+            if child.call is not None:
+                then.append(self._request(child, child.call, {}, continuation=True))
+        return CallRequest(
             request_id=self.request_id,
             graph=self.plan.graph,
             step=step.name,
@@ -305,17 +357,13 @@ class _Run:
             method=call.method,
             args=args,
             upstreams=upstreams,
-            result_key=f"{self.request_id}/{step.name}" if step.consumers else "",
-            consumers=step.consumers,
+            result_key=f"{self.request_id}/{step.name}" if consumers else "",
+            consumers=consumers,
             return_result=step.returns,
             caller="ingress",
+            address=self.addresses[step.name].result() if continuation else "",
+            then=then,
         )
-        with self._noting_unreached(address):
-            if step.returns:
-                self.output_node = call.node
-                await self._output(request, address, call)
-            else:
-                await self.runner.client.call(request, deadline=self.deadline, address=address)
 
     async def _switch_value(self, step: StepPlan) -> Any:
         switch = step.switch

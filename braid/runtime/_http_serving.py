@@ -260,4 +260,6 @@ class HttpServer:
             responder.keep_alive = False
             if not responder.started:
                 with contextlib.suppress(ConnectionError):
-                    await responder.send_error(500, "internal", "internal error in the ingress")
+                    await responder.send_error(
+                        500, "InternalError", "internal error in the ingress"
+                    )

@@ -9,7 +9,7 @@ import pytest
 
 from braid.runtime._codec import decode
 from braid.runtime._errors import BadRequest
-from braid.runtime._flow_planning import build_call, choose_case, plan_flow
+from braid.runtime._flow_planning import build_call, choose_case, plan_dispatch, plan_flow
 from braid.runtime._proto.braid_pb2 import Upstream
 from braid.spec import DeploymentGraph, Reference, load_graph, validate_graph
 
@@ -181,3 +181,48 @@ def test_choose_case_without_default_is_a_bad_request_naming_step_and_value() ->
     with pytest.raises(BadRequest, match=r"greeting.*'german'") as caught:
         choose_case(plan_flow(graph_).step("greeting"), "german")
     assert caught.value.step == "greeting"
+
+
+def test_a_chain_rides_as_continuations_once_the_output_is_known_unary() -> None:
+    plan = plan_flow(
+        graph(
+            [
+                {"name": "s", "call": "a.f", "args": ["$x"]},
+                {"name": "t", "call": "b.g", "args": ["$s", "$x"]},
+                {"name": "u", "call": "a.h", "args": ["$t.k"]},
+            ],
+            "$u",
+        )
+    )
+    pull = plan_dispatch(plan, output_unary=False)
+    assert pull.roots == ("s", "u") and pull.then == {"s": ("t",)}
+    assert pull.consumers == {"s": 0, "t": 1, "u": 0} and pull.output_chain == ()
+    chained = plan_dispatch(plan, output_unary=True)
+    assert chained.roots == ("s",)
+    assert chained.then == {"s": ("t",), "t": ("u",)}
+    assert chained.consumers == {"s": 0, "t": 0, "u": 0}
+    assert chained.output_chain == ("s", "t", "u")
+    assert chained.output_indices() == (0, 0)
+
+
+def test_joins_and_dispatch_steps_stay_with_the_ingress() -> None:
+    plan = plan_flow(load_graph(EXAMPLES / "ensemble" / "graph.yaml"))
+    dispatch = plan_dispatch(plan, output_unary=True)
+    assert dispatch.then == {}
+    assert dispatch.roots == ("by-length", "by-vowels", "by-caps", "verdict")
+    assert dispatch.consumers["by-caps"] == 1
+    fan = plan_flow(
+        graph(
+            [
+                {"name": "s", "call": "a.f", "args": ["$x"]},
+                {"name": "t", "call": "b.g", "args": ["$s"]},
+                {"name": "u", "call": "b.h", "args": ["$s"]},
+                {"name": "v", "call": "a.j", "args": ["$t", "$u"]},
+            ],
+            "$v",
+        )
+    )
+    fanned = plan_dispatch(fan, output_unary=True)
+    assert fanned.then == {"s": ("t", "u")}
+    assert fanned.consumers == {"s": 0, "t": 1, "u": 1, "v": 0}
+    assert fanned.roots == ("s", "v")
