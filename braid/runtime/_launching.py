@@ -110,6 +110,7 @@ class Launcher:
         self.ingress: Supervised | None = None
         self.http: tuple[str, int] | None = None
         self.grpc: tuple[str, int] | None = None
+        self.metrics_port: int | None = None
         self._peers: dict[Path, dict[str, list[str]]] = {}
 
     def peers_file(self, graph: GraphFile) -> Path:
@@ -230,7 +231,8 @@ class Launcher:
         for graph in self.settings.graphs:
             args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
-        args += ["--metrics-port", str(free_port(self.settings.host))]
+        self.metrics_port = free_port(self.settings.host)
+        args += ["--metrics-port", str(self.metrics_port)]
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")
         elif self.grpc is not None:
@@ -258,6 +260,7 @@ class Launcher:
             "graphs": self.endpoints(),
             "http": _address(self.http),
             "grpc": _address(self.grpc),
+            "metrics": f"http://{self.settings.host}:{self.metrics_port}/metrics",
             "pids": self.pids(),
             "processes": [{"name": p.spec.name, "pid": p.pid} for p in self._all()],
         }

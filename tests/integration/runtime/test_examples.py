@@ -31,6 +31,7 @@ EXAMPLES = {
     "pass-by-reference": ("pass-by-reference", "graph.yaml", "/reference"),
     "content-understanding": ("content-understanding", "graph.yaml", "/content"),
     "sentiment": ("http-model-server", "graph.yaml", "/sentiment"),
+    "streaming": ("streaming", "graph.yaml", "/numbers"),
 }
 
 
@@ -152,3 +153,34 @@ def test_grpc_reflection_lists_the_services(running: Running) -> None:
         check=False,
     )
     assert "braid.v1.Graph" in listed.stdout.split()
+
+
+def test_streaming_as_server_sent_events_with_curl(running: Running) -> None:
+    result = curl("-N", "-H", "Accept: text/event-stream", "-d", "10", url(running, "streaming"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "".join(f"data: {n}\n\n" for n in range(10))
+
+
+def test_streaming_as_json_lines(running: Running) -> None:
+    result = curl("-N", "-d", "5", url(running, "streaming"))
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [0, 1, 2, 3, 4]
+
+
+def test_streaming_over_grpc(running: Running) -> None:
+    data = '{"graph": "streaming", "json": "4"}'
+    result = grpcurl(running.grpc, "braid.v1.Graph/InvokeStream", data)
+    assert result.returncode == 0, result.stderr
+    decoder, text, items = json.JSONDecoder(), result.stdout.strip(), []
+    while text:
+        item, end = decoder.raw_decode(text)
+        items.append(json.loads(item["json"]))
+        text = text[end:].strip()
+    assert items == [0, 1, 2, 3]
+
+
+def test_ingress_metrics_count_requests_per_graph_and_status(running: Running) -> None:
+    post_json(running.http, EXAMPLES["chain"][2], 1)
+    metrics = curl(running.status["metrics"]).stdout
+    assert 'braid_ingress_requests_total{graph="chain",protocol="http",status="200"}' in metrics
+    assert "braid_ingress_request_duration_seconds_bucket" in metrics
+    assert 'braid_ingress_in_flight_requests{graph="chain",protocol="http"} 0.0' in metrics
