@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,8 +40,14 @@ from benchmarks._systems import (
 from benchmarks._workloads import Kind, Workload
 
 _READY_TIMEOUT_S = 120.0
+#: Codes that mean "not serving yet": keep polling. Any other code fails the workload at once.
+_STARTING = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 _MEMORY_GRAPH = "chain-1"
 _MEMORY_NODE = "hop-1"
+
+
+class BraidError(RuntimeError):
+    """braid's local mode started but did not answer as a graph should."""
 
 
 def _braid_command() -> str | None:
@@ -71,6 +78,15 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
+
+
+def _end_leftovers(started: list[tuple[int, str]], name: str) -> None:
+    left = [pid for pid, cmdline in started if cmdline and _cmdline(pid) == cmdline]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        print(f"  warning: {name} left {len(left)} processes running; ended them", file=sys.stderr)
 
 
 class BraidSystem:
@@ -105,8 +121,13 @@ class BraidSystem:
         argv = [self._braid, "run", str(manifest), "--http", http, "--grpc", grpc_address]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GRAPHS), str(REPO)])}
         process = Process(f"braid-{graph}", argv, self._settings.log_dir, GRAPHS, env)
+        # Registered first, so it runs last: after `braid run` has stopped, end any process of
+        # its tree that it left behind (and say so), rather than let it tax the next workload.
+        started: list[tuple[int, str]] = []
+        stack.callback(_end_leftovers, started, process.name)
         stack.enter_context(process)
         self._wait_ready(process, grpc_address)
+        started.extend((pid, _cmdline(pid)) for pid in _descendants(process.pid))
         return process, http, grpc_address
 
     def _wait_ready(self, process: Process, address: str) -> None:
@@ -122,7 +143,14 @@ class BraidSystem:
                 try:
                     stub.Invoke(braid_pb2.GraphRequest(json="1"), timeout=5)
                     return
-                except grpc.RpcError:
+                except grpc.RpcError as exc:
+                    code = exc.code() if isinstance(exc, grpc.Call) else None
+                    if code not in _STARTING:
+                        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+                        raise BraidError(
+                            f"braid's ingress at {address} answered {code}: {details} "
+                            f"(log: {process.log_path})"
+                        ) from exc
                     time.sleep(0.5)
         raise TimeoutError(f"braid's ingress at {address} did not answer in {_READY_TIMEOUT_S:g} s")
 

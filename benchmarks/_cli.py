@@ -26,7 +26,7 @@ from benchmarks._braid import BraidSystem
 from benchmarks._floor import FloorSystem
 from benchmarks._machine import describe
 from benchmarks._rayserve import RaySystem
-from benchmarks._results import SYSTEMS, Measurement, Results, Status
+from benchmarks._results import SYSTEMS, Measurement, Results, Status, results_from_json
 from benchmarks._systems import BENCHMARKS, Settings, System, Unavailable
 from benchmarks._targets import evaluate
 from benchmarks._workloads import GROUPS, WORKLOADS, UnknownWorkload, Workload, select
@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--ray-max-ongoing-requests", type=int, default=_DEFAULTS.ray_max_ongoing_requests)
     add("--out", type=Path, default=BENCHMARKS / "results", help="where the JSON goes")
     add("--quick", action="store_true", help="a smoke run: few requests, short wrk runs")
+    add("--report", type=Path, metavar="JSON", help="print the table of an earlier run's JSON")
     return parser
 
 
@@ -142,8 +143,25 @@ def _write(out: Path, document: dict[str, Any], stamp: str) -> Path:
     return path
 
 
+def _report_of(path: Path, systems: Sequence[str]) -> int:
+    """Print the table and verdicts of an earlier run, for the systems named."""
+    try:
+        document = json.loads(path.read_text())
+        results = results_from_json(document["results"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"python -m benchmarks: cannot read results from {path}: {exc}", file=sys.stderr)
+        return 1
+    shown = {w: {s: m for s, m in row.items() if s in systems} for w, row in results.items()}
+    print(_report.table(shown))
+    print("\ntargets (issue 5):")
+    print(_report.verdict_lines(evaluate(shown)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.report is not None:
+        return _report_of(args.report, [n.strip() for n in args.systems.split(",")])
     try:
         workloads = select(n.strip() for n in args.workloads.split(",") if n.strip())
     except UnknownWorkload as exc:
@@ -160,8 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run_system(system, workloads, results)
     machine = describe()
     machine["load_average_before"] = load_before
-    for system in systems:
-        machine[system.name] = system.info()
+    machine["systems"] = {system.name: system.info() for system in systems}
     config = {k: str(v) for k, v in dataclasses.asdict(settings).items()}
     config.update(
         started=started.isoformat(), seconds=str(round(time.time() - started.timestamp()))

@@ -1,7 +1,8 @@
 """What the run was measured on: cores, CPU model, memory, kernel and versions of every part.
 
 Also reads a process's resident memory from /proc, for the idle-replica comparison: RSS (what
-``ps`` shows) and PSS (shared pages divided among the processes that share them).
+``ps`` shows), PSS (shared pages divided among the processes that share them) and USS (pages
+only this process holds).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def describe() -> dict[str, Any]:
 
 
 def resident_memory_mb(pid: int) -> dict[str, float]:
-    """RSS and PSS of one process in MiB (PSS when /proc/PID/smaps_rollup is readable)."""
+    """RSS, PSS and USS (private pages) of one process in MiB; PSS and USS need smaps_rollup."""
     found: dict[str, float] = {}
     status = Path(f"/proc/{pid}/status").read_text()
     for line in status.splitlines():
@@ -80,7 +81,11 @@ def resident_memory_mb(pid: int) -> dict[str, float]:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return found
+    private = 0
     for line in rollup.splitlines():
         if line.startswith("Pss:"):
             found["pss_mb"] = int(line.split()[1]) / 1024
+        elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+            private += int(line.split()[1])
+    found["uss_mb"] = private / 1024
     return found

@@ -9,25 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks._results import FLOOR, RAY, SYSTEMS, Measurement, Results, ratios
+from benchmarks._results import BRAID, FLOOR, RAY, SYSTEMS, Measurement, Results, ratios
 from benchmarks._targets import Verdict
 from benchmarks._workloads import WORKLOADS
-
-_COLUMNS = (
-    "workload",
-    "ray p50",
-    "ray p99",
-    "ray rps",
-    "floor p50",
-    "floor p99",
-    "floor rps",
-    "braid p50",
-    "braid p99",
-    "braid rps",
-    "b/ray p50",
-    "b/ray rps",
-    "b/floor p50",
-)
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -55,26 +39,43 @@ def _cells(measurement: Measurement | None, memory: bool) -> list[str]:
     ]
 
 
-def _row(name: str, row: dict[str, Measurement]) -> list[str]:
+def _columns(systems: Sequence[str]) -> list[str]:
+    columns = ["workload"]
+    for system in systems:
+        columns += [f"{system} p50", f"{system} p99", f"{system} rps"]
+    if BRAID in systems and RAY in systems:
+        columns += ["b/ray p50", "b/ray rps"]
+    if BRAID in systems and FLOOR in systems:
+        columns += ["b/floor p50"]
+    return columns
+
+
+def _row(name: str, row: dict[str, Measurement], systems: Sequence[str]) -> list[str]:
     memory = name == "idle-memory"
     cells = [name]
-    for system in SYSTEMS:
+    for system in systems:
         cells += _cells(row.get(system), memory)
     found = ratios(row)
-    versus_ray = found.get(f"braid/{RAY}", {})
-    versus_floor = found.get(f"braid/{FLOOR}", {})
     first = "rss_mb" if memory else "p50_ms"
-    cells.append(_number(versus_ray.get(first), "x"))
-    cells.append("" if memory else _number(versus_ray.get("throughput_rps"), "x"))
-    cells.append(_number(versus_floor.get(first), "x"))
+    if BRAID in systems and RAY in systems:
+        versus_ray = found.get(f"braid/{RAY}", {})
+        cells.append(_number(versus_ray.get(first), "x"))
+        cells.append("" if memory else _number(versus_ray.get("throughput_rps"), "x"))
+    if BRAID in systems and FLOOR in systems:
+        cells.append(_number(found.get(f"braid/{FLOOR}", {}).get(first), "x"))
     return cells
 
 
 def table(results: Results) -> str:
-    """A Markdown table: latencies in ms, throughput in requests/s, ratios braid/baseline."""
+    """A Markdown table: latencies in ms, throughput in requests/s, ratios braid/baseline.
+
+    Only the systems that the run included get columns; ratios need braid and the baseline.
+    """
+    systems = [s for s in SYSTEMS if any(s in row for row in results.values())]
     order = [w.name for w in WORKLOADS if w.name in results]
-    rows = [list(_COLUMNS)] + [_row(name, results[name]) for name in order]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    columns = _columns(systems)
+    rows = [columns] + [_row(name, results[name], systems) for name in order]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
 
     def line(cells: Sequence[str]) -> str:
         padded = [
@@ -94,7 +95,7 @@ def verdict_lines(verdicts: Sequence[Verdict]) -> str:
     lines = []
     for verdict in verdicts:
         flag = {True: "MET    ", False: "NOT MET", None: "N/A    "}[verdict.met]
-        value = f"{verdict.value:.2f}" if verdict.value is not None else "-"
+        value = f"{verdict.value:.3f}" if verdict.value is not None else "-"
         note = f"  ({verdict.note})" if verdict.note else ""
         lines.append(f"  {flag} {verdict.text}: measured {value}{note}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ and the reason, so that the table and the JSON always have the same shape.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -57,6 +57,27 @@ class Measurement:
 
 
 Results = dict[str, dict[str, Measurement]]
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(Summary))
+
+
+def measurement_from_json(data: dict[str, Any]) -> Measurement:
+    """The inverse of ``Measurement.as_json``, for tables of earlier runs."""
+    rest = dict(data)
+    status = Status(rest.pop("status"))
+    error = rest.pop("error", None)
+    summary = None
+    if all(name in rest for name in _SUMMARY_FIELDS):
+        summary = Summary(**{name: rest.pop(name) for name in _SUMMARY_FIELDS})
+    return Measurement(status, summary, rest, error)
+
+
+def results_from_json(data: dict[str, dict[str, dict[str, Any]]]) -> Results:
+    """Results from the ``results`` object of a JSON document."""
+    return {
+        workload: {system: measurement_from_json(m) for system, m in row.items()}
+        for workload, row in data.items()
+    }
 
 
 def ratios(row: dict[str, Measurement]) -> dict[str, dict[str, float | None]]:

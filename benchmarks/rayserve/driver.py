@@ -176,9 +176,13 @@ def _resident_memory_mb(pid: int) -> dict[str, float]:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             found["rss_mb"] = int(line.split()[1]) / 1024
+    private = 0
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
             found["pss_mb"] = int(line.split()[1]) / 1024
+        elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+            private += int(line.split()[1])
+    found["uss_mb"] = private / 1024
     return found
 
 

@@ -3,7 +3,16 @@
 import json
 
 from benchmarks._report import document, table, verdict_lines
-from benchmarks._results import BRAID, FLOOR, RAY, Measurement, Results, Status, ratios
+from benchmarks._results import (
+    BRAID,
+    FLOOR,
+    RAY,
+    Measurement,
+    Results,
+    Status,
+    ratios,
+    results_from_json,
+)
 from benchmarks._stats import Summary
 from benchmarks._targets import evaluate
 
@@ -65,3 +74,18 @@ def test_document_is_json_with_results_ratios_and_targets() -> None:
     }
     assert parsed["ratios"]["chain-3"]["braid/ray"]["p50_ms"] == 0.25
     assert {t["met"] for t in parsed["targets"]} == {True, False, None}
+
+
+def test_table_has_columns_only_for_the_systems_that_ran() -> None:
+    results: Results = {"chain-3": {RAY: _ok(16.0, 60.0), FLOOR: _ok(2.0, 500.0)}}
+    header = table(results).splitlines()[0]
+    assert "floor rps" in header
+    assert "braid" not in header
+    assert "b/ray" not in header
+
+
+def test_results_survive_a_round_trip_through_json() -> None:
+    results = _results()
+    doc = json.loads(json.dumps(document(results, [], {}, {})))
+    again = results_from_json(doc["results"])
+    assert again == results
