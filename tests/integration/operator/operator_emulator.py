@@ -80,6 +80,8 @@ class ApiServer(kmock.KubernetesEmulator):
     def _created(self, request: Any, body: dict[str, Any]) -> dict[str, Any]:
         body = copy.deepcopy(body)
         meta = body.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         if request.namespace:
             meta.setdefault("namespace", request.namespace)
         meta.setdefault("uid", str(uuid.uuid4()))
