@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from braid.runtime import code_problems
 from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, load_graph
 
 #: How standard input ("-") is named in messages.
@@ -40,6 +42,14 @@ def register(subparsers: Any) -> None:
         help=(
             "text (default): one line per file, then one per problem; json: a list of "
             "{file, valid, name, error, problems: [{path, message}]}"
+        ),
+    )
+    parser.add_argument(
+        "--check-code",
+        action="store_true",
+        help=(
+            "also import each node's code (from the manifest's folder) and check that it "
+            "exists, that its constructor fits init and handles, and that called methods exist"
         ),
     )
     parser.set_defaults(handler=run)
@@ -85,11 +95,17 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
-def check_file(path: str) -> Outcome:
+def check_file(path: str, *, check_code: bool = False) -> Outcome:
     """Validate one file; never raises for bad input."""
     shown = STDIN if path == "-" else path
     try:
-        return Outcome(shown, graph=load_graph(path))
+        graph = load_graph(path)
+        if check_code:
+            code_dir = Path.cwd() if path == "-" else Path(path).resolve().parent
+            problems = code_problems(graph, code_dir)
+            if problems:
+                return Outcome(shown, problems=problems)
+        return Outcome(shown, graph=graph)
     except GraphInvalid as exc:
         return Outcome(shown, problems=exc.problems)
     except SpecError as exc:
@@ -97,7 +113,7 @@ def check_file(path: str) -> Outcome:
 
 
 def run(args: argparse.Namespace) -> int:
-    outcomes = [check_file(path) for path in args.files]
+    outcomes = [check_file(path, check_code=args.check_code) for path in args.files]
     if args.output == "json":
         print(json.dumps([outcome.as_json() for outcome in outcomes], indent=2))
     else:

@@ -4,6 +4,7 @@ User code meets :class:`Handle`, :class:`Response` and :class:`StreamingResponse
 the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
 """
 
+from braid.runtime._code import code_problems
 from braid.runtime._errors import (
     BadRequest,
     BraidRuntimeError,
@@ -54,6 +55,7 @@ __all__ = [
     "StreamingResponse",
     "UpstreamFailed",
     "UserCodeError",
+    "code_problems",
     "run",
     "serve_ingress",
     "serve_replica",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from braid.runtime._errors import LoadError
-from braid.spec import Node
+from braid.spec import DeploymentGraph, Node, Problem, Step, parse_call
 
 
 def import_target(path: str, *, node: str, code_dir: Path | None = None) -> Any:
@@ -85,3 +85,61 @@ def missing_methods(target: Any, methods: list[str]) -> list[str]:
         elif not callable(getattr(target, method, None)):
             missing.append(method)
     return missing
+
+
+def code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem]:
+    """Problems that only the node code shows: imports, constructor arguments, called methods.
+
+    This imports user code, so it runs only when asked (``braid validate --check-code``).
+    """
+    problems: list[Problem] = []
+    targets: dict[str, Any] = {}
+    for index, node in enumerate(graph.spec.nodes):
+        if node.class_ is None:
+            continue
+        try:
+            targets[node.name] = import_target(node.class_, node=node.name, code_dir=code_dir)
+        except LoadError as exc:
+            message = exc.message.removeprefix(f'node "{node.name}": ')
+            problems.append(Problem(f"spec.nodes[{index}].class", message))
+            continue
+        problem = _constructor_problem(node, targets[node.name])
+        if problem:
+            problems.append(Problem(f"spec.nodes[{index}].init", problem))
+    for index, step in enumerate(graph.spec.flow.steps):
+        for path, call in _calls_of(step, f"spec.flow.steps[{index}]"):
+            target = parse_call(call)
+            if target.node in targets and missing_methods(targets[target.node], [target.method]):
+                node = graph.node(target.node)
+                owner = f'"{node.class_}" of node "{node.name}"'
+                message = (
+                    f"{owner} is not callable; name a method in the step"
+                    if target.method == "__call__"
+                    else f'{owner} has no method "{target.method}"'
+                )
+                problems.append(Problem(f"{path}.call", message))
+    return problems
+
+
+def _calls_of(step: Step, path: str) -> list[tuple[str, str]]:
+    if step.dispatch is None:
+        return [(path, step.call)] if step.call else []
+    found = [
+        (f"{path}.dispatch.cases[{k}]", case.call) for k, case in enumerate(step.dispatch.cases)
+    ]
+    if step.dispatch.default is not None:
+        found.append((f"{path}.dispatch.default", step.dispatch.default.call))
+    return found
+
+
+def _constructor_problem(node: Node, target: Any) -> str | None:
+    if not inspect.isclass(target):
+        return None
+    arguments = {**node.init, **{name.replace("-", "_"): None for name in node.handles}}
+    try:
+        inspect.signature(target).bind(**arguments)
+    except TypeError as exc:
+        return f"the constructor of {target.__name__} does not fit init and handles: {exc}"
+    except ValueError:  # no signature (a builtin): nothing to check
+        return None
+    return None

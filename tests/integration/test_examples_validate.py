@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,16 @@ def test_the_example_validates(path: Path) -> None:
     graph = load_graph(path)
     assert graph.metadata.name
     assert graph.spec.flow.steps
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=[str(p.relative_to(ROOT)) for p in MANIFESTS])
+def test_the_example_code_fits_its_manifest(path: Path) -> None:
+    """What `braid validate --check-code` checks: imports, constructors and called methods."""
+    result = subprocess.run(
+        [sys.executable, "-m", "braid", "validate", "--check-code", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
