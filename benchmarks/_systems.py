@@ -14,6 +14,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,7 +84,7 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float, alive: Any = None) -> None:
+def wait_http(url: str, timeout: float, alive: Callable[[], bool] | None = None) -> None:
     """Poll ``url`` with a JSON POST until it answers 200; raise TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     last = "no answer"
