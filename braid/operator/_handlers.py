@@ -14,7 +14,7 @@ one, so that tests build as many operators as they like.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import kopf
@@ -57,11 +57,26 @@ def configure(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
     settings.execution.max_workers = 4
 
 
-def build_registry(reconciler: Reconciler, settings: OperatorSettings) -> kopf.OperatorRegistry:
-    """A kopf registry with braid's handlers bound to ``reconciler``."""
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's credentials: the pod's service account, else the kubeconfig.
+
+    kopf's default login handlers need the ``kubernetes`` or ``pykube`` client libraries, which
+    braid does not install; its own readers of both sources do the same without them.
+    """
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+Login = Callable[..., "kopf.ConnectionInfo | None"]
+
+
+def build_registry(
+    reconciler: Reconciler, settings: OperatorSettings, credentials: Login = login
+) -> kopf.OperatorRegistry:
+    """A kopf registry with braid's handlers bound to ``reconciler``; ``credentials`` logs in."""
     registry = kopf.OperatorRegistry()
     graphs = (API_GROUP, API_VERSION, PLURAL)
     ours = settings
+    kopf.on.login(registry=registry)(credentials)
 
     @kopf.on.startup(registry=registry)
     def configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -222,7 +222,11 @@ class Reconciler:
         self._metrics.observe_status(namespace, name, status)
         if previous is not None and _dump(previous) == _dump(status):
             return
-        await self._api.patch_status(namespace, name, _dump(status))
+        try:
+            await self._api.patch_status(namespace, name, _dump(status))
+        except ObjectNotFound:
+            logger.debug("graph %s/%s was deleted before its status was written", namespace, name)
+            return
         for transition in transitions(previous, status):
             logger.info(
                 "graph %s/%s: %s is %s (%s)",

@@ -85,11 +85,11 @@ class OperatorThread:
             if self._wrap is not None:
                 api = self._wrap(api)
             reconciler = Reconciler(api, self._settings, self.events)
-            registry = build_registry(reconciler, self._settings)
 
-            @kopf.on.login(registry=registry)
             def login(**_: Any) -> kopf.ConnectionInfo:
                 return kopf.ConnectionInfo(server=self._url)
+
+            registry = build_registry(reconciler, self._settings, login)
 
             self._task = asyncio.create_task(
                 kopf.operator(

@@ -150,7 +150,7 @@ def declare_resources(server: ApiServer) -> None:
 
 async def watches_open(server: ApiServer, operators: int = 1) -> None:
     """Wait until ``operators`` operators watch graphs and Deployments (bounded)."""
-    for _ in range(200):
+    for _ in range(500):
         watches = [
             str(r.resource.plural) for r in server if r.action == enums.action.WATCH and r.resource
         ]
@@ -158,7 +158,7 @@ async def watches_open(server: ApiServer, operators: int = 1) -> None:
             return
         await asyncio.sleep(0.02)
     seen = [f"{r.method} {r.url.path_qs} {r.action}" for r in server]
-    raise AssertionError(f"kopf did not open its watches within 4 seconds; requests: {seen}")
+    raise AssertionError(f"kopf did not open its watches within 10 seconds; requests: {seen}")
 
 
 async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:

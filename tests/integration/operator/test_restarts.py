@@ -64,8 +64,9 @@ async def test_restart_in_the_middle_of_a_reconcile_converges(
         lambda: len(found := api_server.all_stored("apps/v1/deployments")) == 3 and found
     )
     assert set(deployments) == {"chain-adder", "chain-multiplier", "chain-ingress"}
+    # The ingress Service is the last object applied.
+    await eventually(lambda: api_server.stored("v1/services", NS, "chain-ingress") is not None)
     graph = await eventually(
         lambda: (g := api_server.stored(GRAPHS, NS, "chain")) and g.get("status") and g
     )
     assert graph["status"]["readyNodes"] == "0/2"
-    assert api_server.stored("v1/services", NS, "chain-ingress") is not None
