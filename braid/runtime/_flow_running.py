@@ -25,9 +25,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import grpc
 
@@ -37,7 +36,6 @@ from braid.runtime._errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
-    UserCodeError,
     origin_of,
 )
 from braid.runtime._flow_planning import (
@@ -50,6 +48,7 @@ from braid.runtime._flow_planning import (
     pick_input,
     plan_dispatch,
 )
+from braid.runtime._flow_results import Event, FlowResult, Output, StreamingOutput
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.spec import Reference
 
@@ -61,74 +60,6 @@ STREAM_WINDOW = 8
 
 # Words in a gRPC UNAVAILABLE status that mean the request never reached the replica.
 _NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "no route")
-
-
-class StreamingOutput(RequestError):
-    """A streaming graph was called through a unary API (gRPC ``Invoke``)."""
-
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
-    http_status = 400
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One output value (or stream item): the step's encoded result and the output path."""
-
-    payload: Payload
-    path: tuple[str, ...] = ()
-    step: str = ""
-    node: str = ""
-
-    def value(self) -> Any:
-        """The decoded value with the output path picked."""
-        value = decode(self.payload)
-        if not self.path:
-            return value
-        try:
-            return Reference(self.step, self.path).pick(value)
-        except LookupError as exc:
-            raise UserCodeError(
-                f"the graph output ${self.step}.{'.'.join(self.path)} does not exist in the "
-                f'result of step "{self.step}": {exc}',
-                node=self.node,
-                step=self.step,
-            ) from exc
-
-
-_Event = tuple[Literal["value", "item", "end", "error"], Any]
-
-
-class FlowResult:
-    """The output of one request: a single value, or a stream of items read with :meth:`items`."""
-
-    def __init__(self, run: _Run, first: _Event) -> None:
-        self._run = run
-        self._first = first
-        self.streaming = first[0] == "item"
-
-    @property
-    def value(self) -> Output:
-        """The single output value (for a request whose output does not stream)."""
-        if self.streaming:
-            raise TypeError("this output streams; read it with items()")
-        return self._run.output(self._first[1])
-
-    async def items(self) -> AsyncIterator[Output]:
-        """The stream's items as they arrive; raises the request's error if it fails midway."""
-        event = self._first
-        try:
-            while event[0] == "item":
-                yield self._run.output(event[1])
-                event = await self._run.next_event(item_taken=True)
-            if event[0] == "error":
-                raise event[1]
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        """Cancel whatever of the request still runs, unless its output is complete."""
-        if not self._run.done:
-            self._run.cancel()
 
 
 class FlowRunner:
@@ -204,7 +135,7 @@ class _Run:
         self.dispatch = runner.dispatch_plan()
         self.addresses: dict[str, asyncio.Future[str]] = {}
         self.tasks: list[asyncio.Task[None]] = []
-        self.events: asyncio.Queue[_Event] = asyncio.Queue()
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.credit = asyncio.Semaphore(STREAM_WINDOW)
         self.failed = False
         self.done = False
@@ -228,7 +159,7 @@ class _Run:
             self._finish()
         return FlowResult(self, event)
 
-    async def next_event(self, *, item_taken: bool = False) -> _Event:
+    async def next_event(self, *, item_taken: bool = False) -> Event:
         if item_taken:
             self.credit.release()
         left = self.deadline - self.runner.clock()

@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from braid.runtime._client import CHANNEL_OPTIONS
 from braid.runtime._errors import NotFound, RequestError, code_of, error_metadata, origin_of
-from braid.runtime._flow_running import FlowResult
+from braid.runtime._flow_results import FlowResult
 from braid.runtime._ingress_metrics import IngressMetrics
 from braid.runtime._ingress_rendering import grpc_input, grpc_reply
 from braid.runtime._ingress_routes import GraphRoute, RouteTable

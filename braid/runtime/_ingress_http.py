@@ -33,7 +33,7 @@ from braid.runtime._errors import (
     http_status_of,
     origin_of,
 )
-from braid.runtime._flow_running import FlowResult
+from braid.runtime._flow_results import FlowResult
 from braid.runtime._http_parsing import HttpRequest
 from braid.runtime._http_serving import Responder, error_body, sse_event
 from braid.runtime._ingress_metrics import IngressMetrics

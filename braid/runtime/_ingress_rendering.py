@@ -19,7 +19,7 @@ from typing import Any
 
 from braid.runtime._codec import decode, encode
 from braid.runtime._errors import BadRequest, CodecError, RequestError
-from braid.runtime._flow_running import Output
+from braid.runtime._flow_results import Output
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest, Payload
 
 _RAW_BYTES_HEADER = b'{"$b":0}'

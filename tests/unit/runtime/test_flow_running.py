@@ -21,7 +21,8 @@ from braid.runtime._errors import (
     UserCodeError,
 )
 from braid.runtime._flow_planning import plan_flow
-from braid.runtime._flow_running import FlowRunner, StreamingOutput
+from braid.runtime._flow_results import StreamingOutput
+from braid.runtime._flow_running import FlowRunner
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, Payload, StreamItem
 from braid.runtime._routing import Router
 from braid.spec import load_graph
