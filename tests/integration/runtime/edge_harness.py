@@ -119,28 +119,15 @@ def braid_run(files: list[Path], work: Path, *extra: str) -> Iterator[Running]:
         assert wait_gone(pids) == [], f"processes left behind:\n{running.log.read_text()[-3000:]}"
 
 
-# Example modules whose names a standard-library module already takes in every process.
-SHADOWED = {"numbers": "example_numbers"}
-
-
 def example_copy(name: str, work: Path, *, graph_file: str = "graph.yaml", route: str) -> Path:
-    """An example's manifest with another route prefix, beside links to the example's code.
-
-    A module named like a standard-library one (examples/streaming/numbers.py) is linked under
-    another name, with the manifest's class paths to match, so that it can be imported at all.
-    """
+    """An example's manifest with another route prefix, beside links to the example's code."""
     source = EXAMPLES / name
     target = work / f"{name}-{graph_file.removesuffix('.yaml')}"
     target.mkdir(parents=True, exist_ok=True)
-    text = (source / graph_file).read_text()
     for entry in source.iterdir():
-        link = entry.name
-        if entry.suffix == ".py" and entry.stem in SHADOWED:
-            link = SHADOWED[entry.stem] + ".py"
-            text = text.replace(f"{entry.stem}:", f"{SHADOWED[entry.stem]}:")
-        if entry.suffix != ".yaml" and not (target / link).exists():
-            (target / link).symlink_to(entry)
-    manifest = yaml.safe_load(text)
+        if entry.suffix != ".yaml" and not (target / entry.name).exists():
+            (target / entry.name).symlink_to(entry)
+    manifest = yaml.safe_load((source / graph_file).read_text())
     manifest["spec"].setdefault("ingress", {}).setdefault("http", {})["routePrefix"] = route
     (target / "graph.yaml").write_text(yaml.safe_dump(manifest))
     return target / "graph.yaml"
