@@ -216,7 +216,9 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 args, kwargs = await self._arguments(request, deadline, timings)
                 await self._admission.acquire()
                 self._gauges()
-                token = current_call.set(CallContext(request.request_id, deadline, request.step))
+                # Each RPC runs in a task of its own, so the context variable needs no reset
+                # (and a generator may be closed from another context, where reset fails).
+                current_call.set(CallContext(request.request_id, deadline, request.step))
                 began = time.perf_counter()
                 try:
                     async for item, final in executor.stream(
@@ -228,7 +230,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         yield StreamItem(item=self._encode(item, request), final=final)
                 finally:
                     timings.user_code = time.perf_counter() - began
-                    current_call.reset(token)
                     self._admission.release()
                 if request.result_key:
                     value = items[0] if single else items
