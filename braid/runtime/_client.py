@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from braid.runtime._errors import DeadlineExceeded, ReplicaUnavailable, RequestError, from_rpc_error
+from braid.runtime._errors import DeadlineExceeded, from_rpc_error
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._routing import Router
@@ -134,8 +134,3 @@ class ReplicaClient:
             self.router.mark_down(address)
             return True
         return False
-
-
-def is_retryable(error: RequestError) -> bool:
-    """Whether a caller may try ``error``'s request again later."""
-    return isinstance(error, ReplicaUnavailable)

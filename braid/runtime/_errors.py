@@ -111,10 +111,6 @@ class UpstreamFailed(RequestError):
         super().__init__(origin.message, node=origin.node or node, step=origin.step or step)
         self.origin = origin
 
-    @property
-    def grpc_code_of(self) -> grpc.StatusCode:
-        return self.origin.grpc_code
-
 
 class Overloaded(RequestError):
     """A replica's queue is full: the caller should retry after ``retry_after`` seconds."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -238,7 +237,3 @@ class RemoteResponse:
 
     async def _fetch_once(self) -> Any:
         return await self._start()
-
-
-def deadline_from(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
