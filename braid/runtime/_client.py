@@ -30,6 +30,14 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 0),
 )
+#: Options of every braid gRPC server (sidecars, workers, the ingress).
+SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
+    *CHANNEL_OPTIONS,
+    ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
+    ("grpc.max_concurrent_streams", 1000),
+)
+#: The health-service name a replica reports SERVING once its node's code is constructed.
+REPLICA_SERVICE = "braid.v1.Replica"
 
 # Words in a gRPC UNAVAILABLE status that mean the request never reached the replica.
 _NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "no route")

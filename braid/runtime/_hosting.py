@@ -31,7 +31,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
-from braid.runtime._client import CHANNEL_OPTIONS, ChannelPool, ReplicaClient
+from braid.runtime._client import REPLICA_SERVICE, SERVER_OPTIONS, ChannelPool, ReplicaClient
 from braid.runtime._code import construct, import_target
 from braid.runtime._discovery import Discovery, StaticDiscovery
 from braid.runtime._executors import Executor, HttpExecutor, LocalExecutor
@@ -47,13 +47,6 @@ from braid.runtime._worker_socket import SocketExecutor
 from braid.spec import DeploymentGraph, Node, SpecError, load_graph
 
 logger = logging.getLogger(__name__)
-
-REPLICA_SERVICE = "braid.v1.Replica"
-SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
-    *CHANNEL_OPTIONS,
-    ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
-    ("grpc.max_concurrent_streams", 1000),
-)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from braid.runtime._client import CHANNEL_OPTIONS
+from braid.runtime._client import SERVER_OPTIONS
 from braid.runtime._errors import NotFound, RequestError, code_of, error_metadata, origin_of
 from braid.runtime._flow_results import FlowResult
 from braid.runtime._ingress_metrics import IngressMetrics
@@ -37,7 +36,6 @@ from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 logger = logging.getLogger(__name__)
 
 GRAPH_SERVICE = braid_pb2.DESCRIPTOR.services_by_name["Graph"].full_name
-SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0))
 
 
 class GraphService(braid_pb2_grpc.GraphServicer):

@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from braid.runtime._client import REPLICA_SERVICE
 from braid.runtime._discovery import write_peers_file
 from braid.runtime._ingress_routes import check_servable
 from braid.runtime._launcher_processes import (
@@ -39,8 +40,6 @@ from braid.runtime._launcher_processes import (
 from braid.spec import DeploymentGraph, Node
 
 logger = logging.getLogger(__name__)
-
-REPLICA_SERVICE = "braid.v1.Replica"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ class _Entry:
     decoded: bool = False
 
 
+def pick_payload(value: Any, path: Sequence[str], *, source: str) -> Payload:
+    """Encode the field of ``value`` at ``path`` (``$source.a.0``); NotFound names the field."""
+    try:
+        return encode(Reference(source=source, path=tuple(path)).pick(value))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+
+
 class ResultStore:
     """Results by key, each kept until its consumers have fetched it or it expires."""
 
@@ -117,11 +125,7 @@ class ResultStore:
     def _pick(self, key: str, entry: _Entry, payload: Payload, path: Sequence[str]) -> Payload:
         if not entry.decoded:
             entry.value, entry.decoded = decode(payload), True
-        reference = Reference(source=key.rsplit("/", 1)[-1], path=tuple(path))
-        try:
-            return encode(reference.pick(entry.value))
-        except LookupError as exc:
-            raise NotFound(str(exc)) from exc
+        return pick_payload(entry.value, path, source=key.rsplit("/", 1)[-1])
 
     def _consume(self, key: str, entry: _Entry) -> None:
         entry.remaining -= 1

@@ -33,7 +33,6 @@ from braid.runtime._errors import (
     Cancelled,
     CodecError,
     DeadlineExceeded,
-    NotFound,
     Overloaded,
     ReplicaUnavailable,
     RequestError,
@@ -55,8 +54,7 @@ from braid.runtime._proto.braid_pb2 import (
     StreamItem,
     Upstream,
 )
-from braid.runtime._results import ResultStore
-from braid.spec import Reference
+from braid.runtime._results import ResultStore, pick_payload
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +187,9 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             for upstream in follow.upstreams:
                 if not upstream.address and not upstream.HasField("value"):
                     upstream.value.CopyFrom(
-                        payload if not upstream.path else _pick(value, upstream)
+                        payload
+                        if not upstream.path
+                        else pick_payload(value, upstream.path, source=request.step)
                     )
             calls.append(
                 self._client.call(follow, deadline=deadline, address=follow.address or None)
@@ -403,13 +403,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         user_code.observe(timings.user_code)
         upstream_wait.observe(timings.upstream)
         overhead.observe(max(0.0, total - timings.user_code - timings.upstream))
-
-
-def _pick(value: Any, upstream: Upstream) -> Payload:
-    try:
-        return encode(Reference("step", tuple(upstream.path)).pick(value))
-    except LookupError as exc:
-        raise NotFound(str(exc)) from exc
 
 
 class _Timings:

@@ -18,14 +18,12 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from braid.runtime._client import CHANNEL_OPTIONS
+from braid.runtime._client import CHANNEL_OPTIONS, REPLICA_SERVICE
 from braid.runtime._codec import decode, encode
 from braid.runtime._errors import ReplicaUnavailable, from_rpc_error
 from braid.runtime._handles import current_call
 from braid.runtime._proto.braid_pb2 import CallRequest
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-
-REPLICA_SERVICE = "braid.v1.Replica"
 
 
 class SocketExecutor:
