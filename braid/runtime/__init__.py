@@ -4,8 +4,15 @@ User code meets :class:`Handle`, :class:`Response` and :class:`StreamingResponse
 the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
 """
 
-from braid.runtime._code import code_problems
-from braid.runtime._errors import (
+from braid.runtime._discovery.endpointslices import ClusterAccess
+from braid.runtime._ingress.serving import IngressSettings, serve_ingress
+from braid.runtime._local.apps import App, GraphCaller, GraphResponse, GraphStream, run
+from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings
+from braid.runtime._local.processes import LaunchError
+from braid.runtime._replica.code import code_problems
+from braid.runtime._replica.handles import Handle, RemoteResponse, Response, StreamingResponse
+from braid.runtime._replica.hosting import ReplicaSettings, serve_replica
+from braid.runtime._wire.errors import (
     BadRequest,
     BraidRuntimeError,
     Cancelled,
@@ -19,13 +26,6 @@ from braid.runtime._errors import (
     UpstreamFailed,
     UserCodeError,
 )
-from braid.runtime._handles import Handle, RemoteResponse, Response, StreamingResponse
-from braid.runtime._hosting import ReplicaSettings, serve_replica
-from braid.runtime._ingress import IngressSettings, serve_ingress
-from braid.runtime._kubernetes_discovery import ClusterAccess
-from braid.runtime._launcher_processes import LaunchError
-from braid.runtime._launching import GraphFile, Launcher, LaunchSettings
-from braid.runtime._serving import App, GraphCaller, GraphResponse, GraphStream, run
 
 __all__ = [
     "App",

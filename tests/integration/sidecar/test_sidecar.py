@@ -17,11 +17,11 @@ import pytest
 from sidecar_harness import HERE, Replicas, free_port, wait_serving
 
 from braid.runtime import DeadlineExceeded, Overloaded, UserCodeError
-from braid.runtime._client import ChannelPool, ReplicaClient
-from braid.runtime._codec import UpstreamMarker, decode, encode
-from braid.runtime._discovery import StaticDiscovery
+from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._proto.braid_pb2 import CallRequest, Upstream
-from braid.runtime._routing import Router
+from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.codec import UpstreamMarker, decode, encode
+from braid.runtime._wire.routing import Router
 
 GRAPH = """
 apiVersion: braid.dev/v1alpha1

@@ -1,0 +1,100 @@
+"""Peer discovery: which replicas of each node are ready, behind one small interface.
+
+- :class:`StaticDiscovery` serves a fixed map, or a JSON peers file that ``braid run`` writes and
+  rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``); the file
+  is re-read when its modification time changes, checked at most every ``poll_interval``.
+- :mod:`braid.runtime._discovery.endpointslices` watches EndpointSlices in a cluster.
+
+The router asks ``replicas(node)`` on every pick, so implementations keep that call cheap: a
+dictionary lookup, with refreshes done in the background or rate-limited.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class Discovery(Protocol):
+    """Where the ready replicas of each node are."""
+
+    def replicas(self, node: str) -> Sequence[str]:
+        """Addresses (``host:port``) of the ready replicas of ``node``; maybe empty."""
+        ...
+
+    async def start(self) -> None:
+        """Begin watching (no-op for static maps)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop watching."""
+        ...
+
+
+class StaticDiscovery:
+    """A fixed map of node to addresses, optionally reloaded from a peers file."""
+
+    def __init__(
+        self,
+        peers: Mapping[str, Sequence[str]] | None = None,
+        *,
+        peers_file: Path | None = None,
+        poll_interval: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._peers: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (peers or {}).items()}
+        self._file = peers_file
+        self._interval = poll_interval
+        self._clock = clock
+        self._checked = float("-inf")
+        self._mtime = -1
+        if peers_file is not None:
+            self._reload()
+
+    def replicas(self, node: str) -> Sequence[str]:
+        if self._file is not None and self._clock() - self._checked >= self._interval:
+            self._reload()
+        return self._peers.get(node, ())
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _reload(self) -> None:
+        path = self._file
+        if path is None:
+            return
+        self._checked = self._clock()
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self._mtime:
+            return
+        try:
+            data = json.loads(path.read_text())
+            nodes = data["nodes"]
+            self._peers = {
+                str(node): tuple(str(a) for a in addresses) for node, addresses in nodes.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("peers file %s is unreadable, keeping the last peers: %s", path, exc)
+            return
+        self._mtime = mtime
+        logger.debug("peers reloaded from %s: %s", path, self._peers)
+
+
+def write_peers_file(path: Path, peers: Mapping[str, Sequence[str]]) -> None:
+    """Atomically (re)write a peers file for :class:`StaticDiscovery`."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps({"nodes": {k: list(v) for k, v in peers.items()}}, indent=2))
+    os.replace(temporary, path)

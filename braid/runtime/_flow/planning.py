@@ -1,0 +1,285 @@
+"""Planning a flow: the pure part of running a graph request, with no I/O.
+
+:func:`plan_flow` turns a validated graph into a :class:`FlowPlan` once, when the ingress starts:
+for every step its node and method (or its dispatch), the distinct upstream references of each of
+its calls, how many fetches its stored result will serve (``consumers``), and whether the graph's
+output comes from it. :func:`build_call` then makes the arguments of one call for one request:
+references to the graph input are substituted inline (the path picked at the ingress), and every
+reference to another step becomes an :class:`~braid.runtime._wire.codec.UpstreamMarker` with an
+``Upstream`` entry that points at the producer's replica, so that the consumer's sidecar fetches
+the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value.
+
+:func:`plan_dispatch` decides which steps travel as *continuations*: a plain step whose only
+upstream step is a plain step P rides inside P's ``CallRequest.then``, and P's sidecar calls it
+with P's result inline as soon as P is done, so a chain costs one hop a step with no fetches.
+The ingress still picks every replica up front, so that other consumers can fetch from them.
+The output step becomes a continuation only once its method is known not to stream.
+
+Consumer counts are exact for plain steps. A producer that only some dispatch cases refer to is
+counted for the case that refers to it most; when another case is chosen, the stored result is
+left for the sidecar's expiry (see docs/architecture.md, "The life of a request").
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from braid.runtime._proto.braid_pb2 import Payload, Upstream
+from braid.runtime._wire.codec import UpstreamMarker, encode
+from braid.runtime._wire.errors import BadRequest
+from braid.spec import (
+    DeploymentGraph,
+    Reference,
+    Step,
+    StepCall,
+    iter_references,
+    parse_call,
+    parse_reference,
+    substitute,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One call a step may make: ``node.method`` with argument templates."""
+
+    node: str
+    method: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    #: Distinct references to other steps, in the order their ``Upstream`` entries are built.
+    upstreams: tuple[Reference, ...]
+    when: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One step of a flow, ready to dispatch."""
+
+    name: str
+    #: The step's call; ``None`` for a dispatch step, whose call is chosen per request.
+    call: CallPlan | None
+    #: For a dispatch step: the value to switch on, its cases and its default.
+    switch: Reference | None = None
+    cases: tuple[CallPlan, ...] = ()
+    default: CallPlan | None = None
+    #: Fetches its stored result serves; 0 means nothing downstream reads it.
+    consumers: int = 0
+    #: Whether the graph's output is (a field of) this step's result.
+    returns: bool = False
+    #: Steps whose replica addresses this step needs before it can be sent.
+    producers: frozenset[str] = frozenset()
+
+    def calls(self) -> tuple[CallPlan, ...]:
+        if self.call is not None:
+            return (self.call,)
+        return self.cases + ((self.default,) if self.default is not None else ())
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPlan:
+    """A graph's flow, planned once and run for every request."""
+
+    graph: str
+    input: str
+    steps: tuple[StepPlan, ...]
+    output: Reference
+
+    def step(self, name: str) -> StepPlan:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def output_step(self) -> StepPlan | None:
+        """The step the output refers to; ``None`` when the output is the graph input itself."""
+        for step in self.steps:
+            if step.returns:
+                return step
+        return None
+
+
+def plan_flow(graph: DeploymentGraph) -> FlowPlan:
+    """Plan the flow of a validated graph (``load_graph`` has checked every reference)."""
+    flow = graph.spec.flow
+    step_names = {step.name for step in flow.steps}
+    output = _reference(flow.output)
+    drafts = [_draft(step, step_names) for step in flow.steps]
+    consumers: Counter[str] = Counter()
+    for draft in drafts:
+        consumers.update(_consumed(draft, step_names))
+    steps = tuple(
+        StepPlan(
+            name=draft.name,
+            call=draft.call,
+            switch=draft.switch,
+            cases=draft.cases,
+            default=draft.default,
+            consumers=consumers[draft.name],
+            returns=draft.name == output.source,
+            producers=frozenset(_consumed(draft, step_names)),
+        )
+        for draft in drafts
+    )
+    return FlowPlan(graph=graph.metadata.name, input=flow.input, steps=steps, output=output)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPlan:
+    """Who sends each step: the ingress (roots) or the sidecar of its only upstream step."""
+
+    #: Steps the ingress sends itself, in flow order.
+    roots: tuple[str, ...]
+    #: Continuations: parent step -> the steps its sidecar sends once it is done.
+    then: Mapping[str, tuple[str, ...]]
+    #: Fetches each step's stored result serves (inline values of continuations excluded).
+    consumers: Mapping[str, int]
+    #: When the output is a continuation: its chain of steps from a root down to it.
+    output_chain: tuple[str, ...] = ()
+
+    def output_indices(self) -> tuple[int, ...]:
+        """Positions in ``CallReply.then`` to follow from the root's reply to the output's."""
+        chain = self.output_chain
+        return tuple(self.then[parent].index(child) for parent, child in itertools.pairwise(chain))
+
+
+def plan_dispatch(plan: FlowPlan, *, output_unary: bool) -> DispatchPlan:
+    """Which steps ride as continuations; ``output_unary``: the output is known not to stream."""
+    by_name = {step.name: step for step in plan.steps}
+    parents: dict[str, str] = {}
+    for step in plan.steps:
+        if step.call is None or not step.call.upstreams or (step.returns and not output_unary):
+            continue
+        sources = {reference.source for reference in step.call.upstreams}
+        if len(sources) == 1:
+            (source,) = sources
+            if by_name[source].call is not None:
+                parents[step.name] = source
+    then: dict[str, list[str]] = {}
+    consumers = {step.name: step.consumers for step in plan.steps}
+    for step in plan.steps:
+        parent = parents.get(step.name)
+        if parent is not None:
+            then.setdefault(parent, []).append(step.name)
+            call = step.call
+            consumers[parent] -= len(call.upstreams) if call is not None else 0
+    chain: list[str] = []
+    output = plan.output_step
+    if output is not None and output.name in parents:
+        link: str | None = output.name
+        while link is not None:
+            chain.insert(0, link)
+            link = parents.get(link)
+    return DispatchPlan(
+        roots=tuple(step.name for step in plan.steps if step.name not in parents),
+        then={parent: tuple(children) for parent, children in then.items()},
+        consumers=consumers,
+        output_chain=tuple(chain),
+    )
+
+
+def _draft(step: Step, step_names: set[str]) -> StepPlan:
+    if step.dispatch is None:
+        call = StepCall(call=step.call or "", args=step.args, kwargs=step.kwargs)
+        return StepPlan(name=step.name, call=_plan_call(call, step_names))
+    dispatch = step.dispatch
+    return StepPlan(
+        name=step.name,
+        call=None,
+        switch=_reference(dispatch.value),
+        cases=tuple(_plan_call(case, step_names, when=case.when) for case in dispatch.cases),
+        default=_plan_call(dispatch.default, step_names) if dispatch.default else None,
+    )
+
+
+def _plan_call(call: StepCall, step_names: set[str], when: str | None = None) -> CallPlan:
+    target = parse_call(call.call)
+    found: dict[Reference, None] = {}
+    for _, text in iter_references([call.args, call.kwargs]):
+        reference = parse_reference(text)
+        if reference is not None and reference.source in step_names:
+            found[reference] = None
+    return CallPlan(
+        node=target.node,
+        method=target.method,
+        args=tuple(call.args),
+        kwargs=dict(call.kwargs),
+        upstreams=tuple(found),
+        when=when,
+    )
+
+
+def _consumed(step: StepPlan, step_names: set[str]) -> Counter[str]:
+    """Fetches of each producer that ``step`` makes (the most over a dispatch's cases).
+
+    A dispatch on the graph input picks it inline; a dispatch on a step fetches it once.
+    """
+    counts: Counter[str] = Counter()
+    for call in step.calls():
+        counts |= Counter(reference.source for reference in call.upstreams)
+    if step.switch is not None and step.switch.source in step_names:
+        counts[step.switch.source] += 1
+    return counts
+
+
+def _reference(text: str) -> Reference:
+    reference = parse_reference(text)
+    if reference is None:  # validation guarantees a reference; keep the error readable anyway
+        raise ValueError(f'"{text}" is not a reference')
+    return reference
+
+
+def build_call(
+    call: CallPlan,
+    *,
+    step: str,
+    flow_input: str,
+    input_value: Any,
+    upstream: Callable[[Reference], Upstream],
+) -> tuple[Payload, list[Upstream]]:
+    """The encoded ``[args, kwargs]`` of one call, and its ``Upstream`` entries in marker order.
+
+    ``upstream(reference)`` gives the entry for a reference to another step (its producer's
+    address, result key and path). A reference to the graph input is replaced by the picked
+    value; a path that does not exist in the input is a :class:`BadRequest` naming the step.
+    """
+    index = {reference: position for position, reference in enumerate(call.upstreams)}
+
+    def resolve(reference: Reference) -> Any:
+        if reference.source == flow_input:
+            return pick_input(reference, input_value, step=step)
+        return UpstreamMarker(index[reference])
+
+    args = substitute(list(call.args), resolve)
+    kwargs = substitute(dict(call.kwargs), resolve)
+    return encode([args, kwargs]), [upstream(reference) for reference in call.upstreams]
+
+
+def pick_input(reference: Reference, value: Any, *, step: str) -> Any:
+    """Pick ``reference``'s path from the graph input; :class:`BadRequest` names what is missing."""
+    try:
+        return reference.pick(value)
+    except LookupError as exc:
+        raise BadRequest(f'step "{step}" needs {reference}: {exc}', step=step) from exc
+
+
+def choose_case(step: StepPlan, value: Any) -> CallPlan:
+    """The call a dispatch step makes for ``value``; :class:`BadRequest` when none matches."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    for case in step.cases:
+        if case.when == text:
+            return case
+    if step.default is not None:
+        return step.default
+    choices = ", ".join(repr(case.when) for case in step.cases)
+    raise BadRequest(
+        f'dispatch step "{step.name}" has no case for {text[:200]!r} and no default; '
+        f"expected one of {choices}",
+        step=step.name,
+    )

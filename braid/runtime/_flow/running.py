@@ -1,0 +1,373 @@
+"""Running a flow: one graph request driven across the sidecars, from the ingress.
+
+For each request the :class:`FlowRunner` picks a replica for every step up front and sends every
+step's ``CallRequest`` at once, without waiting for inputs: a step's references to other steps
+travel as ``Upstream`` entries that name the producer's replica, and the consumer's sidecar
+fetches the value from the producer's sidecar itself, so that intermediate values never pass
+through the ingress. Only a dispatch step waits, for the value it switches on (fetched from its
+producer, which counts as one of that producer's consumers), and the steps that consume a
+dispatch step wait for its replica to be chosen.
+
+The output step is called with ``CallStream`` until its method is known: a first item marked
+``final`` means "not a generator, this is the whole value", and the runner remembers per
+``(node, method)`` that later requests may use the cheaper unary ``Call``.
+
+Failures: the first failing call fails the request with the origin error (``origin_of``) and
+cancels every other call of the request; a deadline bounds everything. When a step's replica
+could not even be reached (connection refused), the replica is marked down and the whole request
+is tried once more on other replicas; a call that reached a replica is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import grpc
+
+from braid.runtime._flow.planning import (
+    CallPlan,
+    DispatchPlan,
+    FlowPlan,
+    StepPlan,
+    build_call,
+    choose_case,
+    pick_input,
+    plan_dispatch,
+)
+from braid.runtime._flow.results import Event, FlowResult, Output, StreamingOutput
+from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
+from braid.runtime._wire.client import ReplicaClient
+from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.errors import (
+    DeadlineExceeded,
+    ReplicaUnavailable,
+    RequestError,
+    origin_of,
+)
+from braid.spec import Reference
+
+logger = logging.getLogger(__name__)
+
+#: Stream items the runner reads ahead of the client; beyond them gRPC flow control holds the
+#: producer back, so that a slow client never makes the ingress buffer a whole stream.
+STREAM_WINDOW = 8
+
+# Words in a gRPC UNAVAILABLE status that mean the request never reached the replica.
+_NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "no route")
+
+
+class FlowRunner:
+    """Runs requests of one graph across the sidecars of its nodes."""
+
+    def __init__(
+        self,
+        plan: FlowPlan,
+        client: ReplicaClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.clock = clock
+        #: Whether a (node, method) is a generator, learnt from its first reply.
+        self.streams: dict[tuple[str, str], bool] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        # Continuations, before and after the output is known not to stream.
+        self._dispatch_plans = {
+            unary: plan_dispatch(plan, output_unary=unary) for unary in (False, True)
+        }
+
+    def dispatch_plan(self) -> DispatchPlan:
+        """How to send this request's steps, given what is known about the output's method."""
+        output = self.plan.output_step
+        unary = (
+            output is not None
+            and output.call is not None
+            and self.streams.get((output.call.node, output.call.method)) is False
+        )
+        return self._dispatch_plans[unary]
+
+    async def start(
+        self, input_value: Any, *, deadline: float, allow_stream: bool = True
+    ) -> FlowResult:
+        """Dispatch a request and return once its output (or first stream item) is known."""
+        for attempt in range(2):
+            run = _Run(self, input_value, deadline, allow_stream=allow_stream)
+            try:
+                return await run.first()
+            except RequestError:
+                if attempt == 0 and run.unreached and self.clock() < deadline:
+                    logger.info("graph %s: a replica was unreachable; retrying", self.plan.graph)
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Let a request's remaining calls finish in the background after its output is sent."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Run:
+    """The state of one request: chosen replicas, in-flight calls and the output's events."""
+
+    def __init__(
+        self, runner: FlowRunner, input_value: Any, deadline: float, *, allow_stream: bool
+    ) -> None:
+        self.runner = runner
+        self.plan = runner.plan
+        self.input = input_value
+        self.deadline = deadline
+        self.allow_stream = allow_stream
+        self.request_id = uuid.uuid4().hex
+        self.dispatch = runner.dispatch_plan()
+        self.addresses: dict[str, asyncio.Future[str]] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self.credit = asyncio.Semaphore(STREAM_WINDOW)
+        self.failed = False
+        self.done = False
+        #: The failure was a replica that could not be reached at all (safe to retry).
+        self.unreached = False
+        self.output_node = ""
+
+    # -- the consumer's side ----------------------------------------------------------------
+
+    async def first(self) -> FlowResult:
+        try:
+            self._dispatch()
+            event = await self.next_event()
+        except BaseException:
+            self.cancel()
+            raise
+        if event[0] == "error":
+            self.cancel()
+            raise event[1]
+        if event[0] == "value":
+            self._finish()
+        return FlowResult(self, event)
+
+    async def next_event(self, *, item_taken: bool = False) -> Event:
+        if item_taken:
+            self.credit.release()
+        left = self.deadline - self.runner.clock()
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                event = await self.events.get()
+        except TimeoutError:
+            self.cancel()
+            return ("error", DeadlineExceeded("the request's deadline passed"))
+        if event[0] in ("end", "error"):
+            self._finish()
+        return event
+
+    def output(self, payload: Payload) -> Output:
+        return Output(payload, self.plan.output.path, self.plan.output.source, self.output_node)
+
+    def cancel(self) -> None:
+        self.done = True
+        for task in self.tasks:
+            task.cancel()
+        for future in self.addresses.values():
+            future.cancel()
+
+    def _finish(self) -> None:
+        """The output is complete: let the remaining replies arrive in the background."""
+        self.done = True
+        for task in self.tasks:
+            if not task.done():
+                self.runner.keep(task)
+
+    # -- the calls ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        router = self.runner.client.router
+        if self.plan.output_step is None:  # the output is the graph input itself
+            value = pick_input(self.plan.output, self.input, step=self.plan.output.source)
+            self.events.put_nowait(("value", encode(value)))
+            return
+        for step in self.plan.steps:
+            future: asyncio.Future[str] = loop.create_future()
+            if step.call is not None:
+                future.set_result(router.choose(step.call.node))
+            self.addresses[step.name] = future
+        for name in self.dispatch.roots:
+            step = self.plan.step(name)
+            task = asyncio.create_task(self._step(step), name=f"{self.request_id}/{step.name}")
+            task.add_done_callback(self._finished)
+            self.tasks.append(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.failed:
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        if not isinstance(exc, RequestError):
+            logger.error("graph %s: internal error in the flow", self.plan.graph, exc_info=exc)
+            exc = RequestError(f"internal error in the ingress: {type(exc).__name__}: {exc}")
+        self.failed = True
+        if not self.done:
+            self.events.put_nowait(("error", origin_of(exc)))
+        self.cancel()
+
+    async def _step(self, step: StepPlan) -> None:
+        call = step.call
+        if call is None:
+            call = choose_case(step, await self._switch_value(step))
+            self.addresses[step.name].set_result(self.runner.client.router.choose(call.node))
+        address = self.addresses[step.name].result()
+        producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
+        request = self._request(step, call, producers)
+        client = self.runner.client
+        with self._noting_unreached(address):
+            if step.returns:
+                self.output_node = call.node
+                await self._output(request, address, call)
+                return
+            _, reply = await client.call(request, deadline=self.deadline, address=address)
+        chain = self.dispatch.output_chain
+        if chain and chain[0] == step.name:  # the output rode along as a continuation
+            for index in self.dispatch.output_indices():
+                reply = reply.then[index]
+            self.output_node = _node_of(self.plan.step(chain[-1]))
+            self.events.put_nowait(("value", reply.result))
+
+    def _request(
+        self,
+        step: StepPlan,
+        call: CallPlan,
+        producers: Mapping[str, str],
+        *,
+        continuation: bool = False,
+    ) -> CallRequest:
+        """The call of ``step``, with its continuations nested in ``then``.
+
+        An upstream missing from ``producers`` is the parent of a continuation: its address
+        stays empty and the parent's sidecar puts the value inline.
+        """
+
+        def upstream(reference: Reference) -> Upstream:
+            return Upstream(
+                address=producers.get(reference.source, ""),
+                key=f"{self.request_id}/{reference.source}",
+                path=list(reference.path),
+            )
+
+        args, upstreams = build_call(
+            call,
+            step=step.name,
+            flow_input=self.plan.input,
+            input_value=self.input,
+            upstream=upstream,
+        )
+        consumers = self.dispatch.consumers[step.name]
+        then = []
+        for name in self.dispatch.then.get(step.name, ()):
+            child = self.plan.step(name)
+            if child.call is not None:
+                then.append(self._request(child, child.call, {}, continuation=True))
+        return CallRequest(
+            request_id=self.request_id,
+            graph=self.plan.graph,
+            step=step.name,
+            node=call.node,
+            method=call.method,
+            args=args,
+            upstreams=upstreams,
+            result_key=f"{self.request_id}/{step.name}" if consumers else "",
+            consumers=consumers,
+            return_result=step.returns,
+            caller="ingress",
+            address=self.addresses[step.name].result() if continuation else "",
+            then=then,
+        )
+
+    async def _switch_value(self, step: StepPlan) -> Any:
+        switch = step.switch
+        if switch is None:  # pragma: no cover - a dispatch step always has a switch
+            raise RequestError(f'step "{step.name}" has neither a call nor a dispatch')
+        if switch.source == self.plan.input:
+            return pick_input(switch, self.input, step=step.name)
+        address = await self.addresses[switch.source]
+        with self._noting_unreached(address):
+            payload = await self.runner.client.fetch(
+                address,
+                f"{self.request_id}/{switch.source}",
+                switch.path,
+                deadline=self.deadline,
+                node=_node_of(self.plan.step(switch.source)),
+            )
+        return decode(payload)
+
+    async def _output(self, request: CallRequest, address: str, call: CallPlan) -> None:
+        client, key = self.runner.client, (call.node, call.method)
+        known = self.runner.streams.get(key)
+        if known and not self.allow_stream:
+            raise _streaming_error(call)
+        if known is False:
+            _, reply = await client.call(request, deadline=self.deadline, address=address)
+            self.events.put_nowait(("value", reply.result))
+            return
+        stream = client.call_stream(request, deadline=self.deadline, address=address)
+        try:
+            first = True
+            async for item in stream:
+                if first:
+                    self.runner.streams[key] = not item.final
+                    if item.final:
+                        self.events.put_nowait(("value", item.item))
+                        return
+                    if not self.allow_stream:
+                        raise _streaming_error(call)
+                    first = False
+                await self.credit.acquire()
+                self.events.put_nowait(("item", item.item))
+            if first:  # a generator that yielded nothing
+                self.runner.streams[key] = True
+                if not self.allow_stream:
+                    raise _streaming_error(call)
+            self.events.put_nowait(("end", None))
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def _noting_unreached(self, address: str) -> Iterator[None]:
+        try:
+            yield
+        except ReplicaUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, grpc.aio.AioRpcError) and _never_connected(cause):
+                self.runner.client.router.mark_down(address)
+                self.unreached = True
+            raise
+
+
+def _node_of(step: StepPlan) -> str:
+    return step.call.node if step.call is not None else ""
+
+
+def _never_connected(exc: grpc.aio.AioRpcError) -> bool:
+    details = (exc.details() or "").lower()
+    return any(words in details for words in _NOT_CONNECTED)
+
+
+def _streaming_error(call: CallPlan) -> StreamingOutput:
+    return StreamingOutput(
+        f"the graph output comes from {call.node}.{call.method}, a generator: call it with "
+        "InvokeStream (gRPC) or read it as a stream",
+        node=call.node,
+    )

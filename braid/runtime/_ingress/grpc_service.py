@@ -1,0 +1,155 @@
+"""The gRPC side of the ingress: ``braid.v1.Graph`` with health checking and server reflection.
+
+``Invoke`` runs a graph and answers one ``GraphReply``; ``InvokeStream`` answers a stream of them,
+item by item (one message for a graph whose output does not stream). ``Invoke`` on a graph whose
+output is a generator fails with FAILED_PRECONDITION and says to use ``InvokeStream``: buffering
+a stream into one reply would hide exactly what streaming is for. Once braid has seen that a
+graph streams it refuses such an ``Invoke`` before running anything.
+
+``GraphRequest.graph`` names the graph (it may be empty when the ingress serves one). The
+request's deadline is the smaller of the client's gRPC deadline and the graph's
+``requestTimeoutSeconds``. Errors carry their gRPC code and braid's error details in the trailing
+metadata (``braid-error-bin``), as between sidecars. Health: service ``braid.v1.Graph`` is
+SERVING once every node has a ready replica. Reflection lets ``grpcurl`` call the ingress with no
+proto files. Messages have no 4 MB ceiling.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from braid.runtime._flow.results import FlowResult
+from braid.runtime._ingress.metrics import IngressMetrics
+from braid.runtime._ingress.rendering import grpc_input, grpc_reply
+from braid.runtime._ingress.routes import GraphRoute, RouteTable
+from braid.runtime._proto import braid_pb2, braid_pb2_grpc
+from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
+from braid.runtime._wire.client import SERVER_OPTIONS
+from braid.runtime._wire.errors import NotFound, RequestError, code_of, error_metadata, origin_of
+
+logger = logging.getLogger(__name__)
+
+GRAPH_SERVICE = braid_pb2.DESCRIPTOR.services_by_name["Graph"].full_name
+
+
+class GraphService(braid_pb2_grpc.GraphServicer):
+    """``braid.v1.Graph`` over the ingress's graphs."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        metrics: IngressMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.routes = routes
+        self.metrics = metrics
+        self.clock = clock
+
+    async def Invoke(self, request: GraphRequest, context: grpc.aio.ServicerContext) -> GraphReply:
+        route = await self._route(request, context)
+        started, code = self.clock(), "CANCELLED"
+        with self.metrics.tracking(route.name, "grpc"):
+            try:
+                result = await self._start(route, request, context, allow_stream=False)
+                reply = grpc_reply(result.value)
+                code = "OK"
+                return reply
+            except RequestError as error:
+                code = code_of(error).name
+                await self._abort(route, error, context)
+                raise  # pragma: no cover - abort raises
+            finally:
+                self.metrics.observe(route.name, "grpc", code, self.clock() - started)
+
+    async def InvokeStream(
+        self, request: GraphRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[GraphReply]:
+        route = await self._route(request, context)
+        started, code = self.clock(), "CANCELLED"
+        with self.metrics.tracking(route.name, "grpc"):
+            try:
+                result = await self._start(route, request, context, allow_stream=True)
+                if result.streaming:
+                    async for item in result.items():
+                        yield grpc_reply(item)
+                else:
+                    yield grpc_reply(result.value)
+                code = "OK"
+            except RequestError as error:
+                code = code_of(error).name
+                await self._abort(route, error, context)
+            finally:
+                self.metrics.observe(route.name, "grpc", code, self.clock() - started)
+
+    async def _route(self, request: GraphRequest, context: grpc.aio.ServicerContext) -> GraphRoute:
+        route = self.routes.by_name(request.graph)
+        if route is not None:
+            return route
+        names = ", ".join(self.routes.names())
+        if request.graph:
+            message = f'no graph "{request.graph[:100]}" is served here; graphs: {names}'
+        else:
+            message = (
+                f"this ingress serves several graphs; set GraphRequest.graph to one of {names}"
+            )
+        error = NotFound(message)
+        await context.abort(code_of(error), message, trailing_metadata=error_metadata(error))
+        raise error  # pragma: no cover - abort raises
+
+    async def _start(
+        self,
+        route: GraphRoute,
+        request: GraphRequest,
+        context: grpc.aio.ServicerContext,
+        *,
+        allow_stream: bool,
+    ) -> FlowResult:
+        value = grpc_input(request)
+        requested = context.time_remaining()
+        deadline = route.deadline(requested)
+        return await route.runner.start(value, deadline=deadline, allow_stream=allow_stream)
+
+    async def _abort(
+        self, route: GraphRoute, error: RequestError, context: grpc.aio.ServicerContext
+    ) -> None:
+        origin = origin_of(error)
+        self.metrics.error(route.name, "grpc", type(origin).__name__)
+        logger.info("graph %s: %s %s", route.name, code_of(error).name, origin.message)
+        await context.abort(code_of(error), origin.message, trailing_metadata=error_metadata(error))
+
+
+class GrpcIngress:
+    """The ingress's gRPC server: the Graph service, health and reflection."""
+
+    def __init__(self, service: GraphService) -> None:
+        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.health = health.aio.HealthServicer()
+        braid_pb2_grpc.add_GraphServicer_to_server(service, self.server)  # type: ignore[no-untyped-call]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (GRAPH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen for gRPC on {host}:{port} (is the port in use?)")
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set(GRAPH_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+
+    async def set_ready(self, ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse
+        await self.health.set(GRAPH_SERVICE, status.SERVING if ready else status.NOT_SERVING)
+
+    async def close(self, grace: float = 1.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)

@@ -1,0 +1,199 @@
+"""The HTTP side of the ingress: graph requests as JSON or bytes, answers as JSON, bytes or streams.
+
+Routes:
+
+- ``POST <routePrefix>`` with the graph input as the body: JSON (``application/json``, or no
+  type, ``text/plain`` or ``application/x-www-form-urlencoded``, which is what ``curl -d``
+  sends) or raw bytes (``application/octet-stream``); ``GET <routePrefix>`` runs the graph on
+  ``null``, or on the JSON in ``?input=``. The longest route prefix wins.
+- ``GET /-/healthz`` (the process is up), ``GET /-/ready`` (every node of every graph has a ready
+  replica; 503 with the missing ones otherwise), ``GET /-/routes`` (prefix to graph name).
+
+A client may shorten the graph's deadline with ``X-Request-Timeout: <seconds>``. A result that is
+bytes goes out as ``application/octet-stream``; other results as JSON. A streaming result goes
+out item by item: Server-Sent Events when the client accepts ``text/event-stream``, JSON lines
+(``application/x-ndjson``) otherwise; an error midway ends the stream with an ``error`` event or
+line. Errors are ``{"error": {"kind", "message", "node", "step"}}`` with the error's HTTP status,
+and ``Retry-After`` on 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from braid.runtime._flow.results import FlowResult
+from braid.runtime._ingress.http_parsing import HttpRequest
+from braid.runtime._ingress.http_server import Responder, error_body, sse_event
+from braid.runtime._ingress.metrics import IngressMetrics
+from braid.runtime._ingress.rendering import output_json, parse_json, raw_bytes
+from braid.runtime._ingress.routes import GraphRoute, RouteTable, parse_timeout
+from braid.runtime._wire.errors import (
+    BadRequest,
+    Overloaded,
+    ReplicaUnavailable,
+    RequestError,
+    http_status_of,
+    origin_of,
+)
+
+logger = logging.getLogger(__name__)
+
+_JSON_TYPES = frozenset(
+    {"", "application/json", "text/plain", "application/x-www-form-urlencoded", "text/json"}
+)
+_BYTES_TYPES = frozenset({"application/octet-stream"})
+_TIMEOUT_HEADER = "x-request-timeout"
+
+
+class HttpIngress:
+    """The HTTP request handler of the ingress (see the module docstring for the routes)."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        metrics: IngressMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.routes = routes
+        self.metrics = metrics
+        self.clock = clock
+
+    def body_limit(self, request: HttpRequest) -> int:
+        """The largest body this request may carry (its graph's maxRequestBytes)."""
+        route = self.routes.match(request.path)
+        return route.max_request_bytes if route is not None else 64 * 1024
+
+    async def __call__(self, request: HttpRequest, responder: Responder) -> None:
+        if request.path.startswith("/-/"):
+            await self._admin(request, responder)
+            return
+        route = self.routes.match(request.path)
+        if route is None:
+            known = ", ".join(sorted(route.prefix for route in self.routes.routes))
+            await responder.send_error(
+                404, "NotFound", f"no graph is served at {request.path[:200]}; routes: {known}"
+            )
+            return
+        if request.method not in ("GET", "POST"):
+            await responder.send_error(
+                405,
+                "MethodNotAllowed",
+                f"{request.method[:20]} is not allowed on {route.prefix}; use POST (or GET)",
+                headers={"Allow": "GET, POST"},
+            )
+            return
+        started = self.clock()
+        status = "499"
+        with self.metrics.tracking(route.name, "http"):
+            try:
+                await self._run(route, request, responder)
+                status = str(responder.status)
+            except RequestError as error:
+                status = str(http_status_of(error))
+                self.metrics.error(route.name, "http", type(origin_of(error)).__name__)
+                await self._send_error(route, error, responder)
+            finally:
+                self.metrics.observe(route.name, "http", status, self.clock() - started)
+
+    async def _run(self, route: GraphRoute, request: HttpRequest, responder: Responder) -> None:
+        value = _input_of(request)
+        timeout = request.headers.get(_TIMEOUT_HEADER)
+        deadline = route.deadline(parse_timeout(timeout) if timeout is not None else None)
+        result = await route.runner.start(value, deadline=deadline)
+        if result.streaming:
+            await self._stream(route, result, request, responder)
+            return
+        output = result.value
+        raw = raw_bytes(output)
+        if raw is not None:
+            await responder.send(200, raw, content_type="application/octet-stream")
+        else:
+            await responder.send(200, output_json(output) + b"\n")
+
+    async def _stream(
+        self, route: GraphRoute, result: FlowResult, request: HttpRequest, responder: Responder
+    ) -> None:
+        sse = "text/event-stream" in request.headers.get("accept", "")
+        await responder.start_stream("text/event-stream" if sse else "application/x-ndjson")
+        try:
+            async for item in result.items():
+                data = output_json(item)
+                await responder.write_chunk(sse_event(data) if sse else data + b"\n")
+        except RequestError as error:
+            origin = origin_of(error)
+            self.metrics.error(route.name, "http", type(origin).__name__)
+            logger.info("graph %s: stream failed midway: %s", route.name, origin.message)
+            body = error_body(
+                type(origin).__name__, origin.message, node=origin.node, step=origin.step
+            )
+            await responder.write_chunk(sse_event(body.strip(), "error") if sse else body)
+        await responder.end_stream()
+
+    async def _send_error(
+        self, route: GraphRoute, error: RequestError, responder: Responder
+    ) -> None:
+        origin = origin_of(error)
+        status = http_status_of(error)
+        logger.info("graph %s: %d %s", route.name, status, origin.message)
+        if responder.started:  # the stream has begun; _stream reported it
+            return
+        headers = {}
+        if isinstance(origin, Overloaded):
+            headers["Retry-After"] = str(max(1, math.ceil(origin.retry_after)))
+        elif isinstance(origin, ReplicaUnavailable):
+            headers["Retry-After"] = "1"
+        await responder.send_error(
+            status,
+            type(origin).__name__,
+            origin.message,
+            node=origin.node,
+            step=origin.step,
+            headers=headers,
+        )
+
+    async def _admin(self, request: HttpRequest, responder: Responder) -> None:
+        if request.method != "GET":
+            await responder.send_error(405, "MethodNotAllowed", "use GET", headers={"Allow": "GET"})
+            return
+        if request.path == "/-/healthz":
+            await responder.send(200, b'{"status":"ok"}\n')
+        elif request.path == "/-/ready":
+            missing = self.routes.missing_nodes()
+            body = json.dumps({"ready": not missing, "missing": missing}).encode() + b"\n"
+            await responder.send(503 if missing else 200, body)
+        elif request.path == "/-/routes":
+            routes = {route.prefix: route.name for route in self.routes.routes}
+            await responder.send(200, json.dumps(routes).encode() + b"\n")
+        else:
+            await responder.send_error(404, "NotFound", f"no admin route {request.path[:100]}")
+
+
+def _input_of(request: HttpRequest) -> object:
+    """The graph input carried by ``request``."""
+    if request.method == "GET":
+        if request.body:
+            raise BadRequest("a GET request carries no body; POST the input instead")
+        text = request.query.get("input")
+        return None if text is None else parse_json(text.encode(), what="input query parameter")
+    content_type = request.content_type
+    if content_type in _BYTES_TYPES:
+        return request.body
+    if content_type in _JSON_TYPES or content_type.endswith("+json"):
+        if not request.body.strip():
+            raise BadRequest(
+                "the request has no body; send the graph's input as JSON (e.g. -d '5')"
+            )
+        return parse_json(request.body)
+    raise _UnsupportedType(
+        f"unsupported Content-Type {content_type[:80]!r}; send application/json or "
+        "application/octet-stream"
+    )
+
+
+class _UnsupportedType(BadRequest):
+    http_status = 415

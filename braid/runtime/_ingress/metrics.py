@@ -1,0 +1,64 @@
+"""Prometheus metrics of the ingress, in a registry of its own (no global state).
+
+Per graph, protocol (``http``/``grpc``) and status (an HTTP status, or a gRPC code name):
+requests and a latency histogram; per graph, protocol and error kind: errors (including those
+that end a stream midway); per graph and protocol: requests in flight. They are served on a
+separate port (``--metrics-port``) so that scraping never competes with the API's routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from braid.runtime._replica.metrics import LATENCY_BUCKETS
+
+
+class IngressMetrics:
+    """The metrics one ingress exports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "braid_ingress_requests",
+            "Graph requests answered, by status (HTTP status or gRPC code name).",
+            ("graph", "protocol", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "braid_ingress_request_duration_seconds",
+            "Time from a request's arrival to the end of its response.",
+            ("graph", "protocol", "status"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "braid_ingress_errors",
+            "Failed graph requests, by error kind (also those that fail a stream midway).",
+            ("graph", "protocol", "kind"),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "braid_ingress_in_flight_requests",
+            "Graph requests being answered now.",
+            ("graph", "protocol"),
+            registry=self.registry,
+        )
+
+    @contextlib.contextmanager
+    def tracking(self, graph: str, protocol: str) -> Iterator[None]:
+        gauge = self.in_flight.labels(graph, protocol)
+        gauge.inc()
+        try:
+            yield
+        finally:
+            gauge.dec()
+
+    def observe(self, graph: str, protocol: str, status: str, seconds: float) -> None:
+        self.requests.labels(graph, protocol, status).inc()
+        self.latency.labels(graph, protocol, status).observe(seconds)
+
+    def error(self, graph: str, protocol: str, kind: str) -> None:
+        self.errors.labels(graph, protocol, kind).inc()

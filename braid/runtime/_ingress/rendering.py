@@ -1,0 +1,112 @@
+"""Turning graph inputs and outputs into the ingress's wire formats, and back.
+
+Outputs: a graph's result arrives as a braid codec payload (a JSON header plus raw buffers).
+When it holds no binary leaf and no field is picked, its header already *is* the JSON answer and
+goes out as it is, with no decode and re-encode. A result that is bytes as a whole goes out raw
+(``application/octet-stream``, gRPC ``raw``) straight from its buffer. Otherwise the value is
+decoded and written as JSON: numpy arrays become nested lists and bytes nested inside JSON
+become base64 text, the only place braid base64s anything, since JSON has no bytes type.
+
+Inputs: JSON text (never anything that could be unpickled), raw bytes, or, over gRPC, a codec
+payload for numpy arrays and nested bytes; markers that only sidecars may use are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from braid.runtime._flow.results import Output
+from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest, Payload
+from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.errors import BadRequest, CodecError, RequestError
+
+_RAW_BYTES_HEADER = b'{"$b":0}'
+_SEPARATORS = (",", ":")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars
+        return value.tolist()
+    raise TypeError(f"a value of type {type(value).__name__} has no JSON form")
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON of a decoded value (numpy as lists, nested bytes as base64)."""
+    try:
+        return json.dumps(value, default=_json_default, separators=_SEPARATORS).encode()
+    except (TypeError, ValueError) as exc:
+        raise RequestError(f"the graph's output cannot be written as JSON: {exc}") from exc
+
+
+def raw_bytes(output: Output) -> bytes | None:
+    """The output as bytes when the whole result is one bytes value, else ``None``."""
+    payload = output.payload
+    if not output.path and payload.header == _RAW_BYTES_HEADER and len(payload.buffers) == 1:
+        buffer: bytes = payload.buffers[0]
+        return buffer
+    if output.path or payload.buffers:
+        value = output.value()
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+    return None
+
+
+def output_json(output: Output) -> bytes:
+    """The output as JSON bytes."""
+    payload = output.payload
+    if not output.path and not payload.buffers and b'"$' not in payload.header:
+        return payload.header or b"null"
+    return to_json(output.value())
+
+
+def parse_json(body: bytes, *, what: str = "request body") -> Any:
+    """Parse a JSON input; :class:`BadRequest` says where the JSON is broken."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"the {what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest(f"the {what} is not valid JSON: {type(exc).__name__}") from None
+
+
+def _refuse_marker(index: int) -> Any:
+    raise CodecError("a graph input cannot hold $up or $ref markers")
+
+
+def grpc_input(request: GraphRequest) -> Any:
+    """The graph input of a ``GraphRequest`` (``json``, ``raw`` or ``payload``)."""
+    which = request.WhichOneof("input")
+    if which == "json":
+        return parse_json(request.json.encode(), what="GraphRequest.json")
+    if which == "raw":
+        return request.raw
+    if which == "payload":
+        try:
+            return decode(request.payload, upstream=_refuse_marker, reference=_refuse_marker)
+        except CodecError as exc:
+            raise BadRequest(f"GraphRequest.payload: {exc}") from exc
+    return None
+
+
+def grpc_reply(output: Output) -> GraphReply:
+    """A ``GraphReply``: JSON text when the value is JSON, raw bytes, or the codec payload."""
+    raw = raw_bytes(output)
+    if raw is not None:
+        return GraphReply(raw=raw)
+    payload = output.payload
+    if not output.path and not payload.buffers and b'"$' not in payload.header:
+        return GraphReply(json=(payload.header or b"null").decode())
+    value = output.value()
+    if not output.path and payload.buffers:
+        return GraphReply(payload=payload)
+    try:
+        return GraphReply(json=json.dumps(value, separators=_SEPARATORS))
+    except (TypeError, ValueError):  # a picked field that holds bytes or an array
+        picked: Payload = encode(value)
+        return GraphReply(payload=picked)

@@ -1,0 +1,190 @@
+"""The ingress: the entry point that serves one or more graphs over HTTP and gRPC.
+
+:class:`Ingress` assembles the parts: per graph a discovery of its replicas, a power-of-two-choices
+router and a :class:`~braid.runtime._flow.running.FlowRunner` (sharing one channel pool), a
+:class:`~braid.runtime._ingress.routes.RouteTable`, the HTTP server
+(:mod:`braid.runtime._ingress.http_handling`), the gRPC server
+(:mod:`braid.runtime._ingress.grpc_service`) and
+Prometheus metrics on a port of their own. :func:`serve_ingress` runs it until SIGTERM/SIGINT;
+``braid ingress`` and ``braid run`` start it that way. Settings come in
+:class:`IngressSettings`, filled in by the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDiscovery
+from braid.runtime._discovery.peers import Discovery, StaticDiscovery
+from braid.runtime._flow.planning import plan_flow
+from braid.runtime._flow.running import FlowRunner
+from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
+from braid.runtime._ingress.http_handling import HttpIngress
+from braid.runtime._ingress.http_parsing import HttpLimits, HttpRequest
+from braid.runtime._ingress.http_server import HttpServer, Responder
+from braid.runtime._ingress.metrics import IngressMetrics
+from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
+from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.routing import Router
+from braid.spec import DeploymentGraph, load_graph
+
+logger = logging.getLogger(__name__)
+
+#: How often readiness (every node has a ready replica) is re-checked for gRPC health.
+READY_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """What ``braid ingress`` serves and where."""
+
+    graph_files: tuple[Path, ...]
+    #: One peers file for every graph, or one per graph in the same order (static discovery).
+    peers_files: tuple[Path, ...] = ()
+    http: tuple[str, int] | None = ("127.0.0.1", 8000)
+    grpc: tuple[str, int] | None = ("127.0.0.1", 9000)
+    metrics_port: int | None = None
+    discovery: str = "static"
+    cluster: ClusterAccess | None = None
+    limits: HttpLimits = field(default_factory=HttpLimits)
+
+
+def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
+    """The discovery of one graph's replicas: a peers file locally, EndpointSlices in a cluster."""
+    if settings.discovery == "kubernetes":
+        if settings.cluster is None:
+            raise IngressConfigError("kubernetes discovery needs the cluster's address")
+        return KubernetesDiscovery(settings.cluster, graph.metadata.name)
+    peers = settings.peers_files
+    if not peers:
+        raise IngressConfigError("static discovery needs --peers FILE (written by braid run)")
+    if len(peers) not in (1, len(settings.graph_files)):
+        raise IngressConfigError(
+            f"give one --peers file, or one per --graph ({len(settings.graph_files)}), "
+            f"not {len(peers)}"
+        )
+    return StaticDiscovery(peers_file=peers[index] if len(peers) > 1 else peers[0])
+
+
+class Ingress:
+    """Serves graphs over HTTP and gRPC (see the module docstring)."""
+
+    def __init__(
+        self,
+        graphs: Sequence[tuple[DeploymentGraph, Discovery]],
+        *,
+        limits: HttpLimits | None = None,
+        pool: ChannelPool | None = None,
+        metrics: IngressMetrics | None = None,
+    ) -> None:
+        self.pool = pool or ChannelPool()
+        self.metrics = metrics or IngressMetrics()
+        routes = []
+        for graph, discovery in graphs:
+            runner = FlowRunner(plan_flow(graph), ReplicaClient(Router(discovery), self.pool))
+            routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
+        self.routes = RouteTable(routes)
+        self.http_handler = HttpIngress(self.routes, self.metrics)
+        self.http = HttpServer(
+            self.http_handler, limits=limits, body_limit=self.http_handler.body_limit
+        )
+        self.grpc = GrpcIngress(GraphService(self.routes, self.metrics))
+        self.metrics_server = HttpServer(self._metrics)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: list[str] = []
+
+    @classmethod
+    def from_settings(cls, settings: IngressSettings) -> Ingress:
+        graphs = [load_graph(path) for path in settings.graph_files]
+        pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
+        return cls(pairs, limits=settings.limits)
+
+    async def start(
+        self,
+        *,
+        http: tuple[str, int] | None,
+        grpc: tuple[str, int] | None,
+        metrics: tuple[str, int] | None = None,
+    ) -> None:
+        for route in self.routes.routes:
+            await route.discovery.start()
+        if http is not None:
+            await self.http.start(*http)
+            self._started.append("http")
+        if grpc is not None:
+            await self.grpc.start(*grpc)
+            self._started.append("grpc")
+            self._tasks.append(asyncio.create_task(self._watch_ready()))
+        if metrics is not None:
+            await self.metrics_server.start(*metrics)
+            self._started.append("metrics")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if "grpc" in self._started:
+            await self.grpc.close()
+        if "http" in self._started:
+            await self.http.close()
+        if "metrics" in self._started:
+            await self.metrics_server.close()
+        for route in self.routes.routes:
+            await route.runner.close()
+            await route.discovery.close()
+        await self.pool.close()
+
+    async def _watch_ready(self) -> None:
+        ready: bool | None = None
+        while True:
+            now = not self.routes.missing_nodes()
+            if now != ready:
+                ready = now
+                await self.grpc.set_ready(now)
+                logger.info("ingress %s", "ready" if now else "not ready: nodes without replicas")
+            await asyncio.sleep(READY_POLL_SECONDS)
+
+    async def _metrics(self, request: HttpRequest, responder: Responder) -> None:
+        if request.path != "/metrics":
+            await responder.send_error(404, "NotFound", "metrics are at /metrics")
+            return
+        await responder.send(
+            200, generate_latest(self.metrics.registry), content_type=CONTENT_TYPE_LATEST
+        )
+
+
+async def serve_ingress(settings: IngressSettings) -> None:
+    """Run an ingress until SIGTERM or SIGINT."""
+    ingress = Ingress.from_settings(settings)
+    metrics = None
+    if settings.metrics_port is not None:
+        host = settings.http[0] if settings.http is not None else "127.0.0.1"
+        metrics = (host, settings.metrics_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await ingress.start(http=settings.http, grpc=settings.grpc, metrics=metrics)
+        where = ", ".join(
+            f"{name} {host}:{port}"
+            for name, host, port in (
+                ("HTTP", *(settings.http or ("", 0))),
+                ("gRPC", *(settings.grpc or ("", 0))),
+            )
+            if host
+        )
+        logger.info("ingress serving %s on %s", ", ".join(ingress.routes.names()), where)
+        await stop.wait()
+        logger.info("ingress stopping")
+    finally:
+        with contextlib.suppress(Exception):
+            await ingress.close()

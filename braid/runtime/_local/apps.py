@@ -1,0 +1,238 @@
+"""The Python entry point, in the spirit of Ray Serve's ``serve.run``: run graphs, call them.
+
+::
+
+    with braid.runtime.run("examples/chain/graph.yaml") as app:
+        assert app.remote(5).result() == 12          # or: await app.remote(5)
+        for number in app.options(stream=True).remote(10):   # or: async for
+            ...
+
+:func:`run` starts ``braid run`` as a child process (in a session of its own, on free ports, with
+a status file it waits for), so that a notebook or a test gets exactly the processes the CLI
+would start; leaving the ``with`` block (or :meth:`App.close`) stops them all. Calls go to the
+ingress over gRPC with braid's codec, so numpy arrays and bytes arrive as they left.
+:meth:`App.remote` returns a :class:`GraphResponse` at once (the call is already on its way);
+``.result()`` blocks, ``await`` does not block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import grpc
+
+from braid.runtime._local.processes import LaunchError
+from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
+from braid.runtime._proto.braid_pb2_grpc import GraphStub
+from braid.runtime._wire.client import CHANNEL_OPTIONS
+from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.errors import RequestError, from_rpc_error
+
+#: How long ``run`` waits for the whole graph to be ready.
+START_TIMEOUT_SECONDS = 120.0
+
+
+def _value_of(reply: GraphReply) -> Any:
+    which = reply.WhichOneof("output")
+    if which == "json":
+        return json.loads(reply.json)
+    if which == "raw":
+        return reply.raw
+    if which == "payload":
+        return decode(reply.payload)
+    return None
+
+
+def _error(exc: grpc.RpcError) -> RequestError:
+    # A sync RpcError has the same code/details/trailing_metadata as an AioRpcError.
+    return from_rpc_error(cast(grpc.aio.AioRpcError, exc))
+
+
+class GraphResponse:
+    """The pending result of one graph request: ``.result()`` or ``await``."""
+
+    def __init__(self, future: grpc.Future) -> None:
+        self._future = future
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the output; raises the request's :class:`RequestError` if it failed."""
+        try:
+            reply = self._future.result(timeout=timeout)
+        except grpc.RpcError as exc:
+            raise _error(exc) from exc
+        return _value_of(reply)
+
+    def cancel(self) -> bool:
+        return bool(self._future.cancel())
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        def wake(_: Any) -> None:
+            loop.call_soon_threadsafe(settle)
+
+        self._future.add_done_callback(wake)
+        try:
+            yield from waiter.__await__()
+        except asyncio.CancelledError:
+            self._future.cancel()
+            raise
+        return self.result()
+
+
+class GraphStream:
+    """The items of a streaming graph request, as a sync or an async iterator."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            for reply in self._call:
+                yield _value_of(reply)
+        except grpc.RpcError as exc:
+            raise _error(exc) from exc
+        finally:
+            self._call.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        items = iter(self)
+        done = object()
+        try:
+            while True:
+                item = await asyncio.to_thread(next, items, done)
+                if item is done:
+                    return
+                yield item
+        finally:
+            self._call.cancel()
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class GraphCaller:
+    """Calls one graph through the ingress; :meth:`options` makes a variant."""
+
+    def __init__(
+        self, stub: GraphStub, graph: str, *, stream: bool = False, timeout: float | None = None
+    ) -> None:
+        self._stub, self.graph, self._stream, self._timeout = stub, graph, stream, timeout
+
+    def options(self, *, stream: bool | None = None, timeout: float | None = None) -> GraphCaller:
+        return GraphCaller(
+            self._stub,
+            self.graph,
+            stream=self._stream if stream is None else stream,
+            timeout=self._timeout if timeout is None else timeout,
+        )
+
+    def remote(self, value: Any = None) -> Any:
+        """Send ``value`` as the graph input: a :class:`GraphResponse` (or :class:`GraphStream`)."""
+        request = GraphRequest(graph=self.graph, payload=encode(value))
+        if self._stream:
+            return GraphStream(self._stub.InvokeStream(request, timeout=self._timeout))
+        return GraphResponse(self._stub.Invoke.future(request, timeout=self._timeout))
+
+
+class App:
+    """Running graphs: call the first with :meth:`remote`, others with :meth:`graph`."""
+
+    def __init__(self, process: subprocess.Popen[bytes], status: dict[str, Any], workdir: Any):
+        self._process = process
+        self._workdir = workdir
+        self.status = status
+        self.graphs: list[dict[str, str | None]] = status["graphs"]
+        self.grpc_target: str = status["grpc"]
+        self.http_url: str | None = self.graphs[0]["http"]
+        self.pids: list[int] = status["pids"]
+        self._channel = grpc.insecure_channel(self.grpc_target, options=CHANNEL_OPTIONS)
+        self._stub = GraphStub(self._channel)  # type: ignore[no-untyped-call]
+        self._default = GraphCaller(self._stub, str(self.graphs[0]["name"]))
+
+    def graph(self, name: str) -> GraphCaller:
+        if name not in {graph["name"] for graph in self.graphs}:
+            raise KeyError(f'no graph "{name}" runs here')
+        return GraphCaller(self._stub, name)
+
+    def url(self, name: str) -> str | None:
+        """The HTTP URL of graph ``name``."""
+        return next(graph["http"] for graph in self.graphs if graph["name"] == name)
+
+    def remote(self, value: Any = None) -> Any:
+        return self._default.remote(value)
+
+    def options(self, *, stream: bool | None = None, timeout: float | None = None) -> GraphCaller:
+        return self._default.options(stream=stream, timeout=timeout)
+
+    def close(self, grace: float = 20.0) -> None:
+        """Stop ``braid run`` and everything it started."""
+        self._channel.close()
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+        self._workdir.cleanup()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def run(
+    *graphs: str | Path,
+    http: str = "127.0.0.1:0",
+    grpc_address: str = "127.0.0.1:0",
+    log_level: str = "WARNING",
+    start_timeout: float = START_TIMEOUT_SECONDS,
+) -> App:
+    """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them."""
+    if not graphs:
+        raise ValueError("run() needs at least one graph manifest")
+    workdir = tempfile.TemporaryDirectory(prefix="braid-app-")
+    status_file = Path(workdir.name) / "status.json"
+    argv = [sys.executable, "-m", "braid", "run", *(str(g) for g in graphs)]
+    argv += ["--http", http, "--grpc", grpc_address, "--log-level", log_level]
+    argv += ["--status-file", str(status_file)]
+    # The argv is this interpreter running braid with paths and flags: no shell, no user program.
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+    deadline = time.monotonic() + start_timeout
+    while not status_file.exists():
+        code = process.poll()
+        if code is not None or time.monotonic() > deadline:
+            if code is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+            workdir.cleanup()
+            raise LaunchError(
+                f"braid run {' '.join(str(g) for g in graphs)} "
+                + (f"exited with code {code}" if code is not None else "was not ready in time")
+                + "; its log is above"
+            )
+        time.sleep(0.05)
+    return App(process, json.loads(status_file.read_text()), workdir)

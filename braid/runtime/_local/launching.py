@@ -1,0 +1,273 @@
+"""The local launcher behind ``braid run``: a whole graph as processes on loopback.
+
+For every replica of every node the launcher starts one sidecar process (``braid sidecar``,
+which hosts the node's code in-process), on a free port of 127.0.0.1; an ``http:`` node also
+gets its model server (the node's ``http.command`` in the manifest's folder, with ``PORT`` set).
+Each graph has a peers file (the format of
+:class:`~braid.runtime._discovery.peers.StaticDiscovery`) that lists the replicas that are
+ready; the launcher rewrites it as replicas come and go, and sidecars and the ingress re-read it.
+Once every
+replica reports SERVING on gRPC health, the ingress starts (``braid ingress``), and once it is
+ready the launcher prints the endpoints (and writes them as JSON to ``status_file``).
+
+A process that crashes is restarted on the same port with backoff and leaves the peers file
+meanwhile (:mod:`braid.runtime._local.processes`). :meth:`Launcher.stop` stops the ingress
+first, then everything else, each process group with SIGTERM and then SIGKILL, so that nothing
+is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from braid.runtime._discovery.peers import write_peers_file
+from braid.runtime._ingress.routes import check_servable
+from braid.runtime._local.processes import (
+    Backoff,
+    LaunchError,
+    ProcessSpec,
+    Supervised,
+    grpc_health_probe,
+    http_probe,
+)
+from braid.runtime._wire.client import REPLICA_SERVICE
+from braid.spec import DeploymentGraph, Node
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GraphFile:
+    """A graph to run: its manifest, the parsed graph, and the folder its code is imported from."""
+
+    path: Path
+    graph: DeploymentGraph
+    code_dir: Path
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """What ``braid run`` starts and where."""
+
+    graphs: tuple[GraphFile, ...]
+    http: tuple[str, int] | None = ("127.0.0.1", 8000)
+    grpc: tuple[str, int] | None = ("127.0.0.1", 9000)
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    status_file: Path | None = None
+    startup_timeout: float = 120.0
+    grace: float = 10.0
+    python: str = sys.executable
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+def free_port(host: str) -> int:
+    """A port that nothing listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_port_free(host: str, port: int, flag: str) -> None:
+    """:class:`LaunchError` with the flag to change when ``host:port`` is taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise LaunchError(
+                f"{host}:{port} is not available ({exc.strerror}); is another braid run "
+                f"using it? Choose another with {flag} {host}:PORT"
+            ) from None
+
+
+def replica_count(node: Node) -> int:
+    """Replicas to run locally: the fixed count, or the autoscaling minimum, at least one."""
+    if node.replicas is not None:
+        return max(node.replicas, 1)
+    if node.autoscaling is not None:
+        return max(node.autoscaling.min_replicas, 1)
+    return 1
+
+
+class Launcher:
+    """Starts, supervises and stops the processes of ``braid run``."""
+
+    def __init__(self, settings: LaunchSettings, work_dir: Path | None = None) -> None:
+        self.settings = settings
+        self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="braid-run-")
+        self.work_dir = work_dir or Path(self._temporary.name if self._temporary else ".")
+        self.replicas: list[Supervised] = []
+        self.servers: list[Supervised] = []
+        self.ingress: Supervised | None = None
+        self.http: tuple[str, int] | None = None
+        self.grpc: tuple[str, int] | None = None
+        self.metrics_port: int | None = None
+        self._peers: dict[Path, dict[str, list[str]]] = {}
+
+    def peers_file(self, graph: GraphFile) -> Path:
+        return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
+
+    async def start(self) -> None:
+        """Start every process and wait until the ingress is ready; stops all on failure."""
+        check_servable([graph.graph for graph in self.settings.graphs])
+        self.http, self.grpc = self._ingress_addresses()
+        try:
+            for graph in self.settings.graphs:
+                self._peers[self.peers_file(graph)] = {n.name: [] for n in graph.graph.spec.nodes}
+                write_peers_file(self.peers_file(graph), self._peers[self.peers_file(graph)])
+                self._plan_graph(graph)
+            for process in self.servers + self.replicas:
+                await process.start()
+            await asyncio.gather(
+                *(p.wait_ready(self.settings.startup_timeout) for p in self.servers + self.replicas)
+            )
+            self.ingress = Supervised(self._ingress_spec(), backoff=self.settings.backoff)
+            await self.ingress.start()
+            await self.ingress.wait_ready(self.settings.startup_timeout)
+        except BaseException:
+            await self.stop()
+            raise
+        for process in self._all():
+            process.supervise()
+        self._write_status()
+
+    async def stop(self) -> None:
+        """Stop the ingress, then everything else; nothing is left running."""
+        grace = self.settings.grace
+        if self.ingress is not None:
+            await self.ingress.stop(grace)
+        await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+    def endpoints(self) -> list[dict[str, str | None]]:
+        """Per graph: its name, HTTP URL and gRPC target."""
+        found: list[dict[str, str | None]] = []
+        for graph in self.settings.graphs:
+            http = None
+            if self.http is not None:
+                http = f"http://{self.http[0]}:{self.http[1]}{graph.graph.spec.ingress.http.route_prefix}"
+            grpc = f"{self.grpc[0]}:{self.grpc[1]}" if self.grpc is not None else None
+            found.append({"name": graph.graph.metadata.name, "http": http, "grpc": grpc})
+        return found
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._all() if p.pid is not None]
+
+    def _all(self) -> list[Supervised]:
+        return [*self.servers, *self.replicas, *([self.ingress] if self.ingress else [])]
+
+    def _ingress_addresses(self) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+        addresses: list[tuple[str, int] | None] = []
+        for address, flag in ((self.settings.http, "--http"), (self.settings.grpc, "--grpc")):
+            if address is None:
+                addresses.append(None)
+                continue
+            host, port = address
+            if port == 0:
+                port = free_port(host)
+            else:
+                check_port_free(host, port, flag)
+            addresses.append((host, port))
+        return addresses[0], addresses[1]
+
+    def _braid(self, *args: str) -> list[str]:
+        return [self.settings.python, "-m", "braid", "--log-level", self.settings.log_level, *args]
+
+    def _plan_graph(self, graph: GraphFile) -> None:
+        host = self.settings.host
+        for node in graph.graph.spec.nodes:
+            for index in range(replica_count(node)):
+                name = f"{graph.graph.metadata.name}/{node.name}#{index}"
+                port = free_port(host)
+                args = [
+                    "sidecar",
+                    *("--graph", str(graph.path), "--node", node.name),
+                    *("--listen", f"{host}:{port}", "--metrics-port", str(free_port(host))),
+                    *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
+                ]
+                if node.http is not None:
+                    args += ["--http-port", str(self._plan_server(graph, node, name))]
+                spec = ProcessSpec(
+                    name=f"replica {name}",
+                    argv=self._braid(*args),
+                    probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
+                    address=f"{host}:{port}",
+                    labels={"graph": str(self.peers_file(graph)), "node": node.name},
+                )
+                self.replicas.append(
+                    Supervised(spec, backoff=self.settings.backoff, listener=self._replica_changed)
+                )
+
+    def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
+        http = node.http
+        if http is None or not http.command:
+            raise LaunchError(
+                f'node "{node.name}" of graph "{graph.graph.metadata.name}" is an HTTP model '
+                "server without http.command; braid run needs the command that starts it"
+            )
+        port = free_port(self.settings.host)
+        spec = ProcessSpec(
+            name=f"model server {name}",
+            argv=[*http.command, *(http.args or [])],
+            probe=http_probe(self.settings.host, port, http.readiness_path),
+            cwd=graph.code_dir,
+            env={"PORT": str(port)},
+        )
+        self.servers.append(Supervised(spec, backoff=self.settings.backoff))
+        return port
+
+    def _ingress_spec(self) -> ProcessSpec:
+        args = ["ingress"]
+        for graph in self.settings.graphs:
+            args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
+        args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
+        self.metrics_port = free_port(self.settings.host)
+        args += ["--metrics-port", str(self.metrics_port)]
+        if self.http is not None:
+            probe = http_probe(self.http[0], self.http[1], "/-/ready")
+        elif self.grpc is not None:
+            probe = grpc_health_probe(f"{self.grpc[0]}:{self.grpc[1]}", "braid.v1.Graph")
+        else:
+            raise LaunchError("nothing to serve: both --http and --grpc are off")
+        return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe)
+
+    def _replica_changed(self, process: Supervised, ready: bool) -> None:
+        """Keep the peers file to the replicas that are ready."""
+        spec = process.spec
+        peers_file = Path(spec.labels["graph"])
+        addresses = self._peers[peers_file][spec.labels["node"]]
+        if ready and spec.address not in addresses:
+            addresses.append(spec.address)
+        elif not ready and spec.address in addresses:
+            addresses.remove(spec.address)
+        write_peers_file(peers_file, self._peers[peers_file])
+
+    def _write_status(self) -> None:
+        path = self.settings.status_file
+        if path is None:
+            return
+        status = {
+            "graphs": self.endpoints(),
+            "http": _address(self.http),
+            "grpc": _address(self.grpc),
+            "metrics": f"http://{self.settings.host}:{self.metrics_port}/metrics",
+            "pids": self.pids(),
+            "processes": [{"name": p.spec.name, "pid": p.pid} for p in self._all()],
+        }
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(json.dumps(status, indent=2))
+        temporary.replace(path)
+
+
+def _address(address: tuple[str, int] | None) -> str:
+    return "off" if address is None else f"{address[0]}:{address[1]}"

@@ -1,0 +1,145 @@
+"""Loading user code: import a node's ``module:attribute`` and construct it.
+
+The code directory (the manifest's folder in local mode, the image's working directory in a
+pod) goes first on ``sys.path``. A class is constructed with the node's ``init`` keyword
+arguments plus one handle per name in ``handles`` ('-' becomes '_'); a function is used as it
+is. Every failure is a :class:`~braid.runtime._wire.errors.LoadError` that names the node and says
+what to fix, instead of an ImportError traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from braid.runtime._wire.errors import LoadError
+from braid.spec import DeploymentGraph, Node, Problem, Step, parse_call
+
+
+def import_target(path: str, *, node: str, code_dir: Path | None = None) -> Any:
+    """Import ``module:attribute`` (dotted attributes allowed)."""
+    if code_dir is not None and str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        where = f" (looked in {code_dir} and the Python path)" if code_dir else ""
+        raise LoadError(
+            f'node "{node}": cannot import module "{module_name}": {exc}{where}'
+        ) from exc
+    except Exception as exc:
+        raise LoadError(
+            f'node "{node}": importing "{module_name}" raised {type(exc).__name__}: {exc}'
+        ) from exc
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError as exc:
+            raise LoadError(
+                f'node "{node}": module "{module_name}" has no attribute "{attribute}"'
+            ) from exc
+    return target
+
+
+def construct(node: Node, target: Any, handles: Mapping[str, Any]) -> Any:
+    """Build the node's object: the class with init and handles, or the function itself."""
+    if not inspect.isclass(target):
+        if node.init or handles:
+            raise LoadError(
+                f'node "{node.name}": "{node.class_}" is a function; it takes no init or handles'
+            )
+        if not callable(target):
+            raise LoadError(
+                f'node "{node.name}": "{node.class_}" is neither a class nor a function'
+            )
+        return target
+    arguments = {
+        **node.init,
+        **{name.replace("-", "_"): handle for name, handle in handles.items()},
+    }
+    try:
+        return target(**arguments)
+    except TypeError as exc:
+        raise LoadError(
+            f'node "{node.name}": constructing {target.__name__} failed: {exc}'
+        ) from exc
+    except Exception as exc:
+        raise LoadError(
+            f'node "{node.name}": the constructor of {target.__name__} raised '
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def missing_methods(target: Any, methods: list[str]) -> list[str]:
+    """Which of ``methods`` ``target`` (a class or function) lacks, for validation before start."""
+    missing = []
+    for method in methods:
+        if method == "__call__":
+            if not callable(target) or (inspect.isclass(target) and "__call__" not in dir(target)):
+                missing.append(method)
+        elif not callable(getattr(target, method, None)):
+            missing.append(method)
+    return missing
+
+
+def code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem]:
+    """Problems that only the node code shows: imports, constructor arguments, called methods.
+
+    This imports user code, so it runs only when asked (``braid validate --check-code``).
+    """
+    problems: list[Problem] = []
+    targets: dict[str, Any] = {}
+    for index, node in enumerate(graph.spec.nodes):
+        if node.class_ is None:
+            continue
+        try:
+            targets[node.name] = import_target(node.class_, node=node.name, code_dir=code_dir)
+        except LoadError as exc:
+            message = exc.message.removeprefix(f'node "{node.name}": ')
+            problems.append(Problem(f"spec.nodes[{index}].class", message))
+            continue
+        problem = _constructor_problem(node, targets[node.name])
+        if problem:
+            problems.append(Problem(f"spec.nodes[{index}].init", problem))
+    for index, step in enumerate(graph.spec.flow.steps):
+        for path, call in _calls_of(step, f"spec.flow.steps[{index}]"):
+            target = parse_call(call)
+            if target.node in targets and missing_methods(targets[target.node], [target.method]):
+                node = graph.node(target.node)
+                owner = f'"{node.class_}" of node "{node.name}"'
+                message = (
+                    f"{owner} is not callable; name a method in the step"
+                    if target.method == "__call__"
+                    else f'{owner} has no method "{target.method}"'
+                )
+                problems.append(Problem(f"{path}.call", message))
+    return problems
+
+
+def _calls_of(step: Step, path: str) -> list[tuple[str, str]]:
+    if step.dispatch is None:
+        return [(path, step.call)] if step.call else []
+    found = [
+        (f"{path}.dispatch.cases[{k}]", case.call) for k, case in enumerate(step.dispatch.cases)
+    ]
+    if step.dispatch.default is not None:
+        found.append((f"{path}.dispatch.default", step.dispatch.default.call))
+    return found
+
+
+def _constructor_problem(node: Node, target: Any) -> str | None:
+    if not inspect.isclass(target):
+        return None
+    arguments = {**node.init, **{name.replace("-", "_"): None for name in node.handles}}
+    try:
+        inspect.signature(target).bind(**arguments)
+    except TypeError as exc:
+        return f"the constructor of {target.__name__} does not fit init and handles: {exc}"
+    except ValueError:  # no signature (a builtin): nothing to check
+        return None
+    return None

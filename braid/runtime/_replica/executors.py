@@ -1,0 +1,305 @@
+"""Executors: where a sidecar runs a method of its node.
+
+- :class:`LocalExecutor` hosts the user's object in this process (the worker), and calls its
+  methods: async ones on the event loop, sync ones in a thread pool so that they never block it,
+  generators (sync or async) as streams.
+- :class:`SocketExecutor` forwards to a worker process over a Unix socket (the Kubernetes layout:
+  model container and sidecar container share an emptyDir).
+- :class:`HttpExecutor` forwards to an HTTP model server in the same pod, one JSON POST a call.
+
+They share one small protocol, so the sidecar does not care which one it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from braid.runtime._wire.errors import BadRequest, NotFound, ReplicaUnavailable, UserCodeError
+from braid.spec import CALL_METHOD
+
+logger = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+class Executor(Protocol):
+    """Runs the methods of one node."""
+
+    node: str
+
+    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
+        """Run ``method`` and return its value; a generator's items come back as a list."""
+        ...
+
+    def stream(
+        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+    ) -> AsyncIterator[tuple[Any, bool]]:
+        """Run ``method`` and yield ``(item, final)``: a generator's items with ``final`` False,
+        or a plain method's value once with ``final`` True."""
+        ...
+
+    async def reconfigure(self, user_config: Any) -> None:
+        """Pass a new userConfig to the node (no-op where not supported)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Calls the methods of a user object hosted in this process."""
+
+    def __init__(self, node: str, target: Any, *, threads: int = 16) -> None:
+        self.node = node
+        self._target = target
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"braid-{node}")
+        self._methods: dict[str, Callable[..., Any]] = {}
+
+    def method(self, name: str) -> Callable[..., Any]:
+        """The bound method ``name``; :class:`NotFound` names the node and what it has."""
+        found = self._methods.get(name)
+        if found is not None:
+            return found
+        if name == CALL_METHOD:
+            if not callable(self._target):
+                raise NotFound(
+                    f'node "{self.node}" is not callable; name a method in the step', node=self.node
+                )
+            found = self._target
+        elif name.startswith("_") or not callable(getattr(self._target, name, None)):
+            public = sorted(
+                n
+                for n in dir(self._target)
+                if not n.startswith("_") and callable(getattr(self._target, n))
+            )
+            raise NotFound(
+                f'node "{self.node}" has no method "{name}" '
+                f"(it has: {', '.join(public) or 'none'})",
+                node=self.node,
+            )
+        else:
+            found = getattr(self._target, name)
+        self._methods[name] = found
+        return found  # type: ignore[no-any-return]
+
+    def is_stream(self, method: str) -> bool:
+        function = self.method(method)
+        if not inspect.isfunction(function) and not inspect.ismethod(function):
+            function = getattr(function, "__call__", function)  # noqa: B004 - a callable instance
+        return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
+
+    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
+        if self.is_stream(method):
+            return [item async for item, _ in self.stream(method, args, kwargs, step)]
+        function = self.method(method)
+        try:
+            if _is_async(function):
+                return await function(*args, **kwargs)
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(
+                self._pool, functools.partial(context.run, function, *args, **kwargs)
+            )
+            if inspect.isawaitable(result):
+                return await result
+            return result
+        except (asyncio.CancelledError, UserCodeError):
+            raise
+        except Exception as exc:
+            raise UserCodeError.from_exception(
+                exc, node=self.node, step=step, method=method
+            ) from exc
+
+    async def stream(
+        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+    ) -> AsyncIterator[tuple[Any, bool]]:
+        if not self.is_stream(method):
+            yield await self.call(method, args, kwargs, step), True
+            return
+        function = self.method(method)
+        try:
+            produced = function(*args, **kwargs)
+            if inspect.isasyncgen(produced):
+                async for item in produced:
+                    yield item, False
+            else:
+                async for item in self._drain_in_thread(produced):
+                    yield item, False
+        except (asyncio.CancelledError, UserCodeError):
+            raise
+        except Exception as exc:
+            raise UserCodeError.from_exception(
+                exc, node=self.node, step=step, method=method
+            ) from exc
+
+    async def _drain_in_thread(self, generator: Iterator[Any]) -> AsyncIterator[Any]:
+        """Iterate a sync generator in a thread, handing items over one at a time."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        stop = threading.Event()
+        context = contextvars.copy_context()
+
+        def produce() -> None:
+            try:
+                for item in generator:
+                    if stop.is_set():
+                        break
+                    asyncio.run_coroutine_threadsafe(queue.put((item, None)), loop).result()
+                asyncio.run_coroutine_threadsafe(queue.put((_DONE, None)), loop).result()
+            except Exception as exc:  # handed to the consumer, which raises it
+                asyncio.run_coroutine_threadsafe(queue.put((_DONE, exc)), loop).result()
+
+        future = loop.run_in_executor(self._pool, context.run, produce)
+        try:
+            while True:
+                item, error = await queue.get()
+                if error is not None:
+                    raise error
+                if item is _DONE:
+                    break
+                yield item
+        finally:
+            stop.set()
+            while not queue.empty():
+                queue.get_nowait()
+            await asyncio.wait([future], timeout=1)
+
+    async def reconfigure(self, user_config: Any) -> None:
+        hook = getattr(self._target, "reconfigure", None)
+        if hook is None or inspect.isfunction(self._target):
+            return
+        try:
+            result = hook(user_config)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            raise UserCodeError.from_exception(
+                exc, node=self.node, step="", method="reconfigure"
+            ) from exc
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(function):
+        return True
+    call = getattr(function, "__call__", None)  # noqa: B004 - a callable instance
+    return inspect.iscoroutinefunction(call)
+
+
+class HttpExecutor:
+    """Forwards each call to an HTTP model server on 127.0.0.1 as a JSON POST."""
+
+    def __init__(
+        self, node: str, port: int, paths: dict[str, str], *, host: str = "127.0.0.1"
+    ) -> None:
+        self.node = node
+        self._host, self._port, self._paths = host, port, paths
+
+    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
+        path = self._paths.get(method)
+        if path is None:
+            raise NotFound(
+                f'HTTP node "{self.node}" has no method "{method}"', node=self.node, step=step
+            )
+        if len(args) == 1 and not kwargs:
+            body: Any = args[0]
+        elif not args:
+            body = kwargs
+        else:
+            raise BadRequest(
+                f'HTTP node "{self.node}" takes one positional argument (the JSON body) '
+                "or keywords",
+                node=self.node,
+                step=step,
+            )
+        status, data = await self._post(path, json.dumps(body).encode())
+        if status >= 400:
+            raise UserCodeError(
+                f'HTTP node "{self.node}" (step "{step}") answered {status}: '
+                f"{data[:300].decode(errors='replace')}",
+                node=self.node,
+                step=step,
+                exc_type=f"HTTP{status}",
+            )
+        try:
+            return json.loads(data) if data else None
+        except ValueError as exc:
+            raise UserCodeError(
+                f'HTTP node "{self.node}" (step "{step}") answered with invalid JSON: {exc}',
+                node=self.node,
+                step=step,
+                exc_type="InvalidJSON",
+            ) from exc
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        try:
+            reader, writer = await asyncio.open_connection(self._host, self._port)
+        except OSError as exc:
+            raise ReplicaUnavailable(
+                f'HTTP node "{self.node}" is not reachable on port {self._port}: {exc}',
+                node=self.node,
+            ) from exc
+        try:
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+            raw = await reader.read()
+        finally:
+            writer.close()
+        return _parse_http_response(raw, self.node)
+
+    async def stream(
+        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+    ) -> AsyncIterator[tuple[Any, bool]]:
+        yield await self.call(method, args, kwargs, step), True
+
+    async def reconfigure(self, user_config: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def _parse_http_response(raw: bytes, node: str) -> tuple[int, bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError) as exc:
+        raise UserCodeError(
+            f'HTTP node "{node}" sent a malformed response', node=node, exc_type="BadHTTP"
+        ) from exc
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        body = _dechunk(body)
+    return status, body
+
+
+def _dechunk(data: bytes) -> bytes:
+    out, position = bytearray(), 0
+    while True:
+        end = data.find(b"\r\n", position)
+        if end < 0:
+            return bytes(out)
+        size = int(data[position:end].split(b";")[0] or b"0", 16)
+        if size == 0:
+            return bytes(out)
+        out += data[end + 2 : end + 2 + size]
+        position = end + 2 + size + 2

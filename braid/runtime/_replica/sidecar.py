@@ -1,0 +1,418 @@
+"""The sidecar's gRPC service: runs its node's steps and serves results to peers.
+
+One :class:`ReplicaService` per replica implements ``braid.v1.Replica``:
+
+- ``Call``/``CallStream`` run a step or a handle call. Admission comes first: beyond
+  ``maxOngoingRequests`` running plus ``maxQueuedRequests`` waiting, a call is refused at once
+  with RESOURCE_EXHAUSTED and a retry hint, never queued without bound. Then the call's upstream
+  arguments are fetched from the producers' sidecars, concurrently and peer to peer, without
+  holding a run slot (so a step waiting for its inputs never blocks a step that could run). Then
+  the node's code runs in a slot, under the request's deadline and id (a context variable, for
+  handle calls it makes). The result goes back to the caller and/or into the result store for
+  the flow's consumers.
+- ``Fetch`` hands a stored result (or a field of it) to a consumer, waiting until it is ready.
+
+A failure is stored in place of the result, so that consumers fail with the origin's error
+(naming its node and step) instead of receiving an error body as a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from braid.runtime._proto import braid_pb2_grpc
+from braid.runtime._proto.braid_pb2 import (
+    CallReply,
+    CallRequest,
+    FetchReply,
+    FetchRequest,
+    Payload,
+    StreamItem,
+    Upstream,
+)
+from braid.runtime._replica.executors import Executor
+from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
+from braid.runtime._replica.metrics import SidecarMetrics
+from braid.runtime._replica.result_store import ResultStore, pick_payload
+from braid.runtime._wire.client import ReplicaClient
+from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.errors import (
+    Cancelled,
+    CodecError,
+    DeadlineExceeded,
+    Overloaded,
+    ReplicaUnavailable,
+    RequestError,
+    UpstreamFailed,
+    UserCodeError,
+    code_of,
+    error_metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+_REFERENCE_MARKER = re.compile(rb'\{"\$ref":(\d+)\}')
+
+
+class Admission:
+    """Bounded concurrency: ``max_ongoing`` run at once, ``max_queued`` more may wait."""
+
+    def __init__(self, max_ongoing: int, max_queued: int) -> None:
+        self.max_ongoing = max_ongoing
+        self._limit = max_ongoing + max_queued
+        self._slots = asyncio.Semaphore(max_ongoing)
+        self.admitted = 0
+        self.running = 0
+
+    @property
+    def queued(self) -> int:
+        return self.admitted - self.running
+
+    def admit(self, node: str, step: str) -> None:
+        if self.admitted >= self._limit:
+            raise Overloaded(
+                f'node "{node}" is overloaded ({self.running} running, {self.queued} queued); '
+                "retry shortly",
+                node=node,
+                step=step,
+                retry_after=1.0,
+            )
+        self.admitted += 1
+
+    def leave(self) -> None:
+        self.admitted -= 1
+
+    async def acquire(self) -> None:
+        """Wait for a run slot (a plain acquire: this sits on every call's path)."""
+        await self._slots.acquire()
+        self.running += 1
+
+    def release(self) -> None:
+        self.running -= 1
+        self._slots.release()
+
+
+class ReplicaService(braid_pb2_grpc.ReplicaServicer):
+    """``braid.v1.Replica`` for one replica of one node."""
+
+    def __init__(
+        self,
+        *,
+        graph: str,
+        node: str,
+        client: ReplicaClient,
+        store: ResultStore,
+        admission: Admission,
+        metrics: SidecarMetrics,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.graph, self.node = graph, node
+        self.executor: Executor | None = None
+        self._client, self._store, self._admission, self._metrics = (
+            client,
+            store,
+            admission,
+            metrics,
+        )
+        self._loop = loop
+        self._ongoing = metrics.ongoing.labels(graph, node)
+        self._queued = metrics.queued.labels(graph, node)
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+
+    # -- Replica API -------------------------------------------------------------------------
+
+    async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
+        started = time.perf_counter()
+        timings = _Timings()
+        deadline = _deadline(context)
+        try:
+            payload, value = await self._step(request, deadline, timings)
+        except RequestError as error:
+            self._fail(request, error)
+            self._observe(request, started, timings, code_of(error))
+            await context.abort(
+                code_of(error), error.message, trailing_metadata=error_metadata(error)
+            )
+        self._observe(request, started, timings, grpc.StatusCode.OK)
+        reply = CallReply(result=payload) if request.return_result else CallReply()
+        if request.then:
+            try:
+                replies = await self._continue(request, payload, value, deadline)
+            except RequestError as error:  # a later step failed; it names itself
+                await context.abort(
+                    code_of(error), error.message, trailing_metadata=error_metadata(error)
+                )
+            reply.then.extend(replies)
+        return reply
+
+    async def _step(
+        self, request: CallRequest, deadline: float | None, timings: _Timings
+    ) -> tuple[Payload, Any]:
+        """Admit, resolve the arguments, run the node's code in a slot, and store the result."""
+        executor = self._admit(request)
+        try:
+            args, kwargs = await self._arguments(request, deadline, timings)
+            await self._admission.acquire()
+            try:
+                self._gauges()
+                value = await self._run(
+                    executor.call(request.method, args, kwargs, request.step),
+                    request,
+                    deadline,
+                    timings,
+                )
+            finally:
+                self._admission.release()
+            payload = self._encode(value, request)
+            if request.result_key:
+                self._store.put(request.result_key, payload, request.consumers, value=value)
+            return payload, value
+        finally:
+            self._admission.leave()
+            self._gauges()
+
+    async def _continue(
+        self, request: CallRequest, payload: Payload, value: Any, deadline: float | None
+    ) -> list[CallReply]:
+        """Send the continuations of a finished step, with its result inline."""
+        calls = []
+        for follow in request.then:
+            for upstream in follow.upstreams:
+                if not upstream.address and not upstream.HasField("value"):
+                    upstream.value.CopyFrom(
+                        payload
+                        if not upstream.path
+                        else pick_payload(value, upstream.path, source=request.step)
+                    )
+            calls.append(
+                self._client.call(follow, deadline=deadline, address=follow.address or None)
+            )
+        if len(calls) == 1:
+            return [(await calls[0])[1]]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [reply for _, reply in results]  # type: ignore[misc]
+
+    async def CallStream(
+        self, request: CallRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[StreamItem]:
+        started = time.perf_counter()
+        timings = _Timings()
+        items: list[Any] = []
+        single = False
+        try:
+            executor = self._admit(request)
+            try:
+                deadline = _deadline(context)
+                args, kwargs = await self._arguments(request, deadline, timings)
+                await self._admission.acquire()
+                self._gauges()
+                # Each RPC runs in a task of its own, so the context variable needs no reset
+                # (and a generator may be closed from another context, where reset fails).
+                current_call.set(CallContext(request.request_id, deadline, request.step))
+                began = time.perf_counter()
+                try:
+                    async for item, final in executor.stream(
+                        request.method, args, kwargs, request.step
+                    ):
+                        single = final
+                        if request.result_key:
+                            items.append(item)
+                        yield StreamItem(item=self._encode(item, request), final=final)
+                finally:
+                    timings.user_code = time.perf_counter() - began
+                    self._admission.release()
+                if request.result_key:
+                    value = items[0] if single else items
+                    self._store.put(
+                        request.result_key,
+                        self._encode(value, request),
+                        request.consumers,
+                        value=value,
+                    )
+            finally:
+                self._admission.leave()
+                self._gauges()
+        except RequestError as error:
+            self._fail(request, error)
+            self._observe(request, started, timings, code_of(error))
+            await context.abort(
+                code_of(error), error.message, trailing_metadata=error_metadata(error)
+            )
+        self._observe(request, started, timings, grpc.StatusCode.OK)
+
+    async def Fetch(self, request: FetchRequest, context: grpc.aio.ServicerContext) -> FetchReply:
+        try:
+            payload = await self._store.fetch(
+                request.key, list(request.path), context.time_remaining()
+            )
+        except RequestError as error:
+            await context.abort(
+                code_of(error), error.message, trailing_metadata=error_metadata(error)
+            )
+        return FetchReply(value=payload)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _admit(self, request: CallRequest) -> Executor:
+        executor = self.executor
+        if executor is None:
+            raise ReplicaUnavailable(
+                f'node "{self.node}" is still starting', node=self.node, step=request.step
+            )
+        try:
+            self._admission.admit(self.node, request.step)
+        except Overloaded:
+            self._metrics.rejected.labels(self.graph, self.node).inc()
+            raise
+        return executor
+
+    async def _run(
+        self, work: Any, request: CallRequest, deadline: float | None, timings: _Timings
+    ) -> Any:
+        # No timer of our own: gRPC cancels this handler when the caller's deadline passes.
+        token = current_call.set(CallContext(request.request_id, deadline, request.step))
+        began = time.perf_counter()
+        try:
+            return await work
+        finally:
+            timings.user_code = time.perf_counter() - began
+            current_call.reset(token)
+
+    async def _arguments(
+        self, request: CallRequest, deadline: float | None, timings: _Timings
+    ) -> tuple[list[Any], dict[str, Any]]:
+        upstreams = request.upstreams
+        values: dict[int, Any] = {}
+        if upstreams:
+            references = {int(i) for i in _REFERENCE_MARKER.findall(request.args.header)}
+            wanted = []
+            for index, upstream in enumerate(upstreams):
+                if upstream.HasField("value"):
+                    values[index] = decode(upstream.value)
+                elif index not in references:
+                    wanted.append(index)
+            began = time.perf_counter()
+            if len(wanted) == 1:
+                only = wanted[0]
+                values[only] = await self._fetch_upstream(upstreams[only], deadline, request)
+            elif wanted:
+                fetched = await asyncio.gather(
+                    *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
+                    return_exceptions=True,
+                )
+                for index, result in zip(wanted, fetched, strict=True):
+                    if isinstance(result, BaseException):
+                        raise result
+                    values[index] = result
+            timings.upstream = time.perf_counter() - began
+        try:
+            decoded = decode(
+                request.args,
+                upstream=values.__getitem__,
+                reference=lambda i: self._remote_response(upstreams[i], deadline),
+            )
+            args, kwargs = decoded
+        except (CodecError, ValueError, TypeError, KeyError, IndexError) as exc:
+            raise RequestError(
+                f'malformed arguments for node "{self.node}": {exc}',
+                node=self.node,
+                step=request.step,
+            ) from exc
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise RequestError(
+                f'malformed arguments for node "{self.node}"', node=self.node, step=request.step
+            )
+        return args, kwargs
+
+    async def _fetch_upstream(
+        self, upstream: Upstream, deadline: float | None, request: CallRequest
+    ) -> Any:
+        try:
+            payload = await self._client.fetch(
+                upstream.address, upstream.key, list(upstream.path), deadline=deadline
+            )
+        except RequestError as error:
+            if isinstance(error, DeadlineExceeded | Cancelled):
+                raise
+            raise UpstreamFailed(error, node=self.node, step=request.step) from error
+        return decode(payload)
+
+    def _remote_response(self, upstream: Upstream, deadline: float | None) -> RemoteResponse:
+        async def fetch() -> Any:
+            payload = await self._client.fetch(
+                upstream.address, upstream.key, list(upstream.path), deadline=deadline
+            )
+            return decode(payload)
+
+        return RemoteResponse(fetch, self._loop)
+
+    def _encode(self, value: Any, request: CallRequest) -> Any:
+        try:
+            return encode(value)
+        except CodecError as exc:
+            where = f'step "{request.step}"' if request.step else f'method "{request.method}"'
+            raise UserCodeError(
+                f'node "{self.node}" ({where}) returned a value braid cannot send: {exc.message}',
+                node=self.node,
+                step=request.step,
+                exc_type="CodecError",
+            ) from exc
+
+    def _fail(self, request: CallRequest, error: RequestError) -> None:
+        if request.result_key:
+            self._store.put_error(request.result_key, error, request.consumers)
+        if isinstance(error, UserCodeError | UpstreamFailed):
+            logger.info("%s", error.message)
+        else:
+            logger.debug("call %s.%s failed: %s", self.node, request.method, error.message)
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def _gauges(self) -> None:
+        self._ongoing.set(self._admission.running)
+        self._queued.set(self._admission.queued)
+
+    def _observe(
+        self, request: CallRequest, started: float, timings: _Timings, code: grpc.StatusCode
+    ) -> None:
+        key = (request.method, request.step)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.graph, self.node, request.method, request.step)
+            metrics = self._metrics
+            children = self._children[key] = (
+                metrics.latency.labels(*labels),
+                metrics.user_code.labels(*labels),
+                metrics.upstream_wait.labels(*labels),
+                metrics.overhead.labels(*labels),
+            )
+        latency, user_code, upstream_wait, overhead = children
+        total = time.perf_counter() - started
+        self._metrics.requests.labels(self.graph, self.node, *key, code.name).inc()
+        latency.observe(total)
+        user_code.observe(timings.user_code)
+        upstream_wait.observe(timings.upstream)
+        overhead.observe(max(0.0, total - timings.user_code - timings.upstream))
+
+
+class _Timings:
+    __slots__ = ("upstream", "user_code")
+
+    def __init__(self) -> None:
+        self.upstream = 0.0
+        self.user_code = 0.0
+
+
+def _deadline(context: grpc.aio.ServicerContext) -> float | None:
+    left = context.time_remaining()
+    return None if left is None else time.monotonic() + left

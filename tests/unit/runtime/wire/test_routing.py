@@ -1,0 +1,54 @@
+"""Power of two choices: the less loaded of two sampled replicas, and cooldown of dead ones."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from braid.runtime._discovery.peers import StaticDiscovery
+from braid.runtime._wire.errors import ReplicaUnavailable
+from braid.runtime._wire.routing import Router
+
+
+def test_no_replica_is_a_clear_error() -> None:
+    router = Router(StaticDiscovery({"a": []}))
+    with pytest.raises(ReplicaUnavailable, match='no ready replica of node "b"'):
+        router.choose("b")
+
+
+def test_the_less_loaded_of_two_is_chosen() -> None:
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2"]}), rng=random.Random(0))
+    with router.tracking("x:1"), router.tracking("x:1"):
+        picks = {router.choose("a") for _ in range(20)}
+    assert picks == {"y:2"}
+
+
+def test_load_spreads_across_replicas() -> None:
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2", "z:3"]}), rng=random.Random(1))
+    counts = {"x:1": 0, "y:2": 0, "z:3": 0}
+    held = []
+    for _ in range(30):
+        address = router.choose("a")
+        counts[address] += 1
+        block = router.tracking(address)
+        block.__enter__()
+        held.append(block)
+    assert max(counts.values()) - min(counts.values()) <= 2  # p2c keeps loads within a couple
+    for block in held:
+        block.__exit__(None, None, None)
+    assert all(router.in_flight(a) == 0 for a in counts)
+
+
+def test_a_replica_marked_down_is_avoided_until_its_cooldown_ends() -> None:
+    now = [0.0]
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2"]}), clock=lambda: now[0])
+    router.mark_down("x:1")
+    assert {router.choose("a") for _ in range(20)} == {"y:2"}
+    now[0] = 10.0
+    assert {router.choose("a") for _ in range(50)} == {"x:1", "y:2"}
+
+
+def test_excluded_replicas_are_skipped() -> None:
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2"]}))
+    assert router.choose("a", exclude=["x:1"]) == "y:2"
