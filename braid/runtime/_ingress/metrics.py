@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from braid.runtime._replica.metrics import LATENCY_BUCKETS
+from braid.runtime._wire.latency import LATENCY_BUCKETS
 
 
 class IngressMetrics:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-# Buckets from 250 microseconds to a minute: trivial nodes sit at the bottom, models above.
-LATENCY_BUCKETS = (
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-)  # fmt: skip
+from braid.runtime._wire.latency import LATENCY_BUCKETS
 
 
 class SidecarMetrics:
