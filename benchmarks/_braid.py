@@ -111,7 +111,7 @@ class BraidSystem:
         """Nothing left running: every workload stops its own `braid run`."""
 
     def info(self) -> dict[str, Any]:
-        return {"command": self._braid}
+        return {"command": self._braid, "layout": self._settings.braid_layout}
 
     def _run(self, stack: contextlib.ExitStack, graph: str) -> tuple[Process, str, str]:
         if self._braid is None:
@@ -119,6 +119,7 @@ class BraidSystem:
         http, grpc_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         manifest = GRAPHS / f"{graph}.yaml"
         argv = [self._braid, "run", str(manifest), "--http", http, "--grpc", grpc_address]
+        argv += ["--layout", self._settings.braid_layout]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GRAPHS), str(REPO)])}
         process = Process(f"braid-{graph}", argv, self._settings.log_dir, GRAPHS, env)
         # Registered first, so it runs last: after `braid run` has stopped, end any process of

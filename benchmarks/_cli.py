@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--ray-python", type=Path, default=_DEFAULTS.ray_python, help="Ray venv's python")
     add("--ray-no-access-log", action="store_true", help="turn Serve's access log off")
     add("--ray-max-ongoing-requests", type=int, default=_DEFAULTS.ray_max_ongoing_requests)
+    add(
+        "--braid-layout",
+        choices=["process", "pod"],
+        default=_DEFAULTS.braid_layout,
+        help="braid run's layout: process (default) or pod (a sidecar and a worker per replica)",
+    )
     add("--out", type=Path, default=BENCHMARKS / "results", help="where the JSON goes")
     add("--quick", action="store_true", help="a smoke run: few requests, short wrk runs")
     add("--report", type=Path, metavar="JSON", help="print the table of an earlier run's JSON")
@@ -72,6 +78,7 @@ def _settings(args: argparse.Namespace, log_dir: Path) -> Settings:
         ray_access_log=not args.ray_no_access_log,
         ray_max_ongoing_requests=args.ray_max_ongoing_requests,
         log_dir=log_dir,
+        braid_layout=args.braid_layout,
     )
     if args.quick:
         settings = dataclasses.replace(

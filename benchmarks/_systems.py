@@ -50,6 +50,8 @@ class Settings:
     ray_access_log: bool = True
     ray_max_ongoing_requests: int = 1000
     log_dir: Path = Path("/tmp")
+    #: ``braid run --layout``: process (one process per replica) or pod (sidecar plus worker).
+    braid_layout: str = "process"
 
     def requests_for(self, workload: Workload) -> tuple[int, int]:
         """(timed requests, warm-up requests): fewer for the large payloads."""

@@ -12,7 +12,14 @@ from typing import Any
 from braid.cli._ingress import parse_address
 from braid.cli._output import fail
 from braid.cli._validate import check_file
-from braid.runtime import BraidRuntimeError, GraphFile, Launcher, LaunchError, LaunchSettings
+from braid.runtime import (
+    BraidRuntimeError,
+    GraphFile,
+    Launcher,
+    LaunchError,
+    LaunchSettings,
+    Layout,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +50,13 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="once ready, write the endpoints and process ids to this file as JSON (for tools)",
     )
+    parser.add_argument(
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        default=Layout.PROCESS.value,
+        help="process: one process per replica (default, fastest); pod: a sidecar and a worker "
+        "per replica, as in a Kubernetes pod",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -69,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         grpc=grpc,
         log_level=args.log_level,
         status_file=args.status_file,
+        layout=Layout(args.layout),
     )
     try:
         return asyncio.run(_serve(settings))

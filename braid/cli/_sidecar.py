@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from braid.runtime import ClusterAccess, ReplicaSettings, serve_replica
+from braid.cli._output import fail
+from braid.runtime import BraidRuntimeError, ClusterAccess, ReplicaSettings, serve_replica
 
 
 def register(subparsers: Any) -> None:
@@ -40,6 +41,21 @@ def register(subparsers: Any) -> None:
     )
     _common(worker)
     worker.add_argument("--socket", type=Path, required=True, help="Unix socket path to serve on")
+    worker.add_argument(
+        "--advertise",
+        help="the sidecar's address (host:port), which peers use to fetch values this worker "
+        "holds; without it, responses that user code passes on are awaited first",
+    )
+    worker.add_argument(
+        "--health-port",
+        type=int,
+        help="also serve gRPC health on this TCP port (the model container's liveness probe)",
+    )
+    worker.add_argument(
+        "--health-host",
+        default="0.0.0.0",  # noqa: S104 - kubelet probes the pod IP; health carries no data
+        help="address of the health port (default 0.0.0.0)",
+    )
     worker.set_defaults(handler=run_worker)
 
 
@@ -80,7 +96,8 @@ def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
 
 def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
     advertise = getattr(args, "advertise", None)
-    if advertise is None and os.environ.get("BRAID_POD_IP") and args.discovery == "kubernetes":
+    in_pod = os.environ.get("BRAID_POD_IP") and args.discovery == "kubernetes"
+    if advertise is None and in_pod and not extra.get("is_worker"):
         advertise = f"{os.environ['BRAID_POD_IP']}:{extra.get('listen', '').rsplit(':', 1)[-1]}"
     return ReplicaSettings(
         graph_file=args.graph,
@@ -99,11 +116,21 @@ def run_sidecar(args: argparse.Namespace) -> int:
     settings = _settings(
         args, listen=args.listen, worker_socket=args.worker_socket, http_port=args.http_port
     )
-    asyncio.run(serve_replica(settings))
-    return 0
+    return _serve(settings)
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    settings = _settings(args, listen=f"unix:{args.socket}", is_worker=True)
-    asyncio.run(serve_replica(settings))
+    health = f"{args.health_host}:{args.health_port}" if args.health_port else None
+    settings = _settings(args, listen=f"unix:{args.socket}", is_worker=True, health_listen=health)
+    return _serve(settings)
+
+
+def _serve(settings: ReplicaSettings) -> int:
+    """Serve until stopped; a replica that cannot start says why in one line."""
+    try:
+        asyncio.run(serve_replica(settings))
+    except BraidRuntimeError as exc:  # its message names the node
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f'node "{settings.node}": {exc}')
     return 0

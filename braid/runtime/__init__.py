@@ -7,7 +7,7 @@ the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
 from braid.runtime._discovery.endpointslices import ClusterAccess
 from braid.runtime._ingress.serving import IngressSettings, serve_ingress
 from braid.runtime._local.apps import App, GraphCaller, GraphResponse, GraphStream, run
-from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings
+from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._replica.code import code_problems
 from braid.runtime._replica.handles import Handle, RemoteResponse, Response, StreamingResponse
@@ -44,6 +44,7 @@ __all__ = [
     "LaunchError",
     "LaunchSettings",
     "Launcher",
+    "Layout",
     "LoadError",
     "NotFound",
     "Overloaded",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import braid
+import braid.runtime
 import braid.spec
 
 SPEC_NAMES = [
@@ -88,3 +89,45 @@ def test_the_errors_share_one_root() -> None:
 def test_braid_exports_its_version() -> None:
     assert braid.__all__ == ["__version__"]
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", braid.__version__)
+
+
+RUNTIME_NAMES = [
+    "App",
+    "BadRequest",
+    "BraidRuntimeError",
+    "Cancelled",
+    "ClusterAccess",
+    "CodecError",
+    "DeadlineExceeded",
+    "GraphCaller",
+    "GraphFile",
+    "GraphResponse",
+    "GraphStream",
+    "Handle",
+    "IngressSettings",
+    "LaunchError",
+    "LaunchSettings",
+    "Launcher",
+    "Layout",
+    "LoadError",
+    "NotFound",
+    "Overloaded",
+    "RemoteResponse",
+    "ReplicaSettings",
+    "ReplicaUnavailable",
+    "RequestError",
+    "Response",
+    "StreamingResponse",
+    "UpstreamFailed",
+    "UserCodeError",
+    "code_problems",
+    "run",
+    "serve_ingress",
+    "serve_replica",
+]
+
+
+def test_runtime_exports_exactly_the_pinned_names() -> None:
+    assert braid.runtime.__all__ == RUNTIME_NAMES
+    for name in RUNTIME_NAMES:
+        assert getattr(braid.runtime, name).__module__.startswith("braid.runtime"), name

@@ -42,7 +42,7 @@ from braid.runtime._flow.planning import (
 )
 from braid.runtime._flow.results import Event, FlowResult, Output, StreamingOutput
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
-from braid.runtime._wire.client import ReplicaClient
+from braid.runtime._wire.client import ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     DeadlineExceeded,
@@ -57,9 +57,6 @@ logger = logging.getLogger(__name__)
 #: Stream items the runner reads ahead of the client; beyond them gRPC flow control holds the
 #: producer back, so that a slow client never makes the ingress buffer a whole stream.
 STREAM_WINDOW = 8
-
-# Words in a gRPC UNAVAILABLE status that mean the request never reached the replica.
-_NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "no route")
 
 
 class FlowRunner:
@@ -350,7 +347,7 @@ class _Run:
             yield
         except ReplicaUnavailable as exc:
             cause = exc.__cause__
-            if isinstance(cause, grpc.aio.AioRpcError) and _never_connected(cause):
+            if isinstance(cause, grpc.aio.AioRpcError) and never_reached(cause):
                 self.runner.client.router.mark_down(address)
                 self.unreached = True
             raise
@@ -358,11 +355,6 @@ class _Run:
 
 def _node_of(step: StepPlan) -> str:
     return step.call.node if step.call is not None else ""
-
-
-def _never_connected(exc: grpc.aio.AioRpcError) -> bool:
-    details = (exc.details() or "").lower()
-    return any(words in details for words in _NOT_CONNECTED)
 
 
 def _streaming_error(call: CallPlan) -> StreamingOutput:

@@ -1,8 +1,12 @@
 """The local launcher behind ``braid run``: a whole graph as processes on loopback.
 
-For every replica of every node the launcher starts one sidecar process (``braid sidecar``,
-which hosts the node's code in-process), on a free port of 127.0.0.1; an ``http:`` node also
-gets its model server (the node's ``http.command`` in the manifest's folder, with ``PORT`` set).
+For every replica of every node the launcher starts one sidecar process (``braid sidecar``) on a
+free port of 127.0.0.1. In the default *process* layout the sidecar hosts the node's code itself;
+in the *pod* layout (``--layout pod``) each replica is a sidecar plus a ``braid worker`` behind a
+Unix socket, exactly the two containers of a pod, with the worker's liveness port and peer
+discovery, so that everything that runs on Kubernetes can be run and tested here. An ``http:``
+node also gets its model server (the node's ``http.command`` in the manifest's folder, with
+``PORT`` set).
 Each graph has a peers file (the format of
 :class:`~braid.runtime._discovery.peers.StaticDiscovery`) that lists the replicas that are
 ready; the launcher rewrites it as replicas come and go, and sidecars and the ingress re-read it.
@@ -25,6 +29,7 @@ import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from braid.runtime._discovery.peers import write_peers_file
@@ -52,6 +57,19 @@ class GraphFile:
     code_dir: Path
 
 
+class Layout(StrEnum):
+    """How ``braid run`` lays out a replica's processes."""
+
+    #: One process per replica: the sidecar hosts the node's code (fastest; the default).
+    PROCESS = "process"
+    #: A sidecar and a ``braid worker`` per replica, as in a Kubernetes pod.
+    POD = "pod"
+
+
+#: Seconds between readiness probes of a running replica (the kubelet's periodSeconds).
+READINESS_PERIOD_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class LaunchSettings:
     """What ``braid run`` starts and where."""
@@ -66,6 +84,7 @@ class LaunchSettings:
     grace: float = 10.0
     python: str = sys.executable
     backoff: Backoff = field(default_factory=Backoff)
+    layout: Layout = Layout.PROCESS
 
 
 def free_port(host: str) -> int:
@@ -197,16 +216,40 @@ class Launcher:
                 ]
                 if node.http is not None:
                     args += ["--http-port", str(self._plan_server(graph, node, name))]
+                elif self.settings.layout is Layout.POD:
+                    socket = self._plan_worker(graph, node, name, f"{host}:{port}")
+                    args += ["--worker-socket", str(socket)]
                 spec = ProcessSpec(
                     name=f"replica {name}",
                     argv=self._braid(*args),
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
                     labels={"graph": str(self.peers_file(graph)), "node": node.name},
+                    readiness_period=READINESS_PERIOD_SECONDS,
                 )
                 self.replicas.append(
                     Supervised(spec, backoff=self.settings.backoff, listener=self._replica_changed)
                 )
+
+    def _plan_worker(self, graph: GraphFile, node: Node, name: str, sidecar: str) -> Path:
+        """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
+        host = self.settings.host
+        # Short: a Unix socket's path is limited to 107 bytes.
+        socket = self.work_dir / f"worker-{len(self.servers)}.sock"
+        health = free_port(host)
+        args = [
+            "worker",
+            *("--graph", str(graph.path), "--node", node.name, "--socket", str(socket)),
+            *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
+            *("--advertise", sidecar, "--health-port", str(health), "--health-host", host),
+        ]
+        spec = ProcessSpec(
+            name=f"worker {name}",
+            argv=self._braid(*args),
+            probe=grpc_health_probe(f"{host}:{health}", ""),
+        )
+        self.servers.append(Supervised(spec, backoff=self.settings.backoff))
+        return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
         http = node.http
@@ -262,7 +305,14 @@ class Launcher:
             "grpc": _address(self.grpc),
             "metrics": f"http://{self.settings.host}:{self.metrics_port}/metrics",
             "pids": self.pids(),
-            "processes": [{"name": p.spec.name, "pid": p.pid} for p in self._all()],
+            "processes": [
+                {
+                    "name": p.spec.name,
+                    "pid": p.pid,
+                    **({"address": a} if (a := p.spec.address) else {}),
+                }
+                for p in self._all()
+            ],
         }
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(json.dumps(status, indent=2))

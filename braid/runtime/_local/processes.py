@@ -8,7 +8,9 @@ dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behin
 After start-up, a process that exits is started again on the same port after a backoff that
 doubles up to a cap (and resets once it has stayed up a while), and each restart is logged.
 Readiness is a probe, an async callable: the gRPC health service of a sidecar, a model server's
-readiness path, or the ingress's ``/-/ready``.
+readiness path, or the ingress's ``/-/ready``. A process with a ``readiness_period`` keeps being
+probed while it runs, as the kubelet probes a pod: a sidecar whose worker is down turns not
+ready, and the listener takes it out of the peers file until it is ready again.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class ProcessSpec:
     #: The address peers reach it at (a sidecar's), for the peers file.
     address: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    #: Seconds between readiness probes while it runs (None: only probed while starting).
+    readiness_period: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class Supervised:
         self.ready = False
         self._stopping = False
         self._monitor: asyncio.Task[None] | None = None
+        self._readiness: asyncio.Task[None] | None = None
         self._preexec = _parent_death_signal()
 
     @property
@@ -143,14 +148,19 @@ class Supervised:
     def supervise(self) -> None:
         """From now on, restart the process whenever it exits."""
         self._monitor = asyncio.create_task(self._keep_running(), name=self.spec.name)
+        if self.spec.readiness_period is not None:
+            self._readiness = asyncio.create_task(
+                self._follow_readiness(self.spec.readiness_period), name=self.spec.name
+            )
 
     async def stop(self, grace: float) -> None:
         """Stop for good: SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
         self._stopping = True
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        for task in (self._monitor, self._readiness):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         process = self.process
         if process is None:
             return
@@ -204,6 +214,18 @@ class Supervised:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff.cap)
             await self._restart()
+
+    async def _follow_readiness(self, period: float) -> None:
+        """Probe a running process and report each change of its readiness."""
+        while not self._stopping:
+            await asyncio.sleep(period)
+            process = self.process
+            if process is None or process.returncode is not None:
+                continue  # _keep_running reports the exit and the restart
+            ready = await self._probe()
+            if ready != self.ready and process.returncode is None:
+                logger.warning("%s is %s", self.spec.name, "ready again" if ready else "not ready")
+                self._set_ready(ready)
 
     async def _restart(self) -> None:
         try:

@@ -212,11 +212,18 @@ class RemoteResponse:
     """A response passed by reference: its value lives on a peer and is fetched when awaited."""
 
     def __init__(
-        self, fetch: Callable[[], Awaitable[Any]], loop: asyncio.AbstractEventLoop
+        self,
+        fetch: Callable[[], Awaitable[Any]],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        origin: Any = None,
     ) -> None:
         self._fetch = fetch
         self._loop = loop
         self._task: asyncio.Future[Any] | None = None
+        #: Where the value lives (a ``braid.v1.Upstream``), so that a sidecar can hand the
+        #: reference on to its worker instead of the value.
+        self.origin = origin
 
     def _start(self) -> asyncio.Future[Any]:
         if self._task is None:

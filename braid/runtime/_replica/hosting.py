@@ -10,10 +10,16 @@ Prometheus metrics, and an executor:
   that serves the same API on a Unix socket; the sidecar forwards resolved calls to it;
 - ``http_port``: the node is an HTTP model server on that port.
 
-Health: the server answers as soon as it starts; the service ``braid.v1.Replica`` turns SERVING
-only once the user's class has been constructed (readiness), and NOT_SERVING on SIGTERM, after
-which the replica drains for ``drain_seconds`` and stops. The graph file is watched, and a
+Health: the sidecar answers as soon as it starts; the service ``braid.v1.Replica`` turns
+SERVING only once the user's class has been constructed (readiness), and NOT_SERVING on SIGTERM,
+after which the replica drains for ``drain_seconds`` and stops. A sidecar with a worker also
+follows its worker: while the worker is dead, hung or stopped, the replica is NOT_SERVING and
+refuses calls up front so that callers use another replica. The graph file is watched, and a
 changed ``userConfig`` reaches ``reconfigure()`` without a restart.
+
+A worker loads the node's code before it serves its socket, so a class that cannot load ends
+the process with one line naming the cause; its optional TCP health port (the model container's
+liveness probe) answers from the start, so that a model that loads for minutes is not killed.
 """
 
 from __future__ import annotations
@@ -41,7 +47,11 @@ from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._replica.result_store import ResultStore
 from braid.runtime._replica.sidecar import Admission, ReplicaService
-from braid.runtime._replica.worker_socket import SocketExecutor
+from braid.runtime._replica.worker_socket import (
+    WATCH_TIMEOUT_SECONDS,
+    WORKER_KEY_PREFIX,
+    SocketExecutor,
+)
 from braid.runtime._wire.client import REPLICA_SERVICE, SERVER_OPTIONS, ChannelPool, ReplicaClient
 from braid.runtime._wire.routing import Router
 from braid.spec import DeploymentGraph, Node, SpecError, load_graph
@@ -64,6 +74,8 @@ class ReplicaSettings:
     worker_socket: Path | None = None
     http_port: int | None = None
     is_worker: bool = False
+    #: A worker's plain gRPC health endpoint (``host:port``), for a liveness probe.
+    health_listen: str | None = None
     drain_seconds: float = 2.0
     config_poll_seconds: float = 1.0
     max_result_bytes: int = 2 * 1024**3
@@ -111,23 +123,29 @@ class ReplicaHost:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.user_config: Any = self.node.user_config
         self._tasks: list[asyncio.Task[None]] = []
+        self._health_server: grpc.aio.Server | None = None
+        self._started = False
+        self._stopping = False
 
     async def start(self) -> None:
-        listen = self.settings.listen
-        try:
-            self.server.add_insecure_port(listen)
-        except RuntimeError as exc:
-            raise OSError(f"cannot listen on {listen}: the address is in use or invalid") from exc
-        await self.server.start()
+        settings = self.settings
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
-        if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="0.0.0.0", registry=self.registry)  # noqa: S104
+        if settings.health_listen:
+            self._health_server = grpc.aio.server(options=list(SERVER_OPTIONS))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            _listen(self._health_server, settings.health_listen)
+            await self._health_server.start()
+        if not settings.is_worker:  # a sidecar answers health while its code loads
+            await self._serve()
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, addr="0.0.0.0", registry=self.registry)  # noqa: S104
         await self.discovery.start()
-        logger.info('replica of node "%s" listening on %s', self.node.name, listen)
         executor = await self._build_executor()
         if self.user_config is not None:
             await executor.reconfigure(self.user_config)
+        if settings.is_worker:  # a worker serves its socket once its code has loaded
+            await self._serve()
         self.service.executor = executor
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         logger.info('node "%s" is ready', self.node.name)
@@ -135,6 +153,36 @@ class ReplicaHost:
             asyncio.create_task(self._expire_results()),
             asyncio.create_task(self._watch_config()),
         ]
+        if isinstance(executor, SocketExecutor):
+            self.service.worker_fetch = executor.fetch
+            self._tasks.append(asyncio.create_task(executor.watch(self._worker_changed)))
+
+    async def _serve(self) -> None:
+        _listen(self.server, self.settings.listen)
+        await self.server.start()
+        self._started = True
+        logger.info('replica of node "%s" listening on %s', self.node.name, self.settings.listen)
+
+    async def _worker_changed(self, up: bool) -> None:
+        """Follow the worker: out of service while it is down, back once it answers."""
+        status = health_pb2.HealthCheckResponse
+        if self._stopping:  # both containers stop together; nothing to report
+            return
+        if up:
+            self.service.refusal = None
+            await self.health.set(REPLICA_SERVICE, status.SERVING)
+            logger.warning('node "%s": the worker answers again; serving', self.node.name)
+            return
+        self.service.refusal = (
+            f'the worker of node "{self.node.name}" is not answering (dead, hung or restarting); '
+            "try another replica"
+        )
+        await self.health.set(REPLICA_SERVICE, status.NOT_SERVING)
+        logger.warning(
+            'node "%s": lost the worker (no answer within %.0f s); not serving until it is back',
+            self.node.name,
+            WATCH_TIMEOUT_SECONDS,
+        )
 
     async def _build_executor(self) -> Executor:
         settings, node = self.settings, self.node
@@ -145,15 +193,17 @@ class ReplicaHost:
             executor = SocketExecutor(node.name, settings.worker_socket)
             await executor.wait_ready()
             return executor
+        # A worker is reached through its sidecar, whose address it is given as --advertise.
         caller = OutboundCaller(
             node=node.name,
             graph=self.graph.metadata.name,
             client=self.client,
             store=self.store,
-            advertised_address=None
+            advertised_address=settings.advertise
             if settings.is_worker
             else (settings.advertise or settings.listen),
             loop=self.loop,
+            key_prefix=WORKER_KEY_PREFIX if settings.is_worker else "handle/",
         )
         target = import_target(node.class_ or "", node=node.name, code_dir=settings.code_dir)
         handles = {name: Handle(caller, name) for name in node.handles}
@@ -162,11 +212,16 @@ class ReplicaHost:
         return LocalExecutor(node.name, instance, threads=settings.sync_threads)
 
     async def stop(self) -> None:
-        await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await asyncio.sleep(self.settings.drain_seconds)  # let peers see NOT_SERVING and drain
+        self._stopping = True
+        if not self.settings.is_worker:  # a worker serves its sidecar's drain to the end
+            await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self._started:
+            await asyncio.sleep(self.settings.drain_seconds)  # let peers see NOT_SERVING
         for task in self._tasks:
             task.cancel()
-        await self.server.stop(grace=max(self.settings.drain_seconds, 1.0))
+        await self.server.stop(grace=max(self.settings.drain_seconds, 1.0) if self._started else 0)
+        if self._health_server is not None:
+            await self._health_server.stop(grace=0)
         if self.service.executor is not None:
             await self.service.executor.close()
         await self.discovery.close()
@@ -202,6 +257,13 @@ class ReplicaHost:
                     logger.error('node "%s": reconfigure() failed: %s', self.node.name, exc)
 
 
+def _listen(server: grpc.aio.Server, address: str) -> None:
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: the address is in use or invalid") from exc
+
+
 def _mtime(path: Path) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -228,7 +290,11 @@ async def serve_replica(settings: ReplicaSettings) -> None:
     stop_wait = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     if starting in done:
-        starting.result()  # raise a start-up failure (bad code, busy port) to the CLI
+        if starting.exception() is not None:
+            # Bad code or a busy port: stop what did start, then let the CLI say why.
+            stop_wait.cancel()
+            await host.stop()
+            starting.result()
         await stop_wait
     else:
         starting.cancel()

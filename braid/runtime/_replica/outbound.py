@@ -10,7 +10,9 @@ without awaiting reaches the callee peer to peer:
   object and awaits it itself (pass by reference);
 - a response already done is sent by value.
 
-When this process cannot be reached by peers (a worker behind a Unix socket), pending
+A worker behind a Unix socket cannot be reached by peers itself: it advertises its sidecar's
+address and keeps such values under keys with the worker prefix, which its sidecar forwards
+(see :mod:`braid.runtime._replica.worker_socket`). Without any address to advertise, pending
 responses are awaited here first and sent by value.
 """
 
@@ -43,10 +45,12 @@ class OutboundCaller:
         store: ResultStore,
         advertised_address: str | None,
         loop: asyncio.AbstractEventLoop,
+        key_prefix: str = "handle/",
     ) -> None:
         self.node, self.graph = node, graph
         self.loop = loop
         self._client, self._store, self._address = client, store, advertised_address
+        self._key_prefix = key_prefix
         self._relays: set[asyncio.Future[None]] = set()
 
     async def call(
@@ -117,7 +121,7 @@ class OutboundCaller:
 
     def _serve_when_ready(self, pending: _Pending) -> str:
         """Store ``pending``'s value here for one peer fetch once it arrives."""
-        key = f"handle/{uuid.uuid4().hex}"
+        key = f"{self._key_prefix}{uuid.uuid4().hex}"
 
         async def relay() -> None:
             try:

@@ -22,8 +22,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn
 
 import grpc
 
@@ -41,7 +41,8 @@ from braid.runtime._replica.executors import Executor
 from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload
-from braid.runtime._wire.client import ReplicaClient
+from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX
+from braid.runtime._wire.client import NOT_STARTED_KEY, ReplicaClient
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     Cancelled,
@@ -125,10 +126,17 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._ongoing = metrics.ongoing.labels(graph, node)
         self._queued = metrics.queued.labels(graph, node)
         self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        #: Why this replica refuses every call before running anything (its worker is down),
+        #: or None. Callers send a refused call to another replica.
+        self.refusal: str | None = None
+        #: Fetches of values that the worker holds (responses its user code passed on).
+        self.worker_fetch: Callable[[FetchRequest, float | None], Awaitable[Payload]] | None = None
 
     # -- Replica API -------------------------------------------------------------------------
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
+        if self.refusal is not None:
+            await self._refuse(request, context)
         started = time.perf_counter()
         timings = _Timings()
         deadline = _deadline(context)
@@ -205,6 +213,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[StreamItem]:
+        if self.refusal is not None:
+            await self._refuse(request, context)
         started = time.perf_counter()
         timings = _Timings()
         items: list[Any] = []
@@ -252,9 +262,12 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
     async def Fetch(self, request: FetchRequest, context: grpc.aio.ServicerContext) -> FetchReply:
         try:
-            payload = await self._store.fetch(
-                request.key, list(request.path), context.time_remaining()
-            )
+            if self.worker_fetch is not None and request.key.startswith(WORKER_KEY_PREFIX):
+                payload = await self.worker_fetch(request, context.time_remaining())
+            else:
+                payload = await self._store.fetch(
+                    request.key, list(request.path), context.time_remaining()
+                )
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
@@ -262,6 +275,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         return FetchReply(value=payload)
 
     # -- steps -------------------------------------------------------------------------------
+
+    async def _refuse(self, request: CallRequest, context: grpc.aio.ServicerContext) -> NoReturn:
+        """Refuse a call before running anything; the caller may try another replica."""
+        error = ReplicaUnavailable(str(self.refusal), node=self.node, step=request.step)
+        trailers = (*error_metadata(error), (NOT_STARTED_KEY, "1"))
+        await context.abort(grpc.StatusCode.UNAVAILABLE, error.message, trailing_metadata=trailers)
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     def _admit(self, request: CallRequest) -> Executor:
         executor = self.executor
@@ -354,7 +374,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             )
             return decode(payload)
 
-        return RemoteResponse(fetch, self._loop)
+        return RemoteResponse(fetch, self._loop, origin=upstream)
 
     def _encode(self, value: Any, request: CallRequest) -> Any:
         try:

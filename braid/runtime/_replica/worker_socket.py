@@ -2,28 +2,57 @@
 
 In a pod, the node's code runs in the model container as ``braid worker``, which serves
 ``braid.v1.Replica`` on a Unix socket in an emptyDir shared with the sidecar container. The
-sidecar resolves upstream arguments itself and forwards calls with plain values, so the worker
-never talks to peers for step inputs. See docs/decisions/0005-sidecar-and-worker.md for the
-measured cost of this hop against the in-process layout.
+sidecar resolves top-level upstream arguments itself and forwards calls with plain values, so
+the worker never talks to peers for step inputs. Two things cross the socket by reference:
+
+- a response passed by reference (``$ref``) goes on to the worker as the same reference, so that
+  the user's code receives a response it awaits itself, fetched from the producer's sidecar;
+- a response that the worker's user code passes on unawaited is kept in the worker under a key
+  that starts with :data:`WORKER_KEY_PREFIX`; the worker advertises its sidecar's address, and
+  the sidecar forwards peers' fetches of such keys to the worker.
+
+The sidecar also watches its worker (:meth:`SocketExecutor.watch`): a worker that dies, hangs
+or stops answering turns the replica NOT_SERVING, and the replica refuses calls, so that callers
+go to another replica, until the worker answers again. See
+docs/decisions/0005-sidecar-and-worker.md for the measured cost of this hop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from braid.runtime._proto.braid_pb2 import CallRequest
+from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload, Upstream
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-from braid.runtime._replica.handles import current_call
+from braid.runtime._replica.handles import RemoteResponse, current_call
 from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE
-from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.codec import ReferenceMarker, decode, encode
 from braid.runtime._wire.errors import ReplicaUnavailable, from_rpc_error
+
+logger = logging.getLogger(__name__)
+
+#: Keys of values held by a worker for peers (responses its user code passed on unawaited).
+WORKER_KEY_PREFIX = "worker/"
+
+#: The socket is local: reconnect at once after a worker restart, not after gRPC's default
+#: back-off of up to two minutes, so that a replica serves again as soon as its worker does.
+_SOCKET_OPTIONS: tuple[tuple[str, Any], ...] = (
+    *CHANNEL_OPTIONS,
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+#: How often the sidecar checks its worker, and how long a check may take. A worker that does
+#: not answer within the timeout counts as down (a hung or stopped process).
+WATCH_INTERVAL_SECONDS = 0.5
+WATCH_TIMEOUT_SECONDS = 1.0
 
 
 class SocketExecutor:
@@ -32,37 +61,64 @@ class SocketExecutor:
     def __init__(self, node: str, socket: Path) -> None:
         self.node = node
         self._target = f"unix:{socket}"
-        self._channel = grpc.aio.insecure_channel(self._target, options=list(CHANNEL_OPTIONS))
+        self._channel = grpc.aio.insecure_channel(self._target, options=list(_SOCKET_OPTIONS))
         self._stub = ReplicaStub(self._channel)  # type: ignore[no-untyped-call]
+        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     async def wait_ready(self, timeout: float = 600.0) -> None:  # noqa: ASYNC109
         """Wait until the worker has constructed the node's class (its readiness)."""
-        stub = health_pb2_grpc.HealthStub(self._channel)
         ends = time.monotonic() + timeout
         while time.monotonic() < ends:
-            try:
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=REPLICA_SERVICE), timeout=2
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
+            if await self.serving(2.0):
+                return
             await asyncio.sleep(0.2)
         raise ReplicaUnavailable(
             f'the worker of node "{self.node}" at {self._target} never became ready', node=self.node
         )
 
+    async def serving(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Whether the worker answers its health check as SERVING within ``timeout``."""
+        try:
+            reply = await self._health.Check(
+                health_pb2.HealthCheckRequest(service=REPLICA_SERVICE), timeout=timeout
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        serving: bool = reply.status == health_pb2.HealthCheckResponse.SERVING
+        return serving
+
+    async def watch(self, changed: Callable[[bool], Awaitable[None]]) -> None:
+        """Check the worker for ever; await ``changed(up)`` when it goes down or comes back."""
+        up = True
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+            now = await self.serving(WATCH_TIMEOUT_SECONDS)
+            if now != up:
+                up = now
+                await changed(up)
+
+    async def fetch(self, request: FetchRequest, timeout: float | None) -> Payload:  # noqa: ASYNC109
+        """A value the worker holds for a peer (see :data:`WORKER_KEY_PREFIX`)."""
+        try:
+            reply = await self._stub.Fetch(request, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, address=self._target, node=self.node) from exc
+        value: Payload = reply.value
+        return value
+
     def _request(
         self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
     ) -> tuple[CallRequest, float | None]:
         context = current_call.get()
+        upstreams: list[Upstream] = []
+        forwarded = _forward_references([args, kwargs], upstreams)
         request = CallRequest(
             request_id=context.request_id if context else "",
             node=self.node,
             method=method,
             step=step,
-            args=encode([args, kwargs]),
+            args=encode(forwarded),
+            upstreams=upstreams,
             return_result=True,
             caller="sidecar",
         )
@@ -97,3 +153,15 @@ class SocketExecutor:
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
+
+
+def _forward_references(value: Any, upstreams: list[Upstream]) -> Any:
+    """``value`` with each response passed by reference turned back into a ``$ref`` marker."""
+    if isinstance(value, RemoteResponse) and value.origin is not None:
+        upstreams.append(value.origin)
+        return ReferenceMarker(len(upstreams) - 1)
+    if isinstance(value, list | tuple):
+        return [_forward_references(item, upstreams) for item in value]
+    if isinstance(value, dict):
+        return {key: _forward_references(item, upstreams) for key, item in value.items()}
+    return value

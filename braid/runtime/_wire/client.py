@@ -38,9 +38,22 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 #: The health-service name a replica reports SERVING once its node's code is constructed.
 REPLICA_SERVICE = "braid.v1.Replica"
+#: Trailing metadata of a call that a replica refused before running anything (its worker is
+#: down): the caller may send it to another replica, as if it had never connected.
+NOT_STARTED_KEY = "braid-not-started"
 
 # Words in a gRPC UNAVAILABLE status that mean the request never reached the replica.
 _NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "no route")
+
+
+def never_reached(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a failed call never ran on its replica: no connection, or refused up front."""
+    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    if any(key == NOT_STARTED_KEY for key, _ in exc.trailing_metadata() or ()):
+        return True
+    details = (exc.details() or "").lower()
+    return any(words in details for words in _NOT_CONNECTED)
 
 
 def remaining(deadline: float | None, *, node: str = "", step: str = "") -> float | None:
@@ -95,8 +108,12 @@ class ReplicaClient:
                     reply: CallReply = await self._pool.stub(target).Call(request, timeout=timeout)
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc, address=target, node=request.node)
-                if address is None and not tried and self._never_connected(exc, target):
+                # A call that never ran may go elsewhere, unless a consumer will fetch its
+                # result from the replica that was chosen for it.
+                movable = address is None or not request.result_key
+                if movable and not tried and self._never_connected(exc, target):
                     tried.append(target)
+                    address = None
                     continue
                 raise error from exc
             self.router.mark_up(target)
@@ -135,10 +152,7 @@ class ReplicaClient:
 
     def _never_connected(self, exc: grpc.aio.AioRpcError, address: str) -> bool:
         """Whether ``exc`` says the request never reached ``address`` (then mark it down)."""
-        if exc.code() != grpc.StatusCode.UNAVAILABLE:
-            return False
-        details = (exc.details() or "").lower()
-        if any(words in details for words in _NOT_CONNECTED):
+        if never_reached(exc):
             self.router.mark_down(address)
             return True
         return False

@@ -36,13 +36,13 @@ EXAMPLES = {
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    work = tmp_path_factory.mktemp("examples")
+def running(tmp_path_factory: pytest.TempPathFactory, layout: str) -> Iterator[Running]:
+    work = tmp_path_factory.mktemp(f"examples-{layout}")
     files = [
         example_copy(folder, work, graph_file=manifest, route=route)
         for folder, manifest, route in EXAMPLES.values()
     ]
-    with braid_run(files, work) as launched:
+    with braid_run(files, work, "--layout", layout) as launched:
         yield launched
 
 

@@ -28,11 +28,11 @@ from edge_harness import (
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    work = tmp_path_factory.mktemp("failures")
+def running(tmp_path_factory: pytest.TempPathFactory, layout: str) -> Iterator[Running]:
+    work = tmp_path_factory.mktemp(f"failures-{layout}")
     files = [GRAPHS / f"{name}.yaml" for name in ("edge", "slow", "bytes", "ticker", "whoami")]
     files.append(example_copy("chain", work, route="/chain"))
-    with braid_run(files, work) as launched:
+    with braid_run(files, work, "--layout", layout) as launched:
         yield launched
 
 

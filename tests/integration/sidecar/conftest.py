@@ -9,14 +9,17 @@ import pytest
 from sidecar_harness import Replicas
 
 
-@pytest.fixture
-def replicas_for(tmp_path: Path) -> Iterator[Callable[[str], Replicas]]:
+@pytest.fixture(params=["process", "pod"])
+def replicas_for(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], Replicas]]:
+    """Sidecars in either layout: alone, or with a worker behind a Unix socket (a pod's)."""
     started: list[Replicas] = []
 
     def make(manifest: str) -> Replicas:
         graph = tmp_path / "graph.yaml"
         graph.write_text(manifest)
-        replicas = Replicas(graph, tmp_path)
+        replicas = Replicas(graph, tmp_path, layout=str(request.param))
         started.append(replicas)
         return replicas
 

@@ -46,18 +46,25 @@ def wait_serving(address: str, timeout: float = 20.0) -> None:
 
 @dataclass
 class Replicas:
-    """Sidecar processes for one graph file, by node."""
+    """Sidecar processes for one graph file, by node.
+
+    In the ``pod`` layout each sidecar has a ``braid worker`` behind a Unix socket, as in a pod.
+    """
 
     graph: Path
     directory: Path
+    layout: str = "process"
     peers: dict[str, list[str]] = field(default_factory=dict)
     processes: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, node: str, *extra: str, replicas: int = 1, wait: bool = True) -> list[str]:
         addresses = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
         self.peers.setdefault(node, []).extend(addresses)
         self._write_peers()
         for address in addresses:
+            if self.layout == "pod" and "--worker-socket" not in extra:
+                extra = (*extra, "--worker-socket", str(self._start_worker(node, address)))
             command = [
                 sys.executable, "-m", "braid", "--log-level", "WARNING", "sidecar",
                 "--graph", str(self.graph), "--node", node, "--listen", address,
@@ -72,14 +79,29 @@ class Replicas:
                 wait_serving(address)
         return addresses
 
+    def _start_worker(self, node: str, sidecar: str) -> Path:
+        port = sidecar.rsplit(":", 1)[1]
+        socket_path = self.directory / f"w-{port}.sock"
+        command = [
+            sys.executable, "-m", "braid", "--log-level", "WARNING", "worker",
+            "--graph", str(self.graph), "--node", node, "--socket", str(socket_path),
+            "--peers", str(self.directory / "peers.json"), "--code-dir", str(HERE / "nodes"),
+            "--advertise", sidecar, "--drain-seconds", "0",
+        ]  # fmt: skip
+        log = open(self.directory / f"{node}-{port}-worker.log", "wb")  # noqa: SIM115
+        self.workers.append(
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        )
+        return socket_path
+
     def _write_peers(self) -> None:
         (self.directory / "peers.json").write_text(json.dumps({"nodes": self.peers}))
 
     def stop(self) -> None:
-        for processes in self.processes.values():
-            for process in processes:
-                process.terminate()
-        for processes in self.processes.values():
+        everything = [*self.workers, *(p for ps in self.processes.values() for p in ps)]
+        for process in everything:
+            process.terminate()
+        for processes in [everything]:
             for process in processes:
                 try:
                     process.wait(10)

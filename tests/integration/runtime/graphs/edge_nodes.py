@@ -42,3 +42,14 @@ class Whoami:
     async def pid(self, seconds: float) -> int:
         await asyncio.sleep(seconds)
         return os.getpid()
+
+
+class Front:
+    """Calls the leaf through a handle: the in-code path that the pod layout must serve."""
+
+    def __init__(self, leaf: Any) -> None:
+        self.leaf = leaf
+
+    async def relay(self, seconds: float) -> int:
+        pid: int = await self.leaf.pid.remote(seconds)
+        return pid
