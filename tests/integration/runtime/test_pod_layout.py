@@ -116,6 +116,10 @@ def test_a_killed_worker_fails_only_its_in_flight_calls(running: Running) -> Non
     worker = process(running, "worker handles/leaf#0")
     sidecar = str(process(running, "replica handles/leaf#0")["address"])
     load = under_load(running, lambda: os.kill(int(worker["pid"]), signal.SIGKILL), 4.0)
+    print(  # the figure for docs/reliability.md (pytest -s shows it)
+        f"killed worker: {len(load.failed)} of {len(load.replies)} requests failed, "
+        f"{load.in_flight_at_fault} in flight at the kill"
+    )
     assert len(load.replies) > 40
     assert len(load.failed) <= load.in_flight_at_fault, [r.body for r in load.failed]
     for reply in load.failed:
