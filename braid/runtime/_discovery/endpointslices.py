@@ -193,6 +193,8 @@ class KubernetesDiscovery:
         self._version = ""
         #: Failed attempts in a row, for the backoff; reset by a list or a watch event.
         self._failures = 0
+        #: Watches in a row that ended normally without any event.
+        self._empty_watches = 0
         self._task: asyncio.Task[None] | None = None
         self.synced = asyncio.Event()
 
@@ -225,11 +227,15 @@ class KubernetesDiscovery:
                 if not self._version:
                     await self._list()
                     self.synced.set()
-                if not await self._watch():
-                    # It ended at once and empty (no API server does that): do not spin.
-                    await self._sleep(FIRST_RETRY_SECONDS)
-                # Otherwise it ended after its timeoutSeconds: resume from self._version.
-                continue
+                if await self._watch():
+                    self._empty_watches = 0
+                else:
+                    # Ended without an event, bookmark or error: once is a quiet timeout; again
+                    # and again is a proxy or server closing watches at once: do not spin.
+                    if self._empty_watches:
+                        await self._sleep(_backoff(self._empty_watches - 1))
+                    self._empty_watches += 1
+                continue  # resume from self._version
             except WatchExpired:
                 logger.debug(
                     "EndpointSlice watch expired at version %s; listing again", self._version
