@@ -320,7 +320,9 @@ class EndpointSliceApi(kmock.KubernetesEmulator):
                 self._watches.remove(watch)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
-        """Failures first: kmock's own reactions cannot set a status per request."""
+        """503s and 410 responses are answered here, before kmock's fallbacks: a fallback that
+        returns a ``Response`` with a status sets that status on the shared reaction, so every
+        later answer of kmock 0.8 would carry it too."""
         if request.resource == self._slice_resource and request.action in {
             enums.action.LIST,
             enums.action.WATCH,
