@@ -30,6 +30,11 @@ def register(subparsers: Any) -> None:
     sidecar.add_argument(
         "--http-port", type=int, help="the node is an HTTP model server on this local port"
     )
+    sidecar.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the ports with the socket braid run reserved them with (SO_REUSEPORT)",
+    )
     sidecar.set_defaults(handler=run_sidecar)
     worker = subparsers.add_parser(
         "worker",
@@ -97,7 +102,11 @@ def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
 
 def run_sidecar(args: argparse.Namespace) -> int:
     settings = _settings(
-        args, listen=args.listen, worker_socket=args.worker_socket, http_port=args.http_port
+        args,
+        listen=args.listen,
+        worker_socket=args.worker_socket,
+        http_port=args.http_port,
+        reuse_port=args.reuse_port,
     )
     asyncio.run(serve_replica(settings))
     return 0

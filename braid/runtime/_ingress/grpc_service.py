@@ -30,7 +30,7 @@ from braid.runtime._ingress.rendering import grpc_input, grpc_reply
 from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
-from braid.runtime._wire.client import SERVER_OPTIONS
+from braid.runtime._wire.client import server_options
 from braid.runtime._wire.errors import NotFound, RequestError, code_of, error_metadata, origin_of
 
 logger = logging.getLogger(__name__)
@@ -128,8 +128,8 @@ class GraphService(braid_pb2_grpc.GraphServicer):
 class GrpcIngress:
     """The ingress's gRPC server: the Graph service, health and reflection."""
 
-    def __init__(self, service: GraphService) -> None:
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+    def __init__(self, service: GraphService, *, reuse_port: bool = False) -> None:
+        self.server = grpc.aio.server(options=server_options(reuse_port=reuse_port))
         self.health = health.aio.HealthServicer()
         braid_pb2_grpc.add_GraphServicer_to_server(service, self.server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

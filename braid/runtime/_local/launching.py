@@ -29,6 +29,7 @@ from pathlib import Path
 
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
+from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
     Backoff,
     LaunchError,
@@ -69,7 +70,8 @@ class LaunchSettings:
 
 
 def free_port(host: str) -> int:
-    """A port that nothing listens on right now (the kernel's pick)."""
+    """A port that nothing listens on right now (the kernel's pick), for a program braid does not
+    control (an HTTP model server's ``PORT``); braid's own processes get reserved ports."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -112,6 +114,7 @@ class Launcher:
         self.grpc: tuple[str, int] | None = None
         self.metrics_port: int | None = None
         self._peers: dict[Path, dict[str, list[str]]] = {}
+        self.ports = PortReservations()
 
     def peers_file(self, graph: GraphFile) -> Path:
         return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
@@ -146,6 +149,7 @@ class Launcher:
         if self.ingress is not None:
             await self.ingress.stop(grace)
         await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
+        self.ports.close()
         if self._temporary is not None:
             self._temporary.cleanup()
 
@@ -174,7 +178,7 @@ class Launcher:
                 continue
             host, port = address
             if port == 0:
-                port = free_port(host)
+                port = self.ports.reserve(host)
             else:
                 check_port_free(host, port, flag)
             addresses.append((host, port))
@@ -188,11 +192,17 @@ class Launcher:
         for node in graph.graph.spec.nodes:
             for index in range(replica_count(node)):
                 name = f"{graph.graph.metadata.name}/{node.name}#{index}"
-                port = free_port(host)
+                port = self.ports.reserve(host)
                 args = [
                     "sidecar",
+                    "--reuse-port",
                     *("--graph", str(graph.path), "--node", node.name),
-                    *("--listen", f"{host}:{port}", "--metrics-port", str(free_port(host))),
+                    *(
+                        "--listen",
+                        f"{host}:{port}",
+                        "--metrics-port",
+                        str(self.ports.reserve(host)),
+                    ),
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                 ]
                 if node.http is not None:
@@ -227,11 +237,11 @@ class Launcher:
         return port
 
     def _ingress_spec(self) -> ProcessSpec:
-        args = ["ingress"]
+        args = ["ingress", "--reuse-port"]
         for graph in self.settings.graphs:
             args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
-        self.metrics_port = free_port(self.settings.host)
+        self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")

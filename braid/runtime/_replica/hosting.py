@@ -29,7 +29,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDiscovery
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
@@ -37,12 +37,12 @@ from braid.runtime._proto import braid_pb2_grpc
 from braid.runtime._replica.code import construct, import_target
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
-from braid.runtime._replica.metrics import SidecarMetrics
+from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_metrics
 from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._replica.result_store import ResultStore
 from braid.runtime._replica.sidecar import Admission, ReplicaService
 from braid.runtime._replica.worker_socket import SocketExecutor
-from braid.runtime._wire.client import REPLICA_SERVICE, SERVER_OPTIONS, ChannelPool, ReplicaClient
+from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
 from braid.spec import DeploymentGraph, Node, SpecError, load_graph
 
@@ -69,6 +69,7 @@ class ReplicaSettings:
     max_result_bytes: int = 2 * 1024**3
     result_ttl_seconds: float = 120.0
     sync_threads: int = 16
+    reuse_port: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,7 +107,7 @@ class ReplicaHost:
             loop=self.loop,
         )
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=list(SERVER_OPTIONS))
+        self.server = grpc.aio.server(options=server_options(reuse_port=settings.reuse_port))
         braid_pb2_grpc.add_ReplicaServicer_to_server(self.service, self.server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.user_config: Any = self.node.user_config
@@ -122,7 +123,8 @@ class ReplicaHost:
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="0.0.0.0", registry=self.registry)  # noqa: S104
+            host, reuse = metrics_host(listen), self.settings.reuse_port
+            serve_metrics(host, self.settings.metrics_port, self.registry, reuse_port=reuse)
         await self.discovery.start()
         logger.info('replica of node "%s" listening on %s', self.node.name, listen)
         executor = await self._build_executor()

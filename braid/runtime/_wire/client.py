@@ -36,6 +36,18 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
     ("grpc.max_concurrent_streams", 1000),
 )
+
+
+def server_options(*, reuse_port: bool = False) -> list[tuple[str, Any]]:
+    """:data:`SERVER_OPTIONS`, sharing the port with the launcher's reservation if asked
+    (``braid run`` binds each port first and hands it over; see ``_local/ports.py``)."""
+    options = list(SERVER_OPTIONS)
+    if reuse_port:
+        options = [(k, v) for k, v in options if k != "grpc.so_reuseport"]
+        options.append(("grpc.so_reuseport", 1))
+    return options
+
+
 #: The health-service name a replica reports SERVING once its node's code is constructed.
 REPLICA_SERVICE = "braid.v1.Replica"
 
