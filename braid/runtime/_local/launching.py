@@ -33,6 +33,7 @@ from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
     Backoff,
     LaunchError,
+    Listener,
     ProcessSpec,
     Supervised,
     grpc_health_probe,
@@ -115,6 +116,7 @@ class Launcher:
         self.metrics_port: int | None = None
         self._peers: dict[Path, dict[str, list[str]]] = {}
         self.ports = PortReservations()
+        self._started = False
 
     def peers_file(self, graph: GraphFile) -> Path:
         return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
@@ -133,7 +135,7 @@ class Launcher:
             await asyncio.gather(
                 *(p.wait_ready(self.settings.startup_timeout) for p in self.servers + self.replicas)
             )
-            self.ingress = Supervised(self._ingress_spec(), backoff=self.settings.backoff)
+            self.ingress = self._supervised(self._ingress_spec())
             await self.ingress.start()
             await self.ingress.wait_ready(self.settings.startup_timeout)
         except BaseException:
@@ -141,6 +143,7 @@ class Launcher:
             raise
         for process in self._all():
             process.supervise()
+        self._started = True
         self._write_status()
 
     async def stop(self) -> None:
@@ -213,10 +216,9 @@ class Launcher:
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
                     labels={"graph": str(self.peers_file(graph)), "node": node.name},
+                    liveness=grpc_health_probe(f"{host}:{port}", ""),
                 )
-                self.replicas.append(
-                    Supervised(spec, backoff=self.settings.backoff, listener=self._replica_changed)
-                )
+                self.replicas.append(self._supervised(spec, listener=self._replica_changed))
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
         http = node.http
@@ -233,7 +235,7 @@ class Launcher:
             cwd=graph.code_dir,
             env={"PORT": str(port)},
         )
-        self.servers.append(Supervised(spec, backoff=self.settings.backoff))
+        self.servers.append(self._supervised(spec))
         return port
 
     def _ingress_spec(self) -> ProcessSpec:
@@ -250,6 +252,20 @@ class Launcher:
         else:
             raise LaunchError("nothing to serve: both --http and --grpc are off")
         return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe)
+
+    def _supervised(self, spec: ProcessSpec, listener: Listener | None = None) -> Supervised:
+        def changed(process: Supervised, ready: bool) -> None:
+            if listener is not None:
+                listener(process, ready)
+            if ready and self._started:  # a restart: new pids in the status file
+                self._write_status()
+
+        return Supervised(
+            spec,
+            backoff=self.settings.backoff,
+            listener=changed,
+            startup_timeout=self.settings.startup_timeout,
+        )
 
     def _replica_changed(self, process: Supervised, ready: bool) -> None:
         """Keep the peers file to the replicas that are ready."""

@@ -56,6 +56,9 @@ class ProcessSpec:
     #: The address peers reach it at (a sidecar's), for the peers file.
     address: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    #: Once ready, checked every ``liveness_interval``; failing ``liveness_failures`` checks in a
+    #: row gets the process killed and restarted (a replica whose threads are all stuck).
+    liveness: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,18 @@ class Supervised:
         backoff: Backoff | None = None,
         listener: Listener | None = None,
         probe_interval: float = 0.1,
+        startup_timeout: float = 120.0,
+        liveness_interval: float = 2.0,
+        liveness_failures: int = 3,
     ) -> None:
         self.spec = spec
         self.backoff = backoff or Backoff()
         self.listener = listener
         self.probe_interval = probe_interval
+        self.startup_timeout = startup_timeout
+        self.liveness_interval = liveness_interval
+        self.liveness_failures = liveness_failures
+        self._liveness: asyncio.Task[None] | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.ready = False
@@ -143,14 +153,17 @@ class Supervised:
     def supervise(self) -> None:
         """From now on, restart the process whenever it exits."""
         self._monitor = asyncio.create_task(self._keep_running(), name=self.spec.name)
+        if self.spec.liveness is not None:
+            self._liveness = asyncio.create_task(self._check_liveness(self.spec.liveness))
 
     async def stop(self, grace: float) -> None:
         """Stop for good: SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
         self._stopping = True
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        for task in (self._monitor, self._liveness):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         process = self.process
         if process is None:
             return
@@ -177,6 +190,29 @@ class Supervised:
             self.ready = ready
             if self.listener is not None:
                 self.listener(self, ready)
+
+    async def _check_liveness(self, probe: Probe) -> None:
+        failures = 0
+        while not self._stopping:
+            await asyncio.sleep(self.liveness_interval)
+            process = self.process
+            if not self.ready or process is None or process.returncode is not None:
+                failures = 0
+                continue
+            try:
+                live = await probe()
+            except Exception:  # no answer counts as a failure
+                live = False
+            failures = 0 if live else failures + 1
+            if failures >= self.liveness_failures:
+                logger.error(
+                    "%s failed %d health checks in a row (wedged); killing it to restart it",
+                    self.spec.name,
+                    failures,
+                )
+                self._set_ready(False)
+                _signal_group(process.pid, signal.SIGKILL)
+                failures = 0
 
     async def _keep_running(self) -> None:
         delay = self.backoff.first
@@ -208,7 +244,7 @@ class Supervised:
     async def _restart(self) -> None:
         try:
             await self.start()
-            await self.wait_ready(120.0)
+            await self.wait_ready(self.startup_timeout)
         except (LaunchError, OSError) as exc:
             logger.warning("%s failed to restart: %s", self.spec.name, exc)
             return

@@ -41,6 +41,7 @@ from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_m
 from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._replica.result_store import ResultStore
 from braid.runtime._replica.sidecar import Admission, ReplicaService
+from braid.runtime._replica.sync_threads import watch_stuck
 from braid.runtime._replica.worker_socket import SocketExecutor
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
@@ -137,6 +138,16 @@ class ReplicaHost:
             asyncio.create_task(self._expire_results()),
             asyncio.create_task(self._watch_config()),
         ]
+        if isinstance(executor, LocalExecutor):  # sync code that outlives its deadline
+            stuck = self.metrics.stuck.labels(self.graph.metadata.name, self.node.name)
+            watching = watch_stuck(executor.threads, stuck, self._wedged, node=self.node.name)
+            self._tasks.append(asyncio.create_task(watching))
+
+    async def _wedged(self, wedged: bool) -> None:
+        """All threads stuck: not ready and not live, so the launcher or kubelet restarts it."""
+        status = health_pb2.HealthCheckResponse
+        for service in ("", REPLICA_SERVICE):
+            await self.health.set(service, status.NOT_SERVING if wedged else status.SERVING)
 
     async def _build_executor(self) -> Executor:
         settings, node = self.settings, self.node

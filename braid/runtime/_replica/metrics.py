@@ -70,6 +70,12 @@ class SidecarMetrics:
             ("graph", "node"),
             registry=registry,
         )
+        self.stuck = Gauge(
+            "braid_stuck_calls",
+            "Sync calls still running in a thread after their caller gave up (deadline).",
+            ("graph", "node"),
+            registry=registry,
+        )
         self.rejected = Counter(
             "braid_rejected_requests",
             "Requests shed because the queue was full.",
