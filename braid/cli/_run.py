@@ -13,6 +13,7 @@ from braid.cli._ingress import parse_address
 from braid.cli._output import fail
 from braid.cli._validate import check_file
 from braid.runtime import BraidRuntimeError, GraphFile, Launcher, LaunchError, LaunchSettings
+from braid.runtime._local.processes import watch_parent
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +44,16 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="once ready, write the endpoints and process ids to this file as JSON (for tools)",
     )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long every process may take to be ready (default 120; models load for minutes)",
+    )
+    parser.add_argument(
+        "--parent-fd", type=int, help=argparse.SUPPRESS
+    )  # run(): stop everything when this pipe closes (the caller died)
     parser.set_defaults(handler=run)
 
 
@@ -69,18 +80,21 @@ def run(args: argparse.Namespace) -> int:
         grpc=grpc,
         log_level=args.log_level,
         status_file=args.status_file,
+        startup_timeout=args.startup_timeout,
     )
     try:
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, args.parent_fd))
     except (LaunchError, BraidRuntimeError) as exc:
         return fail(str(exc))
 
 
-async def _serve(settings: LaunchSettings) -> int:
+async def _serve(settings: LaunchSettings, parent_fd: int | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if parent_fd is not None:
+        watch_parent(parent_fd, stop.set)
     launcher = Launcher(settings)
     starting = asyncio.create_task(launcher.start())
     stopping = asyncio.create_task(stop.wait())

@@ -23,12 +23,12 @@ import json
 import logging
 import socket
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
+from braid.runtime._local import workdirs
 from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
     Backoff,
@@ -106,7 +106,7 @@ class Launcher:
 
     def __init__(self, settings: LaunchSettings, work_dir: Path | None = None) -> None:
         self.settings = settings
-        self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="braid-run-")
+        self._temporary = None if work_dir else workdirs.work_dir("braid-run-")
         self.work_dir = work_dir or Path(self._temporary.name if self._temporary else ".")
         self.replicas: list[Supervised] = []
         self.servers: list[Supervised] = []

@@ -2,8 +2,9 @@
 
 A :class:`Supervised` process runs in a process group (session) of its own, so that stopping it
 reaches whatever it started in turn (a worker, a model server's children): SIGTERM to the group,
-then SIGKILL after a grace period. On Linux each child also gets SIGTERM if ``braid run`` itself
-dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behind.
+then SIGKILL after a grace period. On Linux each child also gets SIGKILL if ``braid run`` itself
+dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behind, not even a
+child that ignores SIGTERM.
 
 After start-up, a process that exits is started again on the same port after a backoff that
 doubles up to a cap (and resets once it has stayed up a while), and each restart is logged.
@@ -70,17 +71,25 @@ class Backoff:
     stable: float = 30.0
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks Linux to SIGTERM the child when its parent dies."""
+def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks Linux to send ``signum`` to the child when its parent dies.
+
+    SIGKILL by default: the launcher stops its children gracefully itself; this is for the
+    launcher that was killed, and a child that ignores SIGTERM must not outlive it. If the
+    parent died before the child could ask, the child exits at once.
+    """
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     libc = ctypes.CDLL(name, use_errno=True)  # loaded before fork: the child only calls it
+    parent = os.getpid()
 
     def set_signal() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signum)
+        if os.getppid() != parent:  # the parent is already gone
+            os._exit(1)
 
     return set_signal
 
@@ -112,7 +121,7 @@ class Supervised:
         self.ready = False
         self._stopping = False
         self._monitor: asyncio.Task[None] | None = None
-        self._preexec = _parent_death_signal()
+        self._preexec = parent_death_signal()
 
     @property
     def pid(self) -> int | None:
@@ -249,6 +258,23 @@ class Supervised:
             logger.warning("%s failed to restart: %s", self.spec.name, exc)
             return
         logger.info("%s restarted and ready", self.spec.name)
+
+
+def watch_parent(fd: int, gone: Callable[[], None]) -> None:
+    """Call ``gone`` once the pipe ``fd`` closes: the process holding its other end exited."""
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            logger.warning("the process that started braid run is gone; stopping")
+            gone()
+
+    loop.add_reader(fd, readable)
 
 
 def _signal_group(pid: int, signum: int) -> None:
