@@ -8,7 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from braid.runtime import ClusterAccess, ReplicaSettings, serve_replica
+from braid.cli._output import fail
+from braid.runtime import (
+    BraidRuntimeError,
+    ClusterAccess,
+    LoadError,
+    ReplicaSettings,
+    serve_replica,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -108,11 +115,20 @@ def run_sidecar(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         reuse_port=args.reuse_port,
     )
-    asyncio.run(serve_replica(settings))
+    return _serve(settings)
+
+
+def _serve(settings: ReplicaSettings) -> int:
+    """Serve one replica; a start-up failure is one line (plus the user's own frames)."""
+    try:
+        asyncio.run(serve_replica(settings))
+    except LoadError as exc:
+        return fail(f"{exc.message}{exc.user_frames}")
+    except (BraidRuntimeError, OSError) as exc:
+        return fail(f'node "{settings.node}" cannot start: {exc}')
     return 0
 
 
 def run_worker(args: argparse.Namespace) -> int:
     settings = _settings(args, listen=f"unix:{args.socket}", is_worker=True)
-    asyncio.run(serve_replica(settings))
-    return 0
+    return _serve(settings)

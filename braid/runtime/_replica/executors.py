@@ -25,7 +25,13 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from braid.runtime._replica.sync_threads import SyncThreads
-from braid.runtime._wire.errors import BadRequest, NotFound, ReplicaUnavailable, UserCodeError
+from braid.runtime._wire.errors import (
+    BadRequest,
+    LoadError,
+    NotFound,
+    ReplicaUnavailable,
+    UserCodeError,
+)
 from braid.spec import CALL_METHOD
 
 logger = logging.getLogger(__name__)
@@ -189,8 +195,11 @@ class LocalExecutor:
 
     async def reconfigure(self, user_config: Any) -> None:
         hook = getattr(self._target, "reconfigure", None)
-        if hook is None or inspect.isfunction(self._target):
-            return
+        if not callable(hook) or inspect.isfunction(self._target):
+            raise LoadError(
+                f'node "{self.node}" has a userConfig, but its code has no reconfigure() method '
+                "to receive it; add reconfigure(self, config) or remove userConfig"
+            )
         try:
             result = hook(user_config)
             if inspect.isawaitable(result):

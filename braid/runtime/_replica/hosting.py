@@ -241,7 +241,11 @@ async def serve_replica(settings: ReplicaSettings) -> None:
     stop_wait = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     if starting in done:
-        starting.result()  # raise a start-up failure (bad code, busy port) to the CLI
+        if starting.exception() is not None:  # bad code, busy port: close, then tell the CLI
+            stop_wait.cancel()
+            await host.server.stop(None)
+            await host.pool.close()
+            starting.result()
         await stop_wait
     else:
         starting.cancel()
