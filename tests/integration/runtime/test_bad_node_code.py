@@ -84,8 +84,19 @@ def test_bad_node_code_is_one_clean_line(case: str, tmp_path: Path) -> None:
     graph = tmp_path / "graph.yaml"
     graph.write_text(MANIFEST.format(target=target, extra=extra, call=call))
     result = subprocess.run(
-        [sys.executable, "-m", "braid", "--log-level", "WARNING", "run", str(graph)]
-        + ["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "braid",
+            "--log-level",
+            "WARNING",
+            "run",
+            str(graph),
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
