@@ -10,6 +10,7 @@ never retried, since user code may already have run.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -72,6 +73,7 @@ class ChannelPool:
         self._options = list(options)
         self._stubs: dict[str, ReplicaStub] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def stub(self, address: str) -> ReplicaStub:
         stub = self._stubs.get(address)
@@ -80,6 +82,17 @@ class ChannelPool:
             self._channels[address] = channel
             stub = self._stubs[address] = ReplicaStub(channel)  # type: ignore[no-untyped-call]
         return stub
+
+    def reset(self, address: str) -> None:
+        """Forget the channel to ``address`` after a failed connect: a gRPC channel stays in
+        reconnect backoff for up to seconds and fails every call meanwhile, even once the
+        replica is back (a restart on the same port); the next call dials afresh."""
+        self._stubs.pop(address, None)
+        channel = self._channels.pop(address, None)
+        if channel is not None:
+            task = asyncio.get_running_loop().create_task(channel.close(grace=None))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         channels, self._channels, self._stubs = self._channels, {}, {}
@@ -118,18 +131,26 @@ class ReplicaClient:
         self, request: CallRequest, *, deadline: float | None, address: str | None = None
     ) -> AsyncIterator[StreamItem]:
         """Run a streaming ``request``; yields items as the replica produces them."""
-        target = address or self.router.choose(request.node)
-        timeout = remaining(deadline, node=request.node, step=request.step)
-        with self.router.tracking(target):
-            call = self._pool.stub(target).CallStream(request, timeout=timeout)
-            try:
-                async for item in call:
-                    yield item
-            except grpc.aio.AioRpcError as exc:
-                self._never_connected(exc, target)
-                raise from_rpc_error(exc, address=target, node=request.node) from exc
-            finally:
-                call.cancel()
+        tried: list[str] = []
+        while True:
+            target = address or self.router.choose(request.node, exclude=tried)
+            timeout = remaining(deadline, node=request.node, step=request.step)
+            started = False
+            with self.router.tracking(target):
+                call = self._pool.stub(target).CallStream(request, timeout=timeout)
+                try:
+                    async for item in call:
+                        started = True
+                        yield item
+                    return
+                except grpc.aio.AioRpcError as exc:
+                    never = self._never_connected(exc, target)
+                    if never and not started and address is None and not tried:
+                        tried.append(target)  # nothing reached it: once more, elsewhere
+                        continue
+                    raise from_rpc_error(exc, address=target, node=request.node) from exc
+                finally:
+                    call.cancel()
 
     async def fetch(
         self, address: str, key: str, path: Sequence[str], *, deadline: float | None, node: str = ""
@@ -152,5 +173,6 @@ class ReplicaClient:
         details = (exc.details() or "").lower()
         if any(words in details for words in _NOT_CONNECTED):
             self.router.mark_down(address)
+            self._pool.reset(address)
             return True
         return False
