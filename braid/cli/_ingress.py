@@ -50,6 +50,11 @@ def register(subparsers: Any) -> None:
         default="static",
         help="how to find the nodes' replicas (default static: --peers)",
     )
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the ports with the sockets braid run reserved them with (SO_REUSEPORT)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         discovery=args.discovery,
         cluster=cluster,
+        reuse_port=args.reuse_port,
     )
     try:
         asyncio.run(serve_ingress(settings))

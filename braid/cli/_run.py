@@ -20,6 +20,7 @@ from braid.runtime import (
     LaunchSettings,
     Layout,
 )
+from braid.runtime._local.processes import watch_parent
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +58,16 @@ def register(subparsers: Any) -> None:
         help="process: one process per replica (default, fastest); pod: a sidecar and a worker "
         "per replica, as in a Kubernetes pod",
     )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long every process may take to be ready (default 120; models load for minutes)",
+    )
+    parser.add_argument(
+        "--parent-fd", type=int, help=argparse.SUPPRESS
+    )  # run(): stop everything when this pipe closes (the caller died)
     parser.set_defaults(handler=run)
 
 
@@ -84,18 +95,21 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         status_file=args.status_file,
         layout=Layout(args.layout),
+        startup_timeout=args.startup_timeout,
     )
     try:
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, args.parent_fd))
     except (LaunchError, BraidRuntimeError) as exc:
         return fail(str(exc))
 
 
-async def _serve(settings: LaunchSettings) -> int:
+async def _serve(settings: LaunchSettings, parent_fd: int | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if parent_fd is not None:
+        watch_parent(parent_fd, stop.set)
     launcher = Launcher(settings)
     starting = asyncio.create_task(launcher.start())
     stopping = asyncio.create_task(stop.wait())

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from braid.cli._output import fail
-from braid.runtime import BraidRuntimeError, ClusterAccess, ReplicaSettings, serve_replica
+from braid.runtime import (
+    BraidRuntimeError,
+    ClusterAccess,
+    LoadError,
+    ReplicaSettings,
+    serve_replica,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +37,11 @@ def register(subparsers: Any) -> None:
     sidecar.add_argument(
         "--http-port", type=int, help="the node is an HTTP model server on this local port"
     )
+    sidecar.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the ports with the socket braid run reserved them with (SO_REUSEPORT)",
+    )
     sidecar.set_defaults(handler=run_sidecar)
     worker = subparsers.add_parser(
         "worker",
@@ -50,6 +61,11 @@ def register(subparsers: Any) -> None:
         "--health-port",
         type=int,
         help="also serve gRPC health on this TCP port (the model container's liveness probe)",
+    )
+    worker.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the health port with the socket braid run reserved it with (SO_REUSEPORT)",
     )
     worker.add_argument(
         "--health-host",
@@ -114,23 +130,35 @@ def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
 
 def run_sidecar(args: argparse.Namespace) -> int:
     settings = _settings(
-        args, listen=args.listen, worker_socket=args.worker_socket, http_port=args.http_port
+        args,
+        listen=args.listen,
+        worker_socket=args.worker_socket,
+        http_port=args.http_port,
+        reuse_port=args.reuse_port,
     )
     return _serve(settings)
 
 
 def run_worker(args: argparse.Namespace) -> int:
     health = f"{args.health_host}:{args.health_port}" if args.health_port else None
-    settings = _settings(args, listen=f"unix:{args.socket}", is_worker=True, health_listen=health)
+    settings = _settings(
+        args,
+        listen=f"unix:{args.socket}",
+        is_worker=True,
+        health_listen=health,
+        reuse_port=args.reuse_port,
+    )
     return _serve(settings)
 
 
 def _serve(settings: ReplicaSettings) -> int:
-    """Serve until stopped; a replica that cannot start says why in one line."""
+    """Serve one replica; a start-up failure is one line (plus the user's own frames)."""
     try:
         asyncio.run(serve_replica(settings))
+    except LoadError as exc:
+        return fail(f"{exc.message}{exc.user_frames}")
     except BraidRuntimeError as exc:  # its message names the node
         return fail(str(exc))
     except OSError as exc:
-        return fail(f'node "{settings.node}": {exc}')
+        return fail(f'node "{settings.node}" cannot start: {exc}')
     return 0

@@ -30,12 +30,23 @@ from braid.runtime._ingress.rendering import grpc_input, grpc_reply
 from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
-from braid.runtime._wire.client import SERVER_OPTIONS
+from braid.runtime._wire.client import server_options
 from braid.runtime._wire.errors import NotFound, RequestError, code_of, error_metadata, origin_of
 
 logger = logging.getLogger(__name__)
 
 GRAPH_SERVICE = braid_pb2.DESCRIPTOR.services_by_name["Graph"].full_name
+
+
+#: Room for the fields of a GraphRequest beside its input (the graph's name, the framing).
+_HEADROOM_BYTES = 4096
+
+
+class RequestTooLarge(RequestError):
+    """A gRPC request over the graph's ``maxRequestBytes`` (HTTP answers 413 for the same)."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 413
 
 
 class GraphService(braid_pb2_grpc.GraphServicer):
@@ -111,6 +122,13 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         *,
         allow_stream: bool,
     ) -> FlowResult:
+        size = request.ByteSize()
+        if size > route.max_request_bytes:
+            error = RequestTooLarge(
+                f'the request for graph "{route.name}" is {size} bytes; its limit is '
+                f"{route.max_request_bytes} bytes (spec.ingress.maxRequestBytes)"
+            )
+            raise error
         value = grpc_input(request)
         requested = context.time_remaining()
         deadline = route.deadline(requested)
@@ -128,8 +146,13 @@ class GraphService(braid_pb2_grpc.GraphServicer):
 class GrpcIngress:
     """The ingress's gRPC server: the Graph service, health and reflection."""
 
-    def __init__(self, service: GraphService) -> None:
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+    def __init__(self, service: GraphService, *, reuse_port: bool = False) -> None:
+        # gRPC itself refuses anything over the largest graph's limit before reading it whole;
+        # each graph's own limit is checked per request (RequestTooLarge).
+        largest = max((route.max_request_bytes for route in service.routes.routes), default=0)
+        options = [o for o in server_options(reuse_port=reuse_port) if "receive" not in o[0]]
+        options.append(("grpc.max_receive_message_length", largest + _HEADROOM_BYTES))
+        self.server = grpc.aio.server(options=options)
         self.health = health.aio.HealthServicer()
         braid_pb2_grpc.add_GraphServicer_to_server(service, self.server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

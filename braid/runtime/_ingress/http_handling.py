@@ -189,11 +189,11 @@ def _input_of(request: HttpRequest) -> object:
                 "the request has no body; send the graph's input as JSON (e.g. -d '5')"
             )
         return parse_json(request.body)
-    raise _UnsupportedType(
+    raise UnsupportedMediaType(
         f"unsupported Content-Type {content_type[:80]!r}; send application/json or "
         "application/octet-stream"
     )
 
 
-class _UnsupportedType(BadRequest):
+class UnsupportedMediaType(BadRequest):
     http_status = 415

@@ -142,8 +142,10 @@ class HttpServer:
         *,
         limits: HttpLimits | None = None,
         body_limit: Callable[[HttpRequest], int] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self._handler = handler
+        self._reuse_port = reuse_port
         self.limits = limits or HttpLimits()
         self._body_limit = body_limit
         self._server: asyncio.Server | None = None
@@ -158,7 +160,12 @@ class HttpServer:
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(
-            self._connection, host, port, limit=self.limits.max_line_bytes, reuse_address=True
+            self._connection,
+            host,
+            port,
+            limit=self.limits.max_line_bytes,
+            reuse_address=True,
+            reuse_port=self._reuse_port or None,
         )
 
     async def close(self) -> None:

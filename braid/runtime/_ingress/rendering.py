@@ -66,13 +66,23 @@ def output_json(output: Output) -> bytes:
 def parse_json(body: bytes, *, what: str = "request body") -> Any:
     """Parse a JSON input; :class:`BadRequest` says where the JSON is broken."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"the {what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadRequest(f"the {what} is not valid JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise BadRequest(f"the {what} is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise BadRequest(f"the {what} is not UTF-8 text") from None
+    except ValueError as exc:  # NaN and Infinity; integers over Python's 4,300-digit limit
+        reason = str(exc).split("\n", 1)[0].split(";", 1)[0]
+        raise BadRequest(f"the {what} is not valid JSON: {reason}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity: refuse them rather than echo them back as invalid JSON."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _refuse_marker(index: int) -> Any:

@@ -55,6 +55,8 @@ class IngressSettings:
     discovery: str = "static"
     cluster: ClusterAccess | None = None
     limits: HttpLimits = field(default_factory=HttpLimits)
+    #: Share the ports with the sockets ``braid run`` reserved them with (SO_REUSEPORT).
+    reuse_port: bool = False
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -84,6 +86,7 @@ class Ingress:
         limits: HttpLimits | None = None,
         pool: ChannelPool | None = None,
         metrics: IngressMetrics | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
@@ -94,10 +97,13 @@ class Ingress:
         self.routes = RouteTable(routes)
         self.http_handler = HttpIngress(self.routes, self.metrics)
         self.http = HttpServer(
-            self.http_handler, limits=limits, body_limit=self.http_handler.body_limit
+            self.http_handler,
+            limits=limits,
+            body_limit=self.http_handler.body_limit,
+            reuse_port=reuse_port,
         )
-        self.grpc = GrpcIngress(GraphService(self.routes, self.metrics))
-        self.metrics_server = HttpServer(self._metrics)
+        self.grpc = GrpcIngress(GraphService(self.routes, self.metrics), reuse_port=reuse_port)
+        self.metrics_server = HttpServer(self._metrics, reuse_port=reuse_port)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
 
@@ -105,7 +111,7 @@ class Ingress:
     def from_settings(cls, settings: IngressSettings) -> Ingress:
         graphs = [load_graph(path) for path in settings.graph_files]
         pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
-        return cls(pairs, limits=settings.limits)
+        return cls(pairs, limits=settings.limits, reuse_port=settings.reuse_port)
 
     async def start(
         self,

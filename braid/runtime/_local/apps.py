@@ -9,7 +9,9 @@
 
 :func:`run` starts ``braid run`` as a child process (in a session of its own, on free ports, with
 a status file it waits for), so that a notebook or a test gets exactly the processes the CLI
-would start; leaving the ``with`` block (or :meth:`App.close`) stops them all. Calls go to the
+would start; leaving the ``with`` block (or :meth:`App.close`) stops them all. So does the
+caller's exit without either (``atexit``), and even its death by SIGKILL: ``braid run`` watches
+a pipe whose other end only the caller holds, and stops everything when it closes. Calls go to the
 ingress over gRPC with braid's codec, so numpy arrays and bytes arrive as they left.
 :meth:`App.remote` returns a :class:`GraphResponse` at once (the call is already on its way);
 ``.result()`` blocks, ``await`` does not block the event loop.
@@ -18,13 +20,13 @@ ingress over gRPC with braid's codec, so numpy arrays and bytes arrive as they l
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
@@ -33,6 +35,7 @@ from typing import Any, cast
 
 import grpc
 
+from braid.runtime._local import workdirs
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
@@ -155,14 +158,19 @@ class GraphCaller:
 class App:
     """Running graphs: call the first with :meth:`remote`, others with :meth:`graph`."""
 
-    def __init__(self, process: subprocess.Popen[bytes], status: dict[str, Any], workdir: Any):
+    def __init__(
+        self, process: subprocess.Popen[bytes], status: dict[str, Any], workdir: Any, pipe: int
+    ) -> None:
         self._process = process
+        self._pipe = pipe  # braid run stops when it closes
         self._workdir = workdir
         self.status = status
         self.graphs: list[dict[str, str | None]] = status["graphs"]
         self.grpc_target: str = status["grpc"]
         self.http_url: str | None = self.graphs[0]["http"]
         self.pids: list[int] = status["pids"]
+        self._closed = False
+        atexit.register(self.close)
         self._channel = grpc.insecure_channel(self.grpc_target, options=CHANNEL_OPTIONS)
         self._stub = GraphStub(self._channel)  # type: ignore[no-untyped-call]
         self._default = GraphCaller(self._stub, str(self.graphs[0]["name"]))
@@ -184,7 +192,13 @@ class App:
 
     def close(self, grace: float = 20.0) -> None:
         """Stop ``braid run`` and everything it started."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         self._channel.close()
+        with contextlib.suppress(OSError):
+            os.close(self._pipe)
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
@@ -214,13 +228,24 @@ def run(
     """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them."""
     if not graphs:
         raise ValueError("run() needs at least one graph manifest")
-    workdir = tempfile.TemporaryDirectory(prefix="braid-app-")
+    workdir = workdirs.work_dir("braid-app-")
     status_file = Path(workdir.name) / "status.json"
+    # braid run stops everything when this pipe closes: when this process exits, however.
+    watched, held = os.pipe()
     argv = [sys.executable, "-m", "braid", "run", *(str(g) for g in graphs)]
     argv += ["--http", http, "--grpc", grpc_address, "--log-level", log_level]
-    argv += ["--status-file", str(status_file)]
+    argv += ["--status-file", str(status_file), "--parent-fd", str(watched)]
+    argv += ["--startup-timeout", str(start_timeout)]
     # The argv is this interpreter running braid with paths and flags: no shell, no user program.
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+    # Its announcements ("ready, N processes") are for a terminal, not the caller's output.
+    process = subprocess.Popen(  # noqa: S603
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+        pass_fds=(watched,),
+    )
+    os.close(watched)
     deadline = time.monotonic() + start_timeout
     while not status_file.exists():
         code = process.poll()
@@ -228,6 +253,7 @@ def run(
             if code is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait()
+            os.close(held)
             workdir.cleanup()
             raise LaunchError(
                 f"braid run {' '.join(str(g) for g in graphs)} "
@@ -235,4 +261,4 @@ def run(
                 + "; its log is above"
             )
         time.sleep(0.05)
-    return App(process, json.loads(status_file.read_text()), workdir)
+    return App(process, json.loads(status_file.read_text()), workdir, held)

@@ -27,16 +27,18 @@ import json
 import logging
 import socket
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
+from braid.runtime._local import workdirs
+from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
     Backoff,
     LaunchError,
+    Listener,
     ProcessSpec,
     Supervised,
     grpc_health_probe,
@@ -88,7 +90,8 @@ class LaunchSettings:
 
 
 def free_port(host: str) -> int:
-    """A port that nothing listens on right now (the kernel's pick)."""
+    """A port that nothing listens on right now (the kernel's pick), for a program braid does not
+    control (an HTTP model server's ``PORT``); braid's own processes get reserved ports."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -122,7 +125,7 @@ class Launcher:
 
     def __init__(self, settings: LaunchSettings, work_dir: Path | None = None) -> None:
         self.settings = settings
-        self._temporary = None if work_dir else tempfile.TemporaryDirectory(prefix="braid-run-")
+        self._temporary = None if work_dir else workdirs.work_dir("braid-run-")
         self.work_dir = work_dir or Path(self._temporary.name if self._temporary else ".")
         self.replicas: list[Supervised] = []
         self.servers: list[Supervised] = []
@@ -131,6 +134,8 @@ class Launcher:
         self.grpc: tuple[str, int] | None = None
         self.metrics_port: int | None = None
         self._peers: dict[Path, dict[str, list[str]]] = {}
+        self.ports = PortReservations()
+        self._started = False
 
     def peers_file(self, graph: GraphFile) -> Path:
         return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
@@ -149,7 +154,7 @@ class Launcher:
             await asyncio.gather(
                 *(p.wait_ready(self.settings.startup_timeout) for p in self.servers + self.replicas)
             )
-            self.ingress = Supervised(self._ingress_spec(), backoff=self.settings.backoff)
+            self.ingress = self._supervised(self._ingress_spec())
             await self.ingress.start()
             await self.ingress.wait_ready(self.settings.startup_timeout)
         except BaseException:
@@ -157,6 +162,7 @@ class Launcher:
             raise
         for process in self._all():
             process.supervise()
+        self._started = True
         self._write_status()
 
     async def stop(self) -> None:
@@ -165,6 +171,7 @@ class Launcher:
         if self.ingress is not None:
             await self.ingress.stop(grace)
         await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
+        self.ports.close()
         if self._temporary is not None:
             self._temporary.cleanup()
 
@@ -193,7 +200,7 @@ class Launcher:
                 continue
             host, port = address
             if port == 0:
-                port = free_port(host)
+                port = self.ports.reserve(host)
             else:
                 check_port_free(host, port, flag)
             addresses.append((host, port))
@@ -207,11 +214,17 @@ class Launcher:
         for node in graph.graph.spec.nodes:
             for index in range(replica_count(node)):
                 name = f"{graph.graph.metadata.name}/{node.name}#{index}"
-                port = free_port(host)
+                port = self.ports.reserve(host)
                 args = [
                     "sidecar",
+                    "--reuse-port",
                     *("--graph", str(graph.path), "--node", node.name),
-                    *("--listen", f"{host}:{port}", "--metrics-port", str(free_port(host))),
+                    *(
+                        "--listen",
+                        f"{host}:{port}",
+                        "--metrics-port",
+                        str(self.ports.reserve(host)),
+                    ),
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                 ]
                 if node.http is not None:
@@ -226,29 +239,28 @@ class Launcher:
                     address=f"{host}:{port}",
                     labels={"graph": str(self.peers_file(graph)), "node": node.name},
                     readiness_period=READINESS_PERIOD_SECONDS,
+                    liveness=grpc_health_probe(f"{host}:{port}", ""),
                 )
-                self.replicas.append(
-                    Supervised(spec, backoff=self.settings.backoff, listener=self._replica_changed)
-                )
+                self.replicas.append(self._supervised(spec, listener=self._replica_changed))
 
     def _plan_worker(self, graph: GraphFile, node: Node, name: str, sidecar: str) -> Path:
         """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
         host = self.settings.host
         # Short: a Unix socket's path is limited to 107 bytes.
         socket = self.work_dir / f"worker-{len(self.servers)}.sock"
-        health = free_port(host)
+        health = self.ports.reserve(host)
         args = [
             "worker",
             *("--graph", str(graph.path), "--node", node.name, "--socket", str(socket)),
             *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
             *("--advertise", sidecar, "--health-port", str(health), "--health-host", host),
+            "--reuse-port",
         ]
+        liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
-            name=f"worker {name}",
-            argv=self._braid(*args),
-            probe=grpc_health_probe(f"{host}:{health}", ""),
+            name=f"worker {name}", argv=self._braid(*args), probe=liveness, liveness=liveness
         )
-        self.servers.append(Supervised(spec, backoff=self.settings.backoff))
+        self.servers.append(self._supervised(spec))
         return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
@@ -266,15 +278,15 @@ class Launcher:
             cwd=graph.code_dir,
             env={"PORT": str(port)},
         )
-        self.servers.append(Supervised(spec, backoff=self.settings.backoff))
+        self.servers.append(self._supervised(spec))
         return port
 
     def _ingress_spec(self) -> ProcessSpec:
-        args = ["ingress"]
+        args = ["ingress", "--reuse-port"]
         for graph in self.settings.graphs:
             args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
-        self.metrics_port = free_port(self.settings.host)
+        self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")
@@ -283,6 +295,20 @@ class Launcher:
         else:
             raise LaunchError("nothing to serve: both --http and --grpc are off")
         return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe)
+
+    def _supervised(self, spec: ProcessSpec, listener: Listener | None = None) -> Supervised:
+        def changed(process: Supervised, ready: bool) -> None:
+            if listener is not None:
+                listener(process, ready)
+            if ready and self._started:  # a restart: new pids in the status file
+                self._write_status()
+
+        return Supervised(
+            spec,
+            backoff=self.settings.backoff,
+            listener=changed,
+            startup_timeout=self.settings.startup_timeout,
+        )
 
     def _replica_changed(self, process: Supervised, ready: bool) -> None:
         """Keep the peers file to the replicas that are ready."""

@@ -2,8 +2,9 @@
 
 A :class:`Supervised` process runs in a process group (session) of its own, so that stopping it
 reaches whatever it started in turn (a worker, a model server's children): SIGTERM to the group,
-then SIGKILL after a grace period. On Linux each child also gets SIGTERM if ``braid run`` itself
-dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behind.
+then SIGKILL after a grace period. On Linux each child also gets SIGKILL if ``braid run`` itself
+dies (``PR_SET_PDEATHSIG``), so that even a killed launcher leaves nothing behind, not even a
+child that ignores SIGTERM.
 
 After start-up, a process that exits is started again on the same port after a backoff that
 doubles up to a cap (and resets once it has stayed up a while), and each restart is logged.
@@ -60,6 +61,9 @@ class ProcessSpec:
     labels: dict[str, str] = field(default_factory=dict)
     #: Seconds between readiness probes while it runs (None: only probed while starting).
     readiness_period: float | None = None
+    #: Once ready, checked every ``liveness_interval``; failing ``liveness_failures`` checks in a
+    #: row gets the process killed and restarted (a replica whose threads are all stuck).
+    liveness: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -71,17 +75,25 @@ class Backoff:
     stable: float = 30.0
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks Linux to SIGTERM the child when its parent dies."""
+def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks Linux to send ``signum`` to the child when its parent dies.
+
+    SIGKILL by default: the launcher stops its children gracefully itself; this is for the
+    launcher that was killed, and a child that ignores SIGTERM must not outlive it. If the
+    parent died before the child could ask, the child exits at once.
+    """
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     libc = ctypes.CDLL(name, use_errno=True)  # loaded before fork: the child only calls it
+    parent = os.getpid()
 
     def set_signal() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signum)
+        if os.getppid() != parent:  # the parent is already gone
+            os._exit(1)
 
     return set_signal
 
@@ -96,18 +108,25 @@ class Supervised:
         backoff: Backoff | None = None,
         listener: Listener | None = None,
         probe_interval: float = 0.1,
+        startup_timeout: float = 120.0,
+        liveness_interval: float = 2.0,
+        liveness_failures: int = 3,
     ) -> None:
         self.spec = spec
         self.backoff = backoff or Backoff()
         self.listener = listener
         self.probe_interval = probe_interval
+        self.startup_timeout = startup_timeout
+        self.liveness_interval = liveness_interval
+        self.liveness_failures = liveness_failures
+        self._liveness: asyncio.Task[None] | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.ready = False
         self._stopping = False
         self._monitor: asyncio.Task[None] | None = None
         self._readiness: asyncio.Task[None] | None = None
-        self._preexec = _parent_death_signal()
+        self._preexec = parent_death_signal()
 
     @property
     def pid(self) -> int | None:
@@ -152,11 +171,13 @@ class Supervised:
             self._readiness = asyncio.create_task(
                 self._follow_readiness(self.spec.readiness_period), name=self.spec.name
             )
+        if self.spec.liveness is not None:
+            self._liveness = asyncio.create_task(self._check_liveness(self.spec.liveness))
 
     async def stop(self, grace: float) -> None:
         """Stop for good: SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
         self._stopping = True
-        for task in (self._monitor, self._readiness):
+        for task in (self._monitor, self._readiness, self._liveness):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -187,6 +208,29 @@ class Supervised:
             self.ready = ready
             if self.listener is not None:
                 self.listener(self, ready)
+
+    async def _check_liveness(self, probe: Probe) -> None:
+        failures = 0
+        while not self._stopping:
+            await asyncio.sleep(self.liveness_interval)
+            process = self.process
+            if not self.ready or process is None or process.returncode is not None:
+                failures = 0
+                continue
+            try:
+                live = await probe()
+            except Exception:  # no answer counts as a failure
+                live = False
+            failures = 0 if live else failures + 1
+            if failures >= self.liveness_failures:
+                logger.error(
+                    "%s failed %d health checks in a row (wedged); killing it to restart it",
+                    self.spec.name,
+                    failures,
+                )
+                self._set_ready(False)
+                _signal_group(process.pid, signal.SIGKILL)
+                failures = 0
 
     async def _keep_running(self) -> None:
         delay = self.backoff.first
@@ -230,11 +274,28 @@ class Supervised:
     async def _restart(self) -> None:
         try:
             await self.start()
-            await self.wait_ready(120.0)
+            await self.wait_ready(self.startup_timeout)
         except (LaunchError, OSError) as exc:
             logger.warning("%s failed to restart: %s", self.spec.name, exc)
             return
         logger.info("%s restarted and ready", self.spec.name)
+
+
+def watch_parent(fd: int, gone: Callable[[], None]) -> None:
+    """Call ``gone`` once the pipe ``fd`` closes: the process holding its other end exited."""
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            logger.warning("the process that started braid run is gone; stopping")
+            gone()
+
+    loop.add_reader(fd, readable)
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -9,10 +9,13 @@ what to fix, instead of an ImportError traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import sys
-from collections.abc import Mapping
+import sysconfig
+import traceback
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,10 @@ def import_target(path: str, *, node: str, code_dir: Path | None = None) -> Any:
         raise LoadError(
             f'node "{node}": cannot import module "{module_name}": {exc}{where}'
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # user code may exit on import
         raise LoadError(
-            f'node "{node}": importing "{module_name}" raised {type(exc).__name__}: {exc}'
+            f'node "{node}": importing "{module_name}" raised {_described(exc)}',
+            user_frames=user_frames(exc),
         ) from exc
     for part in attribute.split("."):
         try:
@@ -65,14 +69,58 @@ def construct(node: Node, target: Any, handles: Mapping[str, Any]) -> Any:
     try:
         return target(**arguments)
     except TypeError as exc:
+        frames = user_frames(exc)
+        if not frames:  # the call itself did not fit: the init keywords are wrong
+            raise LoadError(
+                f'node "{node.name}": constructing {target.__name__} failed: {exc}; '
+                f"check the node's init and handles ({', '.join(arguments) or 'none given'})"
+            ) from exc
         raise LoadError(
-            f'node "{node.name}": constructing {target.__name__} failed: {exc}'
+            f'node "{node.name}": the constructor of {target.__name__} raised {_described(exc)}',
+            user_frames=frames,
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         raise LoadError(
-            f'node "{node.name}": the constructor of {target.__name__} raised '
-            f"{type(exc).__name__}: {exc}"
+            f'node "{node.name}": the constructor of {target.__name__} raised {_described(exc)}',
+            user_frames=user_frames(exc),
         ) from exc
+
+
+def user_frames(exc: BaseException) -> str:
+    """The traceback lines of ``exc`` in the user's files: none of braid's, the standard
+    library's or the import machinery's; a syntax error's own line too."""
+    ignored = (str(Path(__file__).parents[2]), sysconfig.get_paths()["stdlib"], "<frozen ")
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(ignored)
+    ]
+    lines = traceback.format_list(frames)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        lines.append(
+            f'  File "{exc.filename}", line {exc.lineno}\n    {(exc.text or "").strip()}\n'
+        )
+    return "".join("\n" + line.rstrip("\n") for line in lines)
+
+
+def _described(exc: BaseException) -> str:
+    """``Type: message``, or just the type when the message is empty."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def lacks_reconfigure(node: Node, target: Any) -> bool:
+    """Whether ``node`` has a userConfig that ``target`` cannot take (no ``reconfigure()``)."""
+    if node.user_config is None:
+        return False
+    return not inspect.isclass(target) or not callable(getattr(target, "reconfigure", None))
+
+
+def reconfigure_problem(node: Node) -> str:
+    return (
+        f'node "{node.name}" has a userConfig, but "{node.class_}" has no reconfigure() method '
+        "to receive it; add reconfigure(self, config) or remove userConfig"
+    )
 
 
 def missing_methods(target: Any, methods: list[str]) -> list[str]:
@@ -92,6 +140,25 @@ def code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem
 
     This imports user code, so it runs only when asked (``braid validate --check-code``).
     """
+    with _isolated():
+        return _code_problems(graph, code_dir)
+
+
+@contextlib.contextmanager
+def _isolated() -> Iterator[None]:
+    """Import user code without leaving it behind: each manifest's modules are its own, so that
+    two files with a module of the same name are each checked against their own code."""
+    modules, path = set(sys.modules), list(sys.path)
+    try:
+        yield
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+        sys.path[:] = path
+        importlib.invalidate_caches()
+
+
+def _code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem]:
     problems: list[Problem] = []
     targets: dict[str, Any] = {}
     for index, node in enumerate(graph.spec.nodes):
@@ -106,6 +173,11 @@ def code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem
         problem = _constructor_problem(node, targets[node.name])
         if problem:
             problems.append(Problem(f"spec.nodes[{index}].init", problem))
+            if not inspect.isclass(targets[node.name]):
+                del targets[node.name]  # its calls are not the problem: do not report them
+        if lacks_reconfigure(node, targets.get(node.name)):
+            message = reconfigure_problem(node).removeprefix(f'node "{node.name}" ')
+            problems.append(Problem(f"spec.nodes[{index}].userConfig", message))
     for index, step in enumerate(graph.spec.flow.steps):
         for path, call in _calls_of(step, f"spec.flow.steps[{index}]"):
             target = parse_call(call)
@@ -134,6 +206,10 @@ def _calls_of(step: Step, path: str) -> list[tuple[str, str]]:
 
 def _constructor_problem(node: Node, target: Any) -> str | None:
     if not inspect.isclass(target):
+        if node.init or node.handles:
+            return f'"{node.class_}" is a function; it takes no init or handles'
+        if not callable(target):
+            return f'"{node.class_}" is neither a class nor a function'
         return None
     arguments = {**node.init, **{name.replace("-", "_"): None for name in node.handles}}
     try:

@@ -1,8 +1,9 @@
 """Executors: where a sidecar runs a method of its node.
 
 - :class:`LocalExecutor` hosts the user's object in this process (the worker), and calls its
-  methods: async ones on the event loop, sync ones in a thread pool so that they never block it,
-  generators (sync or async) as streams.
+  methods: async ones on the event loop, sync ones in the node's threads so that they never
+  block it (:mod:`~braid.runtime._replica.sync_threads` says what a deadline can and cannot
+  interrupt there), generators (sync or async) as streams.
 - :class:`SocketExecutor` forwards to a worker process over a Unix socket (the Kubernetes layout:
   model container and sidecar container share an emptyDir).
 - :class:`HttpExecutor` forwards to an HTTP model server in the same pod, one JSON POST a call.
@@ -13,17 +14,24 @@ They share one small protocol, so the sidecar does not care which one it has.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-import functools
 import inspect
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Protocol
 
-from braid.runtime._wire.errors import BadRequest, NotFound, ReplicaUnavailable, UserCodeError
+from braid.runtime._replica.sync_threads import SyncThreads
+from braid.runtime._wire.errors import (
+    BadRequest,
+    LoadError,
+    NotFound,
+    ReplicaUnavailable,
+    UserCodeError,
+)
 from braid.spec import CALL_METHOD
 
 logger = logging.getLogger(__name__)
@@ -60,7 +68,7 @@ class LocalExecutor:
     def __init__(self, node: str, target: Any, *, threads: int = 16) -> None:
         self.node = node
         self._target = target
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"braid-{node}")
+        self.threads = SyncThreads(threads, f"braid-{node}")
         self._methods: dict[str, Callable[..., Any]] = {}
 
     def method(self, name: str) -> Callable[..., Any]:
@@ -104,10 +112,12 @@ class LocalExecutor:
             if _is_async(function):
                 return await function(*args, **kwargs)
             context = contextvars.copy_context()
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(
-                self._pool, functools.partial(context.run, function, *args, **kwargs)
-            )
+            future = self.threads.submit(context.run, function, *args, **kwargs)
+            try:
+                result = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:  # past the deadline: the thread may go on running
+                self.threads.abandon(future)
+                raise
             if inspect.isawaitable(result):
                 return await result
             return result
@@ -147,17 +157,26 @@ class LocalExecutor:
         stop = threading.Event()
         context = contextvars.copy_context()
 
+        def hand_over(entry: tuple[Any, BaseException | None]) -> bool:
+            """Put ``entry`` on the queue; False once the consumer has gone away."""
+            put = asyncio.run_coroutine_threadsafe(queue.put(entry), loop)
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    put.result(timeout=0.1)
+                    return True
+            put.cancel()
+            return False
+
         def produce() -> None:
             try:
                 for item in generator:
-                    if stop.is_set():
-                        break
-                    asyncio.run_coroutine_threadsafe(queue.put((item, None)), loop).result()
-                asyncio.run_coroutine_threadsafe(queue.put((_DONE, None)), loop).result()
+                    if stop.is_set() or not hand_over((item, None)):
+                        return
+                hand_over((_DONE, None))
             except Exception as exc:  # handed to the consumer, which raises it
-                asyncio.run_coroutine_threadsafe(queue.put((_DONE, exc)), loop).result()
+                hand_over((_DONE, exc))
 
-        future = loop.run_in_executor(self._pool, context.run, produce)
+        future: Future[Any] = self.threads.submit(context.run, produce)
         try:
             while True:
                 item, error = await queue.get()
@@ -170,12 +189,17 @@ class LocalExecutor:
             stop.set()
             while not queue.empty():
                 queue.get_nowait()
-            await asyncio.wait([future], timeout=1)
+            await asyncio.wait([asyncio.wrap_future(future)], timeout=1)
+            if not future.done():  # the generator is inside a slow next(): count it stuck
+                self.threads.abandon(future)
 
     async def reconfigure(self, user_config: Any) -> None:
         hook = getattr(self._target, "reconfigure", None)
-        if hook is None or inspect.isfunction(self._target):
-            return
+        if not callable(hook) or inspect.isfunction(self._target):
+            raise LoadError(
+                f'node "{self.node}" has a userConfig, but its code has no reconfigure() method '
+                "to receive it; add reconfigure(self, config) or remove userConfig"
+            )
         try:
             result = hook(user_config)
             if inspect.isawaitable(result):
@@ -186,7 +210,7 @@ class LocalExecutor:
             ) from exc
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
 
 def _is_async(function: Callable[..., Any]) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDiscovery
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
@@ -43,16 +43,17 @@ from braid.runtime._proto import braid_pb2_grpc
 from braid.runtime._replica.code import construct, import_target
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
-from braid.runtime._replica.metrics import SidecarMetrics
+from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_metrics
 from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._replica.result_store import ResultStore
 from braid.runtime._replica.sidecar import Admission, ReplicaService
+from braid.runtime._replica.sync_threads import watch_stuck
 from braid.runtime._replica.worker_socket import (
     WATCH_TIMEOUT_SECONDS,
     WORKER_KEY_PREFIX,
     SocketExecutor,
 )
-from braid.runtime._wire.client import REPLICA_SERVICE, SERVER_OPTIONS, ChannelPool, ReplicaClient
+from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
 from braid.spec import DeploymentGraph, Node, SpecError, load_graph
 
@@ -81,6 +82,7 @@ class ReplicaSettings:
     max_result_bytes: int = 2 * 1024**3
     result_ttl_seconds: float = 120.0
     sync_threads: int = 16
+    reuse_port: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,7 +120,7 @@ class ReplicaHost:
             loop=self.loop,
         )
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=list(SERVER_OPTIONS))
+        self.server = grpc.aio.server(options=server_options(reuse_port=settings.reuse_port))
         braid_pb2_grpc.add_ReplicaServicer_to_server(self.service, self.server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.user_config: Any = self.node.user_config
@@ -132,14 +134,16 @@ class ReplicaHost:
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         if settings.health_listen:
-            self._health_server = grpc.aio.server(options=list(SERVER_OPTIONS))
+            options = server_options(reuse_port=settings.reuse_port)
+            self._health_server = grpc.aio.server(options=options)
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
             _listen(self._health_server, settings.health_listen)
             await self._health_server.start()
         if not settings.is_worker:  # a sidecar answers health while its code loads
             await self._serve()
         if settings.metrics_port:
-            start_http_server(settings.metrics_port, addr="0.0.0.0", registry=self.registry)  # noqa: S104
+            host, reuse = metrics_host(settings.listen), settings.reuse_port
+            serve_metrics(host, settings.metrics_port, self.registry, reuse_port=reuse)
         await self.discovery.start()
         executor = await self._build_executor()
         if self.user_config is not None:
@@ -156,6 +160,10 @@ class ReplicaHost:
         if isinstance(executor, SocketExecutor):
             self.service.worker_fetch = executor.fetch
             self._tasks.append(asyncio.create_task(executor.watch(self._worker_changed)))
+        if isinstance(executor, LocalExecutor):  # sync code that outlives its deadline
+            stuck = self.metrics.stuck.labels(self.graph.metadata.name, self.node.name)
+            watching = watch_stuck(executor.threads, stuck, self._wedged, node=self.node.name)
+            self._tasks.append(asyncio.create_task(watching))
 
     async def _serve(self) -> None:
         _listen(self.server, self.settings.listen)
@@ -183,6 +191,12 @@ class ReplicaHost:
             self.node.name,
             WATCH_TIMEOUT_SECONDS,
         )
+
+    async def _wedged(self, wedged: bool) -> None:
+        """All threads stuck: not ready and not live, so the launcher or kubelet restarts it."""
+        status = health_pb2.HealthCheckResponse
+        for service in ("", REPLICA_SERVICE):
+            await self.health.set(service, status.NOT_SERVING if wedged else status.SERVING)
 
     async def _build_executor(self) -> Executor:
         settings, node = self.settings, self.node

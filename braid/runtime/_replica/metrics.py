@@ -2,12 +2,17 @@
 
 Per node, method and step: requests by outcome, latency, time in user code, time waiting for
 upstream values, and braid's own overhead (the rest); per node: requests running and queued
-(``braid_ongoing_requests`` is also the autoscaling metric), rejections, and the result store.
+(``braid_ongoing_requests`` is also the autoscaling metric), rejections, calls stuck in sync code
+past their deadline, and the result store.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from braid.runtime._wire.latency import LATENCY_BUCKETS
 
@@ -65,6 +70,12 @@ class SidecarMetrics:
             ("graph", "node"),
             registry=registry,
         )
+        self.stuck = Gauge(
+            "braid_stuck_calls",
+            "Sync calls still running in a thread after their caller gave up (deadline).",
+            ("graph", "node"),
+            registry=registry,
+        )
         self.rejected = Counter(
             "braid_rejected_requests",
             "Requests shed because the queue was full.",
@@ -77,3 +88,38 @@ class SidecarMetrics:
         self.store_entries = Gauge(
             "braid_result_store_entries", "Results held for consumers.", registry=registry
         )
+
+
+def serve_metrics(
+    host: str, port: int, registry: CollectorRegistry, *, reuse_port: bool = False
+) -> None:
+    """Serve ``registry`` at ``http://host:port/metrics`` from a daemon thread.
+
+    ``reuse_port`` shares the port with the launcher's reservation (``braid run`` binds each
+    port first and hands it over). A busy port is an :class:`OSError` that names it.
+    """
+
+    class Server(ThreadingWSGIServer):
+        allow_reuse_port = reuse_port
+
+    try:
+        server = make_server(host, port, make_wsgi_app(registry), Server, handler_class=_Quiet)
+    except OSError as exc:
+        raise OSError(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
+    threading.Thread(target=server.serve_forever, name="braid-metrics", daemon=True).start()
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log line per scrape."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def metrics_host(listen: str) -> str:
+    """Where metrics listen: the host of the gRPC address (``127.0.0.1`` under ``braid run``,
+    every interface in a pod that listens on ``0.0.0.0``); every interface for a Unix socket."""
+    if listen.startswith("unix:"):
+        return "0.0.0.0"  # noqa: S104 - a pod's worker: Prometheus scrapes the pod's IP
+    host = listen.rpartition(":")[0].strip("[]")
+    return host or "0.0.0.0"  # noqa: S104 - ":PORT" means every interface, as for gRPC

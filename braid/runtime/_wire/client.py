@@ -10,6 +10,7 @@ never retried, since user code may already have run.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -36,6 +37,18 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
     ("grpc.max_concurrent_streams", 1000),
 )
+
+
+def server_options(*, reuse_port: bool = False) -> list[tuple[str, Any]]:
+    """:data:`SERVER_OPTIONS`, sharing the port with the launcher's reservation if asked
+    (``braid run`` binds each port first and hands it over; see ``_local/ports.py``)."""
+    options = list(SERVER_OPTIONS)
+    if reuse_port:
+        options = [(k, v) for k, v in options if k != "grpc.so_reuseport"]
+        options.append(("grpc.so_reuseport", 1))
+    return options
+
+
 #: The health-service name a replica reports SERVING once its node's code is constructed.
 REPLICA_SERVICE = "braid.v1.Replica"
 #: Trailing metadata of a call that a replica refused before running anything (its worker is
@@ -73,6 +86,7 @@ class ChannelPool:
         self._options = list(options)
         self._stubs: dict[str, ReplicaStub] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def stub(self, address: str) -> ReplicaStub:
         stub = self._stubs.get(address)
@@ -81,6 +95,17 @@ class ChannelPool:
             self._channels[address] = channel
             stub = self._stubs[address] = ReplicaStub(channel)  # type: ignore[no-untyped-call]
         return stub
+
+    def reset(self, address: str) -> None:
+        """Forget the channel to ``address`` after a failed connect: a gRPC channel stays in
+        reconnect backoff for up to seconds and fails every call meanwhile, even once the
+        replica is back (a restart on the same port); the next call dials afresh."""
+        self._stubs.pop(address, None)
+        channel = self._channels.pop(address, None)
+        if channel is not None:
+            task = asyncio.get_running_loop().create_task(channel.close(grace=None))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         channels, self._channels, self._stubs = self._channels, {}, {}
@@ -123,18 +148,26 @@ class ReplicaClient:
         self, request: CallRequest, *, deadline: float | None, address: str | None = None
     ) -> AsyncIterator[StreamItem]:
         """Run a streaming ``request``; yields items as the replica produces them."""
-        target = address or self.router.choose(request.node)
-        timeout = remaining(deadline, node=request.node, step=request.step)
-        with self.router.tracking(target):
-            call = self._pool.stub(target).CallStream(request, timeout=timeout)
-            try:
-                async for item in call:
-                    yield item
-            except grpc.aio.AioRpcError as exc:
-                self._never_connected(exc, target)
-                raise from_rpc_error(exc, address=target, node=request.node) from exc
-            finally:
-                call.cancel()
+        tried: list[str] = []
+        while True:
+            target = address or self.router.choose(request.node, exclude=tried)
+            timeout = remaining(deadline, node=request.node, step=request.step)
+            started = False
+            with self.router.tracking(target):
+                call = self._pool.stub(target).CallStream(request, timeout=timeout)
+                try:
+                    async for item in call:
+                        started = True
+                        yield item
+                    return
+                except grpc.aio.AioRpcError as exc:
+                    never = self._never_connected(exc, target)
+                    if never and not started and address is None and not tried:
+                        tried.append(target)  # nothing reached it: once more, elsewhere
+                        continue
+                    raise from_rpc_error(exc, address=target, node=request.node) from exc
+                finally:
+                    call.cancel()
 
     async def fetch(
         self, address: str, key: str, path: Sequence[str], *, deadline: float | None, node: str = ""
@@ -154,5 +187,6 @@ class ReplicaClient:
         """Whether ``exc`` says the request never reached ``address`` (then mark it down)."""
         if never_reached(exc):
             self.router.mark_down(address)
+            self._pool.reset(address)
             return True
         return False

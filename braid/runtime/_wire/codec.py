@@ -103,14 +103,19 @@ def encode(value: Any) -> Payload:
     """Encode ``value`` into a payload; :class:`CodecError` names what cannot be encoded."""
     encoder = _Encoder()
     try:
-        header = json.dumps(value, default=encoder.default, separators=_SEPARATORS)
+        # allow_nan=False: NaN and Infinity are not JSON; a client could not parse the answer.
+        header = json.dumps(value, default=encoder.default, separators=_SEPARATORS, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise CodecError(f"cannot encode value: {exc}") from exc
+    except RecursionError:
+        raise CodecError("cannot encode value: it is nested too deeply") from None
     # Strings or keys of the user's own that start with "$" could be read as markers: take the
     # slow path that escapes such dicts only when the header holds more "$ than we emitted.
     if header.count('"$') > encoder.markers:
         encoder = _Encoder()
-        header = json.dumps(_escape(value), default=encoder.default, separators=_SEPARATORS)
+        header = json.dumps(
+            _escape(value), default=encoder.default, separators=_SEPARATORS, allow_nan=False
+        )
     return Payload(header=header.encode(), buffers=encoder.buffers)
 
 
@@ -165,6 +170,8 @@ def decode(
 def _loads(header: bytes, hook: Callable[[dict[str, Any]], Any] | None) -> Any:
     try:
         return json.loads(header, object_hook=hook)
+    except RecursionError:
+        raise CodecError("malformed payload: its header is nested too deeply") from None
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise CodecError(f"malformed payload: {exc}") from exc
 

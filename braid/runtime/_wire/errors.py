@@ -43,7 +43,12 @@ class CodecError(BraidRuntimeError):
 
 
 class LoadError(BraidRuntimeError):
-    """User code that cannot be imported, found or constructed."""
+    """User code that cannot be imported, found or constructed; ``user_frames`` holds the
+    traceback lines of the user's own files (none of braid's), each starting with a newline."""
+
+    def __init__(self, message: str, *, user_frames: str = "") -> None:
+        super().__init__(message)
+        self.user_frames = user_frames
 
 
 class RequestError(BraidRuntimeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import kmock
@@ -107,7 +107,7 @@ StartOperator = Callable[..., Any]
 
 
 @pytest.fixture
-def start_operator(api_server: ApiServer) -> Iterator[StartOperator]:
+async def start_operator(api_server: ApiServer) -> AsyncIterator[StartOperator]:
     """Start operators on the emulator; every one is stopped at the end of the test."""
     started: list[OperatorThread] = []
 
@@ -124,5 +124,7 @@ def start_operator(api_server: ApiServer) -> Iterator[StartOperator]:
         return runner
 
     yield start
+    # Stop from a thread: the emulator serves on this loop, and kopf's shutdown talks to it, so
+    # blocking the loop here made the stop wait on itself (up to the 20-second limit).
     for runner in started:
-        runner.stop()
+        await asyncio.to_thread(runner.stop)

@@ -57,7 +57,7 @@ async def test_restart_in_the_middle_of_a_reconcile_converges(
     assert await asyncio.to_thread(halting[0].halted.wait, 15)
     assert set(api_server.all_stored("apps/v1/deployments")) == {"chain-adder"}
     assert not (api_server.stored(GRAPHS, NS, "chain") or {}).get("status")
-    first.stop()
+    await asyncio.to_thread(first.stop)  # the emulator keeps serving on this loop meanwhile
 
     await start_operator()
     deployments = await eventually(

@@ -98,6 +98,91 @@ CORPUS = {
 }
 
 
+def _post(body: bytes, content_type: str = "application/json") -> bytes:
+    return (
+        b"POST /chain HTTP/1.1\r\nContent-Type: " + content_type.encode()
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )  # fmt: skip
+
+
+# name: (request bytes, expected status, words the error message holds)
+MESSAGES: dict[str, tuple[bytes, int, str]] = {
+    "NaN": (_post(b"NaN"), 400, "NaN is not a JSON number"),
+    "Infinity": (_post(b"Infinity"), 400, "Infinity is not a JSON number"),
+    "-Infinity": (_post(b"-Infinity"), 400, "-Infinity is not a JSON number"),
+    "NaN inside a list": (_post(b"[1, NaN]"), 400, "NaN is not a JSON number"),
+    "5,000-digit integer": (_post(b"9" * 5000), 400, "digits"),
+    "415 kind": (_post(b"5", "text/html"), 415, "UnsupportedMediaType"),
+    **{
+        f"bad json {i}": (_post(body), 400, "not valid JSON")
+        for i, body in enumerate(
+            [
+                b"{",
+                b"}",
+                b"[1,",
+                b"[1,]",
+                b"{'a': 1}",
+                b"tru",
+                b"nul",
+                b'"unterminated',
+                b"01",
+                b"1.",
+                b".5",
+                b"+1",
+                b"0x10",
+                b"{1: 2}",
+                b'{"a" 1}',
+                b'{"a": }',
+                b"[1 2]",
+                b'"',
+                b"undefined",
+                b"None",
+                b"True",
+                b"1e",
+                b"--1",
+                b"[[[]]",
+                b'"\\x41"',
+                b'{"a":1,}',
+                b"/* c */ 1",
+                b"1 // c",
+                b"'s'",
+                b"\x00",
+            ]
+        )
+    },
+    **{
+        f"method {method}": (b"%s /chain HTTP/1.1\r\nContent-Length: 0\r\n\r\n" % method, 405, "")
+        for method in [b"PUT", b"PATCH", b"DELETE", b"OPTIONS", b"TRACE"]
+    },
+    **{
+        f"content type {kind}": (_post(b"5", kind), 415, "unsupported Content-Type")
+        for kind in [
+            "text/csv",
+            "text/html",
+            "application/xml",
+            "image/png",
+            "application/yaml",
+            "multipart/mixed",
+            "video/mp4",
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(MESSAGES))
+def test_bad_input_gets_its_status_and_message(running: Running, name: str) -> None:
+    data, expected, words = MESSAGES[name]
+    answer = raw(running, data)
+    assert status_of(answer) == expected, answer[:300]
+    body = answer.partition(b"\r\n\r\n")[2]
+    if words:
+        error = json.loads(body)["error"]
+        assert words in f"{error['kind']}: {error['message']}"
+        assert "\n" not in error["message"]
+    assert "Traceback" not in running.log.read_text()
+    assert post_json(running.http, CHAIN, 5).json() == 12
+
+
 @pytest.mark.parametrize("name", list(CORPUS))
 def test_malformed_request_gets_a_clear_status(running: Running, name: str) -> None:
     data, expected = CORPUS[name]

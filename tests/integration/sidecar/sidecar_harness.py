@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,15 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from braid.runtime._local.ports import PortReservations
+
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def reserve_port(reservations: PortReservations) -> int:
+    """A port held for the test's sidecars (bound, handed over with --reuse-port), not guessed."""
+    return reservations.reserve("127.0.0.1")
 
 
 def wait_serving(address: str, timeout: float = 20.0) -> None:
@@ -57,9 +57,13 @@ class Replicas:
     peers: dict[str, list[str]] = field(default_factory=dict)
     processes: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: PortReservations = field(default_factory=PortReservations)
+
+    def reserve_port(self) -> int:
+        return reserve_port(self.ports)
 
     def start(self, node: str, *extra: str, replicas: int = 1, wait: bool = True) -> list[str]:
-        addresses = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
+        addresses = [f"127.0.0.1:{self.reserve_port()}" for _ in range(replicas)]
         self.peers.setdefault(node, []).extend(addresses)
         self._write_peers()
         for address in addresses:
@@ -69,7 +73,7 @@ class Replicas:
                 sys.executable, "-m", "braid", "--log-level", "WARNING", "sidecar",
                 "--graph", str(self.graph), "--node", node, "--listen", address,
                 "--peers", str(self.directory / "peers.json"), "--code-dir", str(HERE / "nodes"),
-                "--drain-seconds", "0", *extra,
+                "--drain-seconds", "0", "--reuse-port", *extra,
             ]  # fmt: skip
             log = open(self.directory / f"{node}-{address.rsplit(':', 1)[1]}.log", "wb")  # noqa: SIM115
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
@@ -107,3 +111,5 @@ class Replicas:
                     process.wait(10)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
+        self.ports.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_harness import HERE, Replicas, free_port, wait_serving
+from sidecar_harness import HERE, Replicas, wait_serving
 
 from braid.runtime import DeadlineExceeded, Overloaded, UserCodeError
 from braid.runtime._discovery.peers import StaticDiscovery
@@ -312,7 +312,7 @@ def test_new_calls_avoid_a_killed_replica(replicas_for: MakeReplicas) -> None:
 
 def test_the_metrics_port_exports_per_step_metrics(replicas_for: MakeReplicas) -> None:
     replicas = replicas_for(GRAPH)
-    port = free_port()
+    port = replicas.reserve_port()
     replicas.start("echo", "--metrics-port", str(port))
     asyncio.run(run(client_for(replicas), call("echo", "run", 1, step="a")))
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
