@@ -23,7 +23,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from braid.runtime._wire.errors import BadRequest, NotFound, ReplicaUnavailable, UserCodeError
+from braid.runtime._wire.errors import (
+    BadRequest,
+    NotFound,
+    ReplicaUnavailable,
+    RequestError,
+    UserCodeError,
+)
 from braid.spec import CALL_METHOD
 
 logger = logging.getLogger(__name__)
@@ -111,7 +117,10 @@ class LocalExecutor:
             if inspect.isawaitable(result):
                 return await result
             return result
-        except (asyncio.CancelledError, UserCodeError):
+        except asyncio.CancelledError:
+            raise
+        except RequestError as error:  # a handle call failed: keep its kind, note the path
+            error.through(self.node, step)
             raise
         except Exception as exc:
             raise UserCodeError.from_exception(
@@ -133,7 +142,10 @@ class LocalExecutor:
             else:
                 async for item in self._drain_in_thread(produced):
                     yield item, False
-        except (asyncio.CancelledError, UserCodeError):
+        except asyncio.CancelledError:
+            raise
+        except RequestError as error:  # a handle call failed: keep its kind, note the path
+            error.through(self.node, step)
             raise
         except Exception as exc:
             raise UserCodeError.from_exception(
