@@ -10,6 +10,7 @@ from typing import Any
 
 from braid.cli._output import fail
 from braid.runtime import BraidRuntimeError, ClusterAccess, IngressSettings, serve_ingress
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +50,14 @@ def register(subparsers: Any) -> None:
         choices=["static", "kubernetes"],
         default="static",
         help="how to find the nodes' replicas (default static: --peers)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"on SIGTERM, let requests in flight finish for this long (default "
+        f"{DRAIN_TIMEOUT_SECONDS})",
     )
     parser.set_defaults(handler=run)
 
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         discovery=args.discovery,
         cluster=cluster,
+        drain_timeout=args.drain_timeout,
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -13,6 +13,7 @@ from braid.cli._ingress import parse_address
 from braid.cli._output import fail
 from braid.cli._validate import check_file
 from braid.runtime import BraidRuntimeError, GraphFile, Launcher, LaunchError, LaunchSettings
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +44,14 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="once ready, write the endpoints and process ids to this file as JSON (for tools)",
     )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, let requests in flight finish for at most this long "
+        f"(default {DRAIN_TIMEOUT_SECONDS})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         grpc=grpc,
         log_level=args.log_level,
         status_file=args.status_file,
+        drain_timeout=args.drain_timeout,
     )
     try:
         return asyncio.run(_serve(settings))

@@ -12,7 +12,8 @@ Prometheus metrics, and an executor:
 
 Health: the server answers as soon as it starts; the service ``braid.v1.Replica`` turns SERVING
 only once the user's class has been constructed (readiness), and NOT_SERVING on SIGTERM, after
-which the replica drains for ``drain_seconds`` and stops. The graph file is watched, and a
+which the replica waits ``drain_seconds`` for peers to notice, stops accepting calls, and lets
+those in flight finish for at most ``drain_timeout`` seconds. The graph file is watched, and a
 changed ``userConfig`` reaches ``reconfigure()`` without a restart.
 """
 
@@ -44,7 +45,7 @@ from braid.runtime._replica.sidecar import Admission, ReplicaService
 from braid.runtime._replica.worker_socket import SocketExecutor
 from braid.runtime._wire.client import REPLICA_SERVICE, SERVER_OPTIONS, ChannelPool, ReplicaClient
 from braid.runtime._wire.routing import Router
-from braid.spec import DeploymentGraph, Node, SpecError, load_graph
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, SpecError, load_graph
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class ReplicaSettings:
     http_port: int | None = None
     is_worker: bool = False
     drain_seconds: float = 2.0
+    #: Then calls in flight may take this long to finish before the replica stops.
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS
     config_poll_seconds: float = 1.0
     max_result_bytes: int = 2 * 1024**3
     result_ttl_seconds: float = 120.0
@@ -166,7 +169,7 @@ class ReplicaHost:
         await asyncio.sleep(self.settings.drain_seconds)  # let peers see NOT_SERVING and drain
         for task in self._tasks:
             task.cancel()
-        await self.server.stop(grace=max(self.settings.drain_seconds, 1.0))
+        await self.server.stop(grace=max(self.settings.drain_timeout, 1.0))
         if self.service.executor is not None:
             await self.service.executor.close()
         await self.discovery.close()
