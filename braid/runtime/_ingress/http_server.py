@@ -146,6 +146,24 @@ class Responder:
         await self._writer.drain()
 
 
+#: After an error answer, how much of a request body is read and dropped (and for how long)
+#: before the connection closes, so that a client still sending (a 413) reads the answer
+#: instead of a reset: closing with unread bytes makes the kernel send RST.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 5.0
+
+
+async def _linger(stream: ByteStream, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        drained = 0
+        async with asyncio.timeout(LINGER_SECONDS):
+            while drained < LINGER_BYTES and await stream.fill():
+                drained += stream.buffered
+                stream.discard()
+
+
 class HttpServer:
     """Serves ``handler`` on ``host:port`` over HTTP/1.1 with keep-alive."""
 
@@ -247,6 +265,8 @@ class HttpServer:
             responder = Responder(writer, keep_alive=not exc.close)
             kind = HTTPStatus(exc.status).phrase.replace(" ", "").replace("-", "")
             await responder.send_error(exc.status, kind, exc.message)
+            if exc.close:
+                await _linger(stream, writer)
             return not exc.close
         responder = Responder(writer, keep_alive=request.keep_alive and not self.draining)
         self._responders.add(responder)

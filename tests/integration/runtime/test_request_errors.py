@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -198,6 +199,31 @@ def test_a_0d_array_stays_an_array_through_hops_and_the_entry_point(
     echoed = app.graph("scalar").remote(np.array(3)).result()
     assert isinstance(echoed, np.ndarray), type(echoed)
     assert post_json(running.http, "/scalar", None).json() == 7.5
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(running: Running) -> None:
+    host, port = running.http.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            b"POST /scalar HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n[1, 2"
+        )
+        answer = sock.recv(65536)  # the client keeps the connection open, waiting
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"stopped after 5 of 100 bytes" in answer
+
+
+def test_a_413_reaches_an_ordinary_client_that_is_still_sending(running: Running) -> None:
+    # 8 MiB to a graph that takes 1 MiB: http.client writes the whole body before it reads.
+    reply = request(
+        running.http,
+        "POST",
+        "/scalar",
+        b"1" * (8 * 1024 * 1024),
+        {"Content-Type": "application/json"},
+    )
+    assert reply.status == 413, reply.body
+    assert b"over the limit" in reply.body
 
 
 # -- last, since it kills a replica (braid run restarts it) ---------------------------------
