@@ -10,6 +10,7 @@ from typing import Any
 
 from braid.cli._output import fail
 from braid.runtime import BraidRuntimeError, ClusterAccess, IngressSettings, serve_ingress
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +56,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="share the ports with the sockets braid run reserved them with (SO_REUSEPORT)",
     )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"on SIGTERM, let requests in flight finish for this long (default "
+        f"{DRAIN_TIMEOUT_SECONDS})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         discovery=args.discovery,
         cluster=cluster,
         reuse_port=args.reuse_port,
+        drain_timeout=args.drain_timeout,
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -21,6 +21,7 @@ from braid.runtime import (
     Layout,
 )
 from braid.runtime._local.processes import watch_parent
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -68,6 +69,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--parent-fd", type=int, help=argparse.SUPPRESS
     )  # run(): stop everything when this pipe closes (the caller died)
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, let requests in flight finish for at most this long "
+        f"(default {DRAIN_TIMEOUT_SECONDS})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         status_file=args.status_file,
         layout=Layout(args.layout),
         startup_timeout=args.startup_timeout,
+        drain_timeout=args.drain_timeout,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

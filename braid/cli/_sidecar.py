@@ -16,6 +16,7 @@ from braid.runtime import (
     ReplicaSettings,
     serve_replica,
 )
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -94,6 +95,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drain-seconds", type=float, default=2.0, help="wait after NOT_SERVING before stopping"
     )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="then let calls in flight finish for at most this long",
+    )
 
 
 def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
@@ -123,6 +131,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
         peers_file=args.peers,
         cluster=_cluster(args),
         drain_seconds=args.drain_seconds,
+        drain_timeout=args.drain_timeout,
         advertise=advertise,
         **extra,
     )

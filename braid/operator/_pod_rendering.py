@@ -24,13 +24,14 @@ from braid.operator._labels import (
     config_map_name,
 )
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Node
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node
 
 #: The gRPC health service that turns SERVING once the user's class is constructed.
 READINESS_SERVICE = "braid.v1.Replica"
 #: Seconds a terminating pod keeps serving so that peers and kube-proxy stop routing to it first.
 PRE_STOP_SECONDS = 5
-TERMINATION_GRACE_SECONDS = 30
+#: The preStop wait, then the sidecar's drain of requests in flight, then a margin to exit.
+TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_TIMEOUT_SECONDS + 5
 
 _GRAPH_VOLUME = "graph"
 _SOCKET_VOLUME = "braid-run"

@@ -9,6 +9,7 @@ from braid.spec._errors import GraphInvalid, ManifestError, Problem, SpecError
 from braid.spec._graphs import (
     API_GROUP,
     API_VERSION,
+    DRAIN_TIMEOUT_SECONDS,
     GROUP_VERSION,
     KIND,
     PLURAL,
@@ -59,6 +60,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CALL_METHOD",
+    "DRAIN_TIMEOUT_SECONDS",
     "GROUP_VERSION",
     "KIND",
     "MAX_MANIFEST_BYTES",

@@ -27,6 +27,9 @@ PLURAL = "deploymentgraphs"
 SINGULAR = "deploymentgraph"
 SHORT_NAMES = ("dg", "dgraph")
 CATEGORIES = ("braid", "all")
+#: Seconds a stopping sidecar or ingress lets requests in flight finish (SIGTERM, a rollout).
+#: The runtime's default drain timeout and the operator's pod grace period both derive from it.
+DRAIN_TIMEOUT_SECONDS = 20
 
 #: A DNS-1123 label that starts with a letter, so that it is also a valid Service name.
 NODE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"

@@ -73,7 +73,8 @@ class FlowResult:
     def __init__(self, run: RunState, first: Event) -> None:
         self._run = run
         self._first = first
-        self.streaming = first[0] == "item"
+        #: A stream, possibly empty (a generator that yielded nothing ends at once).
+        self.streaming = first[0] in ("item", "end")
 
     @property
     def value(self) -> Output:

@@ -42,7 +42,7 @@ from braid.runtime._flow.planning import (
 )
 from braid.runtime._flow.results import Event, FlowResult, Output, StreamingOutput
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
-from braid.runtime._wire.client import ReplicaClient, never_reached
+from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     DeadlineExceeded,
@@ -127,6 +127,8 @@ class _Run:
         self.plan = runner.plan
         self.input = input_value
         self.deadline = deadline
+        #: The request's time budget in seconds, for the message of a deadline error.
+        self.budget = deadline - runner.clock()
         self.allow_stream = allow_stream
         self.request_id = uuid.uuid4().hex
         self.dispatch = runner.dispatch_plan()
@@ -159,13 +161,19 @@ class _Run:
     async def next_event(self, *, item_taken: bool = False) -> Event:
         if item_taken:
             self.credit.release()
-        left = self.deadline - self.runner.clock()
+        # The sidecars' own timers fire at the deadline and name the late step; this one, a
+        # little later, is the backstop for a sidecar that cannot answer at all.
+        left = self.deadline - self.runner.clock() + 2 * DEADLINE_MARGIN
         try:
             async with asyncio.timeout(max(left, 0.0)):
                 event = await self.events.get()
         except TimeoutError:
             self.cancel()
-            return ("error", DeadlineExceeded("the request's deadline passed"))
+            step = self.plan.output.source
+            late = DeadlineExceeded(f'step "{step}" did not answer before the deadline', step=step)
+            self._locate(late, step)
+            late.node = self.output_node or late.node
+            return ("error", self._explained(late))
         if event[0] in ("end", "error"):
             self._finish()
         return event
@@ -218,8 +226,34 @@ class _Run:
             exc = RequestError(f"internal error in the ingress: {type(exc).__name__}: {exc}")
         self.failed = True
         if not self.done:
-            self.events.put_nowait(("error", origin_of(exc)))
+            origin = origin_of(exc)
+            self._locate(origin, task.get_name().rpartition("/")[2])
+            self.events.put_nowait(("error", self._explained(origin)))
         self.cancel()
+
+    def _locate(self, error: RequestError, root: str) -> None:
+        """Name the step (and node) of an error that came without one: the step sent as
+        ``root`` or, when a continuation of it runs on the error's node, that continuation."""
+        steps, index = [root], 0
+        while index < len(steps):
+            steps.extend(self.dispatch.then.get(steps[index], ()))
+            index += 1
+        if not error.step:
+            nodes = {name: _node_of(self.plan.step(name)) for name in steps}
+            error.step = next((n for n in steps if error.node and nodes[n] == error.node), root)
+        if not error.node and error.step in {step.name for step in self.plan.steps}:
+            error.node = _node_of(self.plan.step(error.step))
+
+    def _explained(self, error: RequestError) -> RequestError:
+        """A deadline error says what the deadline was and how to raise it."""
+        if isinstance(error, DeadlineExceeded) and "requestTimeoutSeconds" not in error.message:
+            error.message = (
+                f"{error.message}: the request's deadline of {self.budget:.3g} s passed; raise "
+                "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "
+                "(HTTP) or gRPC deadline"
+            )
+            error.args = (error.message,)
+        return error
 
     async def _step(self, step: StepPlan) -> None:
         call = step.call

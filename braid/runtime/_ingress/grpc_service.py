@@ -138,9 +138,10 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         self, route: GraphRoute, error: RequestError, context: grpc.aio.ServicerContext
     ) -> None:
         origin = origin_of(error)
-        self.metrics.error(route.name, "grpc", type(origin).__name__)
-        logger.info("graph %s: %s %s", route.name, code_of(error).name, origin.message)
-        await context.abort(code_of(error), origin.message, trailing_metadata=error_metadata(error))
+        self.metrics.error(route.name, "grpc", origin.kind)
+        message = origin.message + origin.where()
+        logger.info("graph %s: %s %s", route.name, code_of(error).name, message)
+        await context.abort(code_of(error), message, trailing_metadata=error_metadata(error))
 
 
 class GrpcIngress:

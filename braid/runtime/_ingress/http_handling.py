@@ -62,6 +62,8 @@ class HttpIngress:
         self.routes = routes
         self.metrics = metrics
         self.clock = clock
+        #: Stopping: readiness is false at once.
+        self.draining = False
 
     def body_limit(self, request: HttpRequest) -> int:
         """The largest body this request may carry (its graph's maxRequestBytes)."""
@@ -95,7 +97,7 @@ class HttpIngress:
                 status = str(responder.status)
             except RequestError as error:
                 status = str(http_status_of(error))
-                self.metrics.error(route.name, "http", type(origin_of(error)).__name__)
+                self.metrics.error(route.name, "http", origin_of(error).kind)
                 await self._send_error(route, error, responder)
             finally:
                 self.metrics.observe(route.name, "http", status, self.clock() - started)
@@ -126,11 +128,9 @@ class HttpIngress:
                 await responder.write_chunk(sse_event(data) if sse else data + b"\n")
         except RequestError as error:
             origin = origin_of(error)
-            self.metrics.error(route.name, "http", type(origin).__name__)
+            self.metrics.error(route.name, "http", origin.kind)
             logger.info("graph %s: stream failed midway: %s", route.name, origin.message)
-            body = error_body(
-                type(origin).__name__, origin.message, node=origin.node, step=origin.step
-            )
+            body = _error_body(origin)
             await responder.write_chunk(sse_event(body.strip(), "error") if sse else body)
         await responder.end_stream()
 
@@ -147,14 +147,7 @@ class HttpIngress:
             headers["Retry-After"] = str(max(1, math.ceil(origin.retry_after)))
         elif isinstance(origin, ReplicaUnavailable):
             headers["Retry-After"] = "1"
-        await responder.send_error(
-            status,
-            type(origin).__name__,
-            origin.message,
-            node=origin.node,
-            step=origin.step,
-            headers=headers,
-        )
+        await responder.send(status, _error_body(origin), headers=headers)
 
     async def _admin(self, request: HttpRequest, responder: Responder) -> None:
         if request.method != "GET":
@@ -164,13 +157,23 @@ class HttpIngress:
             await responder.send(200, b'{"status":"ok"}\n')
         elif request.path == "/-/ready":
             missing = self.routes.missing_nodes()
-            body = json.dumps({"ready": not missing, "missing": missing}).encode() + b"\n"
-            await responder.send(503 if missing else 200, body)
+            ready = not missing and not self.draining
+            state = {"ready": ready, "missing": missing, "draining": self.draining}
+            await responder.send(200 if ready else 503, json.dumps(state).encode() + b"\n")
         elif request.path == "/-/routes":
             routes = {route.prefix: route.name for route in self.routes.routes}
             await responder.send(200, json.dumps(routes).encode() + b"\n")
         else:
             await responder.send_error(404, "NotFound", f"no admin route {request.path[:100]}")
+
+
+def _error_body(error: RequestError) -> bytes:
+    """``{"error": {...}}``: kind, message (with the path of handle calls), node, step, and the
+    error's other fields (``path``, ``type`` and ``exc_message`` of user code, ``retry_after``)."""
+    details = error.details()
+    return error_body(
+        error.kind, error.message + error.where(), node=error.node, step=error.step, extra=details
+    )
 
 
 def _input_of(request: HttpRequest) -> object:

@@ -10,7 +10,8 @@ client sends can crash the server or hold a connection forever:
 - the head may hold at most ``max_head_bytes`` and ``max_headers`` (431), a line at most
   ``max_line_bytes`` (414 for the request line);
 - a body needs a length (411), at most ``max_body_bytes`` (413), and every read of it must make
-  progress within ``body_idle_timeout`` (408); a connection that closes midway is 400.
+  progress within ``body_idle_timeout`` (400 naming the bytes that came: a body shorter than its
+  ``Content-Length``; 408 when none came); a connection that closes midway is 400.
 
 A :class:`ByteStream` buffers what it has read, so that bytes of a pipelined next request that
 arrive while the current one runs (the server reads to notice a client that went away) are kept.
@@ -52,8 +53,9 @@ class HttpLimits:
     max_body_bytes: int = 256 * 1024 * 1024
     #: The whole head must arrive within this time once the first byte came (slowloris bound).
     head_timeout: float = 10.0
-    #: Every read of a body must bring bytes within this time.
-    body_idle_timeout: float = 10.0
+    #: Every read of a body must bring bytes within this time (a client that sent a shorter
+    #: body than its Content-Length hears so within it, not after a long timeout).
+    body_idle_timeout: float = 3.0
     #: An idle keep-alive connection is closed after this time.
     keep_alive_timeout: float = 75.0
 
@@ -95,6 +97,10 @@ class ByteStream:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    def discard(self) -> None:
+        """Drop what is buffered (a body read only to be thrown away)."""
+        self._buffer.clear()
+
     async def fill(self) -> bool:
         """Read what the peer sent next; ``False`` at end of stream."""
         data = await self._reader.read(_READ_SIZE)
@@ -133,12 +139,19 @@ class ByteStream:
         return head
 
     async def read_exactly(self, size: int, limits: HttpLimits) -> bytes:
-        """Exactly ``size`` bytes; 408 when the peer stalls, 400 when it closes early."""
+        """Exactly ``size`` bytes; 400 when the peer stalls midway or closes early, 408 when
+        nothing of the body came."""
         while len(self._buffer) < size:
             try:
                 async with asyncio.timeout(limits.body_idle_timeout):
                     more = await self.fill()
             except TimeoutError:
+                if self._buffer:
+                    raise HttpError(
+                        400,
+                        f"the request body stopped after {len(self._buffer)} of {size} bytes; "
+                        "is its Content-Length right?",
+                    ) from None
                 raise HttpError(408, "the request body did not arrive in time") from None
             if not more:
                 raise HttpError(

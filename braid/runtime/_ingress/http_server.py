@@ -7,6 +7,10 @@ chunks (``Transfer-Encoding: chunked``) for JSON lines and Server-Sent Events. W
 runs, the server keeps reading the connection so that a client that goes away is noticed at once
 and its request is cancelled (bytes of a pipelined next request are kept for later).
 
+:meth:`HttpServer.drain` stops a server gracefully: it stops listening, closes idle keep-alive
+connections, answers requests in flight with ``Connection: close`` and waits for them, up to a
+timeout.
+
 A malformed request is answered with its status and a JSON error and the connection is closed;
 an exception that escapes a handler is logged and answered 500 without a traceback. Nothing a
 client sends can stop the server.
@@ -37,9 +41,16 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[HttpRequest, "Responder"], Awaitable[None]]
 
 
-def error_body(kind: str, message: str, *, node: str = "", step: str = "") -> bytes:
-    """The JSON error body of every failed request."""
-    error = {"kind": kind, "message": message, "node": node, "step": step}
+def error_body(
+    kind: str,
+    message: str,
+    *,
+    node: str = "",
+    step: str = "",
+    extra: Mapping[str, object] | None = None,
+) -> bytes:
+    """The JSON error body of every failed request (``extra``: the error's other fields)."""
+    error = {**(extra or {}), "kind": kind, "message": message, "node": node, "step": step}
     return json.dumps({"error": error}).encode() + b"\n"
 
 
@@ -105,8 +116,10 @@ class Responder:
         node: str = "",
         step: str = "",
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
-        await self.send(status, error_body(kind, message, node=node, step=step), headers=headers)
+        body = error_body(kind, message, node=node, step=step, extra=extra)
+        await self.send(status, body, headers=headers)
 
     async def start_stream(
         self, content_type: str, headers: Mapping[str, str] | None = None
@@ -133,6 +146,24 @@ class Responder:
         await self._writer.drain()
 
 
+#: After an error answer, how much of a request body is read and dropped (and for how long)
+#: before the connection closes, so that a client still sending (a 413) reads the answer
+#: instead of a reset: closing with unread bytes makes the kernel send RST.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 5.0
+
+
+async def _linger(stream: ByteStream, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        drained = 0
+        async with asyncio.timeout(LINGER_SECONDS):
+            while drained < LINGER_BYTES and await stream.fill():
+                drained += stream.buffered
+                stream.discard()
+
+
 class HttpServer:
     """Serves ``handler`` on ``host:port`` over HTTP/1.1 with keep-alive."""
 
@@ -150,6 +181,10 @@ class HttpServer:
         self._body_limit = body_limit
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        #: Connections waiting for a request (with their streams), and responses in progress.
+        self._idle: dict[asyncio.Task[None], ByteStream] = {}
+        self._responders: set[Responder] = set()
+        self.draining = False
 
     @property
     def port(self) -> int:
@@ -168,6 +203,19 @@ class HttpServer:
             reuse_port=self._reuse_port or None,
         )
 
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - the drain timeout
+        """Stop listening and let requests in flight finish, for at most ``timeout`` seconds."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+        for responder in self._responders:
+            responder.keep_alive = False
+        for task, stream in list(self._idle.items()):
+            if not stream.buffered:  # nothing of a next request has arrived: just close
+                task.cancel()
+        if self._connections:
+            await asyncio.wait(set(self._connections), timeout=timeout)
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -183,7 +231,7 @@ class HttpServer:
             self._connections.add(task)
         stream = ByteStream(reader)
         try:
-            while await self._one_request(stream, writer):
+            while not self.draining and await self._one_request(stream, writer):
                 pass
         except (ClientGone, ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -201,10 +249,15 @@ class HttpServer:
     async def _one_request(self, stream: ByteStream, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; ``False`` when the connection must close."""
         limits = self.limits
+        task = asyncio.current_task()
         try:
-            request = parse_head(
-                await stream.read_head(limits, idle=limits.keep_alive_timeout), limits
-            )
+            if task is not None:
+                self._idle[task] = stream
+            try:
+                head = await stream.read_head(limits, idle=limits.keep_alive_timeout)
+            finally:
+                self._idle.pop(task, None)  # type: ignore[arg-type]
+            request = parse_head(head, limits)
             limit = limits.max_body_bytes
             if self._body_limit is not None:
                 limit = min(limit, self._body_limit(request))
@@ -219,9 +272,15 @@ class HttpServer:
             responder = Responder(writer, keep_alive=not exc.close)
             kind = HTTPStatus(exc.status).phrase.replace(" ", "").replace("-", "")
             await responder.send_error(exc.status, kind, exc.message)
+            if exc.close:
+                await _linger(stream, writer)
             return not exc.close
-        responder = Responder(writer, keep_alive=request.keep_alive)
-        await self._handle(request, responder, stream)
+        responder = Responder(writer, keep_alive=request.keep_alive and not self.draining)
+        self._responders.add(responder)
+        try:
+            await self._handle(request, responder, stream)
+        finally:
+            self._responders.discard(responder)
         return responder.keep_alive and (not stream.at_eof or stream.buffered > 0)
 
     async def _handle(self, request: HttpRequest, responder: Responder, stream: ByteStream) -> None:

@@ -8,6 +8,11 @@ router and a :class:`~braid.runtime._flow.running.FlowRunner` (sharing one chann
 Prometheus metrics on a port of their own. :func:`serve_ingress` runs it until SIGTERM/SIGINT;
 ``braid ingress`` and ``braid run`` start it that way. Settings come in
 :class:`IngressSettings`, filled in by the CLI.
+
+Stopping drains: readiness turns false at once (gRPC health NOT_SERVING, ``/-/ready`` 503), the
+listeners close, and requests in flight finish within ``drain_timeout`` seconds before the
+process exits; an idle keep-alive connection is closed, a busy one answers with
+``Connection: close``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
 from braid.runtime._wire.routing import Router
-from braid.spec import DeploymentGraph, load_graph
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class IngressSettings:
     limits: HttpLimits = field(default_factory=HttpLimits)
     #: Share the ports with the sockets ``braid run`` reserved them with (SO_REUSEPORT).
     reuse_port: bool = False
+    #: On SIGTERM, seconds that requests in flight may take to finish.
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -133,12 +140,18 @@ class Ingress:
             await self.metrics_server.start(*metrics)
             self._started.append("metrics")
 
-    async def close(self) -> None:
+    async def close(self, drain_timeout: float = 1.0) -> None:
+        """Turn not ready, stop accepting, let requests in flight finish, then stop."""
+        self.http_handler.draining = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        draining = []
         if "grpc" in self._started:
-            await self.grpc.close()
+            draining.append(self.grpc.close(drain_timeout))
+        if "http" in self._started:
+            draining.append(self.http.drain(drain_timeout))
+        await asyncio.gather(*draining)
         if "http" in self._started:
             await self.http.close()
         if "metrics" in self._started:
@@ -190,7 +203,7 @@ async def serve_ingress(settings: IngressSettings) -> None:
         )
         logger.info("ingress serving %s on %s", ", ".join(ingress.routes.names()), where)
         await stop.wait()
-        logger.info("ingress stopping")
+        logger.info("ingress stopping: draining for at most %.0f s", settings.drain_timeout)
     finally:
         with contextlib.suppress(Exception):
-            await ingress.close()
+            await ingress.close(settings.drain_timeout)

@@ -42,6 +42,7 @@ from braid.runtime._proto.braid_pb2_grpc import GraphStub
 from braid.runtime._wire.client import CHANNEL_OPTIONS
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import RequestError, from_rpc_error
+from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 #: How long ``run`` waits for the whole graph to be ready.
 START_TIMEOUT_SECONDS = 120.0
@@ -190,15 +191,14 @@ class App:
     def options(self, *, stream: bool | None = None, timeout: float | None = None) -> GraphCaller:
         return self._default.options(stream=stream, timeout=timeout)
 
-    def close(self, grace: float = 20.0) -> None:
-        """Stop ``braid run`` and everything it started."""
+    def close(self, grace: float = DRAIN_TIMEOUT_SECONDS + 10.0) -> None:
+        """Stop ``braid run`` and everything it started; calls in flight get their answers
+        first (braid run drains for up to ``DRAIN_TIMEOUT_SECONDS``), unless it takes longer
+        than ``grace`` seconds in all."""
         if self._closed:
             return
         self._closed = True
         atexit.unregister(self.close)
-        self._channel.close()
-        with contextlib.suppress(OSError):
-            os.close(self._pipe)
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
@@ -207,6 +207,9 @@ class App:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
+        self._channel.close()
+        with contextlib.suppress(OSError):
+            os.close(self._pipe)
         self._workdir.cleanup()
 
     def __enter__(self) -> App:

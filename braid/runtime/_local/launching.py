@@ -45,7 +45,7 @@ from braid.runtime._local.processes import (
     http_probe,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE
-from braid.spec import DeploymentGraph, Node
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class LaunchSettings:
     log_level: str = "INFO"
     status_file: Path | None = None
     startup_timeout: float = 120.0
+    #: Seconds each process may drain requests in flight when braid run stops.
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS
+    #: Seconds past the drain before a process that has not exited gets SIGKILL.
     grace: float = 10.0
     python: str = sys.executable
     backoff: Backoff = field(default_factory=Backoff)
@@ -166,8 +169,8 @@ class Launcher:
         self._write_status()
 
     async def stop(self) -> None:
-        """Stop the ingress, then everything else; nothing is left running."""
-        grace = self.settings.grace
+        """Stop the ingress (it drains), then everything else; nothing is left running."""
+        grace = self.settings.drain_timeout + self.settings.grace
         if self.ingress is not None:
             await self.ingress.stop(grace)
         await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
@@ -226,6 +229,7 @@ class Launcher:
                         str(self.ports.reserve(host)),
                     ),
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
+                    *("--drain-timeout", str(self.settings.drain_timeout)),
                 ]
                 if node.http is not None:
                     args += ["--http-port", str(self._plan_server(graph, node, name))]
@@ -254,7 +258,7 @@ class Launcher:
             *("--graph", str(graph.path), "--node", node.name, "--socket", str(socket)),
             *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
             *("--advertise", sidecar, "--health-port", str(health), "--health-host", host),
-            "--reuse-port",
+            *("--drain-timeout", str(self.settings.drain_timeout), "--reuse-port"),
         ]
         liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
@@ -288,6 +292,7 @@ class Launcher:
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
         self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]
+        args += ["--drain-timeout", str(self.settings.drain_timeout)]
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")
         elif self.grpc is not None:

@@ -30,6 +30,7 @@ from braid.runtime._wire.errors import (
     LoadError,
     NotFound,
     ReplicaUnavailable,
+    RequestError,
     UserCodeError,
 )
 from braid.spec import CALL_METHOD
@@ -121,7 +122,10 @@ class LocalExecutor:
             if inspect.isawaitable(result):
                 return await result
             return result
-        except (asyncio.CancelledError, UserCodeError):
+        except asyncio.CancelledError:
+            raise
+        except RequestError as error:  # a handle call failed: keep its kind, note the path
+            error.through(self.node, step)
             raise
         except Exception as exc:
             raise UserCodeError.from_exception(
@@ -143,7 +147,10 @@ class LocalExecutor:
             else:
                 async for item in self._drain_in_thread(produced):
                     yield item, False
-        except (asyncio.CancelledError, UserCodeError):
+        except asyncio.CancelledError:
+            raise
+        except RequestError as error:  # a handle call failed: keep its kind, note the path
+            error.through(self.node, step)
             raise
         except Exception as exc:
             raise UserCodeError.from_exception(

@@ -12,7 +12,8 @@ Prometheus metrics, and an executor:
 
 Health: the sidecar answers as soon as it starts; the service ``braid.v1.Replica`` turns
 SERVING only once the user's class has been constructed (readiness), and NOT_SERVING on SIGTERM,
-after which the replica drains for ``drain_seconds`` and stops. A sidecar with a worker also
+after which the replica waits ``drain_seconds`` for peers to notice, stops accepting calls, and
+lets those in flight finish for at most ``drain_timeout`` seconds. A sidecar with a worker also
 follows its worker: while the worker is dead, hung or stopped, the replica is NOT_SERVING and
 refuses calls up front so that callers use another replica. The graph file is watched, and a
 changed ``userConfig`` reaches ``reconfigure()`` without a restart.
@@ -55,7 +56,7 @@ from braid.runtime._replica.worker_socket import (
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
-from braid.spec import DeploymentGraph, Node, SpecError, load_graph
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, SpecError, load_graph
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class ReplicaSettings:
     #: A worker's plain gRPC health endpoint (``host:port``), for a liveness probe.
     health_listen: str | None = None
     drain_seconds: float = 2.0
+    #: Then calls in flight may take this long to finish before the replica stops.
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS
     config_poll_seconds: float = 1.0
     max_result_bytes: int = 2 * 1024**3
     result_ttl_seconds: float = 120.0
@@ -233,7 +236,8 @@ class ReplicaHost:
             await asyncio.sleep(self.settings.drain_seconds)  # let peers see NOT_SERVING
         for task in self._tasks:
             task.cancel()
-        await self.server.stop(grace=max(self.settings.drain_seconds, 1.0) if self._started else 0)
+        grace = max(self.settings.drain_timeout, 1.0) if self._started else 0
+        await self.server.stop(grace=grace)
         if self._health_server is not None:
             await self._health_server.stop(grace=0)
         if self.service.executor is not None:

@@ -32,6 +32,16 @@ from braid.runtime._wire.errors import RequestError
 
 _Pending = Response | RemoteResponse
 
+#: Seconds of the request's deadline that a handle call keeps back from its callee, so that the
+#: innermost late node's timer fires first and the deadline error names it, not its callers.
+HANDLE_DEADLINE_STEP = 0.1
+
+
+def _callee_deadline(context: CallContext | None) -> float | None:
+    if context is None or context.deadline is None:
+        return None
+    return context.deadline - HANDLE_DEADLINE_STEP
+
 
 class OutboundCaller:
     """Sends handle calls from user code, with the request's id and deadline."""
@@ -62,7 +72,7 @@ class OutboundCaller:
         context: CallContext | None,
     ) -> Any:
         request = await self._request(node, method, args, kwargs, context)
-        _, reply = await self._client.call(request, deadline=context.deadline if context else None)
+        _, reply = await self._client.call(request, deadline=_callee_deadline(context))
         return decode(reply.result)
 
     async def stream(
@@ -74,9 +84,7 @@ class OutboundCaller:
         context: CallContext | None,
     ) -> AsyncIterator[Any]:
         request = await self._request(node, method, args, kwargs, context)
-        async for item in self._client.call_stream(
-            request, deadline=context.deadline if context else None
-        ):
+        async for item in self._client.call_stream(request, deadline=_callee_deadline(context)):
             yield decode(item.item)
 
     async def _request(

@@ -2,14 +2,17 @@
 
 One :class:`ReplicaService` per replica implements ``braid.v1.Replica``:
 
-- ``Call``/``CallStream`` run a step or a handle call. Admission comes first: beyond
+- ``Call``/``CallStream`` run a step or a handle call. The call's upstream arguments are
+  fetched first, from the producers' sidecars, concurrently and peer to peer, before admission:
+  a join waiting for its inputs holds neither a run slot nor a place in the queue, so it can
+  never starve the steps that produce those inputs. Then admission: beyond
   ``maxOngoingRequests`` running plus ``maxQueuedRequests`` waiting, a call is refused at once
-  with RESOURCE_EXHAUSTED and a retry hint, never queued without bound. Then the call's upstream
-  arguments are fetched from the producers' sidecars, concurrently and peer to peer, without
-  holding a run slot (so a step waiting for its inputs never blocks a step that could run). Then
-  the node's code runs in a slot, under the request's deadline and id (a context variable, for
-  handle calls it makes). The result goes back to the caller and/or into the result store for
-  the flow's consumers.
+  with RESOURCE_EXHAUSTED and a retry hint, never queued without bound. Then the node's code
+  runs in a slot, under the request's deadline (its own timer, which names the node and step)
+  and id (a context variable, for handle calls it makes). The result goes back to the caller
+  and/or into the result store for the flow's consumers.
+- A handle call (a call without a step) must match the method: ``stream=True`` on a plain
+  method, or a plain call of a generator, fails before the method runs.
 - ``Fetch`` hands a stored result (or a field of it) to a consumer, waiting until it is ready.
 
 A failure is stored in place of the result, so that consumers fail with the origin's error
@@ -41,8 +44,8 @@ from braid.runtime._replica.executors import Executor
 from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload
-from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX
-from braid.runtime._wire.client import NOT_STARTED_KEY, ReplicaClient
+from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
+from braid.runtime._wire.client import NOT_STARTED_KEY, ReplicaClient, deadline_of
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     Cancelled,
@@ -136,12 +139,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
         if self.refusal is not None:
-            await self._refuse(request, context)
+            await self._refuse(request, context, self.refusal)
         started = time.perf_counter()
         timings = _Timings()
         deadline = _deadline(context)
         try:
             payload, value = await self._step(request, deadline, timings)
+        except WorkerUnreachable as error:
+            await self._refuse(request, context, error.message)
         except RequestError as error:
             self._fail(request, error)
             self._observe(request, started, timings, code_of(error))
@@ -163,10 +168,10 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def _step(
         self, request: CallRequest, deadline: float | None, timings: _Timings
     ) -> tuple[Payload, Any]:
-        """Admit, resolve the arguments, run the node's code in a slot, and store the result."""
-        executor = self._admit(request)
+        """Resolve the arguments, admit, run the node's code in a slot, and store the result."""
+        args, kwargs = await self._arguments(request, deadline, timings)
+        executor = self._admit(request, stream=False)
         try:
-            args, kwargs = await self._arguments(request, deadline, timings)
             await self._admission.acquire()
             try:
                 self._gauges()
@@ -214,16 +219,16 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self, request: CallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[StreamItem]:
         if self.refusal is not None:
-            await self._refuse(request, context)
+            await self._refuse(request, context, self.refusal)
         started = time.perf_counter()
         timings = _Timings()
         items: list[Any] = []
         single = False
         try:
-            executor = self._admit(request)
+            deadline = _deadline(context)
+            args, kwargs = await self._arguments(request, deadline, timings)
+            executor = self._admit(request, stream=True)
             try:
-                deadline = _deadline(context)
-                args, kwargs = await self._arguments(request, deadline, timings)
                 await self._admission.acquire()
                 self._gauges()
                 # Each RPC runs in a task of its own, so the context variable needs no reset
@@ -252,6 +257,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             finally:
                 self._admission.leave()
                 self._gauges()
+        except WorkerUnreachable as error:
+            await self._refuse(request, context, error.message)
         except RequestError as error:
             self._fail(request, error)
             self._observe(request, started, timings, code_of(error))
@@ -276,19 +283,23 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
     # -- steps -------------------------------------------------------------------------------
 
-    async def _refuse(self, request: CallRequest, context: grpc.aio.ServicerContext) -> NoReturn:
+    async def _refuse(
+        self, request: CallRequest, context: grpc.aio.ServicerContext, reason: str
+    ) -> NoReturn:
         """Refuse a call before running anything; the caller may try another replica."""
-        error = ReplicaUnavailable(str(self.refusal), node=self.node, step=request.step)
+        error = ReplicaUnavailable(reason, node=self.node, step=request.step)
         trailers = (*error_metadata(error), (NOT_STARTED_KEY, "1"))
         await context.abort(grpc.StatusCode.UNAVAILABLE, error.message, trailing_metadata=trailers)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
-    def _admit(self, request: CallRequest) -> Executor:
+    def _admit(self, request: CallRequest, *, stream: bool) -> Executor:
         executor = self.executor
         if executor is None:
             raise ReplicaUnavailable(
                 f'node "{self.node}" is still starting', node=self.node, step=request.step
             )
+        if not request.step:  # a handle call: its streaming mode must match the method
+            self._check_mode(executor, request, stream=stream)
         try:
             self._admission.admit(self.node, request.step)
         except Overloaded:
@@ -296,14 +307,40 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             raise
         return executor
 
+    def _check_mode(self, executor: Executor, request: CallRequest, *, stream: bool) -> None:
+        is_stream = getattr(executor, "is_stream", None)  # None: the worker behind checks
+        if is_stream is None or is_stream(request.method) == stream:
+            return
+        name = f"{self.node}.{request.method}"
+        fix = (
+            "call it without stream=True"
+            if stream
+            else "call it with handle.options(stream=True) and iterate the response"
+        )
+        kind = "a generator method" if not stream else "not a generator method"
+        message = f'node "{request.caller}" called {name}, which is {kind}: {fix}'
+        raise UserCodeError(message, node=request.caller, exc_type="TypeError", exc_message=message)
+
     async def _run(
         self, work: Any, request: CallRequest, deadline: float | None, timings: _Timings
     ) -> Any:
-        # No timer of our own: gRPC cancels this handler when the caller's deadline passes.
+        # A timer of our own at the deadline, so that the error names this node and step (the
+        # caller's gRPC timeout runs DEADLINE_MARGIN longer).
         token = current_call.set(CallContext(request.request_id, deadline, request.step))
         began = time.perf_counter()
         try:
-            return await work
+            if deadline is None:
+                return await work
+            try:
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    return await work
+            except TimeoutError:
+                where = f'step "{request.step}"' if request.step else f'method "{request.method}"'
+                raise DeadlineExceeded(
+                    f'node "{self.node}" ({where}) was still running at the deadline',
+                    node=self.node,
+                    step=request.step,
+                ) from None
         finally:
             timings.user_code = time.perf_counter() - began
             current_call.reset(token)
@@ -434,5 +471,4 @@ class _Timings:
 
 
 def _deadline(context: grpc.aio.ServicerContext) -> float | None:
-    left = context.time_remaining()
-    return None if left is None else time.monotonic() + left
+    return deadline_of(context.time_remaining())

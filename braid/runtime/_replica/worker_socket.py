@@ -32,7 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload, Upstream
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._replica.handles import RemoteResponse, current_call
-from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE
+from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE, never_reached
 from braid.runtime._wire.codec import ReferenceMarker, decode, encode
 from braid.runtime._wire.errors import ReplicaUnavailable, from_rpc_error
 
@@ -49,6 +49,16 @@ _SOCKET_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
 )
+
+
+class WorkerUnreachable(ReplicaUnavailable):
+    """The worker did not take the call at all (not connected): nothing of the user's ran.
+
+    The sidecar answers it as a refusal, so that the caller sends the call to another replica;
+    it never crosses a hop as itself.
+    """
+
+
 #: How often the sidecar checks its worker, and how long a check may take. A worker that does
 #: not answer within the timeout counts as down (a hung or stopped process).
 WATCH_INTERVAL_SECONDS = 0.5
@@ -132,7 +142,7 @@ class SocketExecutor:
         try:
             reply = await self._stub.Call(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc, address=self._target, node=self.node) from exc
+            raise self._error(exc) from exc
         return decode(reply.result)
 
     async def stream(
@@ -144,9 +154,18 @@ class SocketExecutor:
             async for item in call:
                 yield decode(item.item), item.final
         except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc, address=self._target, node=self.node) from exc
+            raise self._error(exc) from exc
         finally:
             call.cancel()
+
+    def _error(self, exc: grpc.aio.AioRpcError) -> ReplicaUnavailable | Exception:
+        if never_reached(exc):
+            return WorkerUnreachable(
+                f'the worker of node "{self.node}" is not answering ({exc.details()}); '
+                "try another replica",
+                node=self.node,
+            )
+        return from_rpc_error(exc, address=self._target, node=self.node)
 
     async def reconfigure(self, user_config: Any) -> None:
         return None  # the worker watches the graph file itself

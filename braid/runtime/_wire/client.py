@@ -19,21 +19,30 @@ import grpc
 
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-from braid.runtime._wire.errors import DeadlineExceeded, from_rpc_error
+from braid.runtime._wire.errors import DeadlineExceeded, from_rpc_error, reached_peer
 from braid.runtime._wire.routing import Router
 
+#: Keepalive pings every 10 s notice dead peers during a long call.
+KEEPALIVE_MS = 10_000
 #: No 4 MB ceiling: braid carries 100 MB payloads and more. Keepalive pings notice dead peers.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
-    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_MS),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 0),
 )
-#: Options of every braid gRPC server (sidecars, workers, the ingress).
+#: Options of every braid gRPC server (sidecars, workers, the ingress). The ping policy must
+#: accept the clients' keepalive: gRPC's default (a ping without data at most every 5 minutes,
+#: two strikes) answers braid's 10-second pings with GOAWAY "too_many_pings" after about 40 s
+#: of a long call.
 SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     *CHANNEL_OPTIONS,
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
+    ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
+    ("grpc.http2.max_ping_strikes", 0),
     ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
     ("grpc.max_concurrent_streams", 1000),
 )
@@ -60,23 +69,42 @@ _NOT_CONNECTED = ("failed to connect", "connection refused", "connect failed", "
 
 
 def never_reached(exc: grpc.aio.AioRpcError) -> bool:
-    """Whether a failed call never ran on its replica: no connection, or refused up front."""
+    """Whether a failed call never ran on its replica: no connection, or refused up front.
+
+    A braid peer that answered with an error did receive the call (its user code may have run),
+    unless it says it refused the call before running anything.
+    """
     if exc.code() != grpc.StatusCode.UNAVAILABLE:
         return False
     if any(key == NOT_STARTED_KEY for key, _ in exc.trailing_metadata() or ()):
         return True
+    if reached_peer(exc):
+        return False
     details = (exc.details() or "").lower()
     return any(words in details for words in _NOT_CONNECTED)
 
 
+#: Seconds a hop's gRPC timeout runs past the request's deadline: the callee's own timer fires at
+#: the deadline and answers with the node and step that were late, before gRPC's cuts the call.
+DEADLINE_MARGIN = 0.5
+
+
 def remaining(deadline: float | None, *, node: str = "", step: str = "") -> float | None:
-    """Seconds left until ``deadline`` (``time.monotonic()`` based); raises once it passed."""
+    """The gRPC timeout of a hop towards ``deadline`` (``time.monotonic()`` based): the time
+    left plus :data:`DEADLINE_MARGIN`; raises once the deadline passed."""
     if deadline is None:
         return None
     left = deadline - time.monotonic()
     if left <= 0:
         raise DeadlineExceeded("the request's deadline passed", node=node, step=step)
-    return left
+    return left + DEADLINE_MARGIN
+
+
+def deadline_of(time_remaining: float | None) -> float | None:
+    """The request's deadline on the callee's side of a hop (see :func:`remaining`)."""
+    if time_remaining is None:
+        return None
+    return time.monotonic() + time_remaining - DEADLINE_MARGIN
 
 
 class ChannelPool:
@@ -132,7 +160,7 @@ class ReplicaClient:
                 with self.router.tracking(target):
                     reply: CallReply = await self._pool.stub(target).Call(request, timeout=timeout)
             except grpc.aio.AioRpcError as exc:
-                error = from_rpc_error(exc, address=target, node=request.node)
+                error = from_rpc_error(exc, address=target, node=request.node, step=request.step)
                 # A call that never ran may go elsewhere, unless a consumer will fetch its
                 # result from the replica that was chosen for it.
                 movable = address is None or not request.result_key
@@ -165,7 +193,9 @@ class ReplicaClient:
                     if never and not started and address is None and not tried:
                         tried.append(target)  # nothing reached it: once more, elsewhere
                         continue
-                    raise from_rpc_error(exc, address=target, node=request.node) from exc
+                    raise from_rpc_error(
+                        exc, address=target, node=request.node, step=request.step
+                    ) from exc
                 finally:
                     call.cancel()
 

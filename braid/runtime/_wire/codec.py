@@ -83,11 +83,12 @@ class _Encoder:
         )
 
     def _numpy(self, value: Any) -> Any:
-        if not hasattr(value, "shape") or value.ndim == 0:
-            return value.item()  # a numpy scalar becomes the Python number
-        if value.dtype.hasobject:
-            raise CodecError("cannot encode a numpy array of Python objects (it would need pickle)")
         import numpy as np  # noqa: PLC0415 - numpy is optional; here a numpy value exists
+
+        if not isinstance(value, np.ndarray):
+            return value.item()  # a numpy scalar (np.float32(1.5)) becomes the Python number
+        if value.dtype.hasobject:  # a 0-d array stays an array, with shape []
+            raise CodecError("cannot encode a numpy array of Python objects (it would need pickle)")
 
         contiguous = np.ascontiguousarray(value)
         self.markers += 1

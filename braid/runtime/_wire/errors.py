@@ -18,10 +18,19 @@ Hierarchy::
 A ``RequestError`` crosses a gRPC hop as a status code plus the trailing metadata entry
 ``braid-error-bin`` (JSON), so that the far side rebuilds the same error with the same node and
 step, and an error body is never mistaken for a value.
+
+Across handle calls an error keeps its kind: a callee's overload stays ``Overloaded`` in the
+caller, its deadline ``DeadlineExceeded``. ``path`` lists the nodes it went through, caller
+first (``front -> mid -> leaf``), and ``node`` stays the origin. A ``UserCodeError`` rebuilt
+from a peer whose exception type is a Python built-in (``ZeroDivisionError``, ``KeyError``...)
+is also an instance of that type, so ``except ZeroDivisionError`` works in the caller; for other
+types, catch ``UserCodeError`` and read ``exc_type`` and ``exc_message``.
 """
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 from typing import Any, ClassVar
 
@@ -56,20 +65,45 @@ class RequestError(BraidRuntimeError):
 
     grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
     http_status: ClassVar[int] = 500
+    _kind: ClassVar[str] = ""  # set where the class name is not the kind (built-in mixes)
 
-    def __init__(self, message: str, *, node: str = "", step: str = "") -> None:
+    def __init__(
+        self, message: str, *, node: str = "", step: str = "", path: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.node = node
         self.step = step
+        #: The nodes the error went through by handle calls, caller first, origin last.
+        self.path = path
+
+    @property
+    def kind(self) -> str:
+        """The error's kind, as in error bodies (``Overloaded``, ``UserCodeError``...)."""
+        return self._kind or type(self).__name__
+
+    def through(self, node: str, step: str = "") -> None:
+        """Note that the error left ``node``'s code (a handle call it made failed)."""
+        if not self.node:  # raised by the node's own code
+            self.node = node
+        elif (self.path[:1] or (self.node,)) != (node,):  # not when it comes back to this node
+            self.path = (node, *(self.path or (self.node,)))
+        self.step = self.step or step
+
+    def where(self) -> str:
+        """`` (path: a -> b -> c)`` when the error crossed handle calls, else nothing."""
+        return f" (path: {' -> '.join(self.path)})" if len(self.path) > 1 else ""
 
     def details(self) -> dict[str, Any]:
         """The JSON-able details that cross a hop."""
-        return {
-            "kind": type(self).__name__,
+        details: dict[str, Any] = {
+            "kind": self.kind,
             "message": self.message,
             "node": self.node,
             "step": self.step,
         }
+        if self.path:
+            details["path"] = list(self.path)
+        return details
 
 
 class BadRequest(RequestError):
@@ -88,9 +122,20 @@ class UserCodeError(RequestError):
     grpc_code = grpc.StatusCode.INTERNAL
     http_status = 500
 
-    def __init__(self, message: str, *, node: str = "", step: str = "", exc_type: str = "") -> None:
-        super().__init__(message, node=node, step=step)
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str = "",
+        step: str = "",
+        path: tuple[str, ...] = (),
+        exc_type: str = "",
+        exc_message: str = "",
+    ) -> None:
+        super().__init__(message, node=node, step=step, path=path)
+        #: The name of the user's exception type, and its message (``str(exc)``).
         self.exc_type = exc_type
+        self.exc_message = exc_message
 
     @classmethod
     def from_exception(
@@ -103,17 +148,20 @@ class UserCodeError(RequestError):
             node=node,
             step=step,
             exc_type=type(exc).__name__,
+            exc_message=str(exc),
         )
 
     def details(self) -> dict[str, Any]:
-        return {**super().details(), "type": self.exc_type}
+        return {**super().details(), "type": self.exc_type, "exc_message": self.exc_message}
 
 
 class UpstreamFailed(RequestError):
     """A step could not run because one of its inputs failed; keeps the origin's code."""
 
     def __init__(self, origin: RequestError, *, node: str = "", step: str = "") -> None:
-        super().__init__(origin.message, node=origin.node or node, step=origin.step or step)
+        super().__init__(
+            origin.message, node=origin.node or node, step=origin.step or step, path=origin.path
+        )
         self.origin = origin
 
 
@@ -124,9 +172,15 @@ class Overloaded(RequestError):
     http_status = 503
 
     def __init__(
-        self, message: str, *, node: str = "", step: str = "", retry_after: float = 1.0
+        self,
+        message: str,
+        *,
+        node: str = "",
+        step: str = "",
+        path: tuple[str, ...] = (),
+        retry_after: float = 1.0,
     ) -> None:
-        super().__init__(message, node=node, step=step)
+        super().__init__(message, node=node, step=step, path=path)
         self.retry_after = retry_after
 
     def details(self) -> dict[str, Any]:
@@ -195,11 +249,24 @@ def error_metadata(error: RequestError) -> tuple[tuple[str, bytes], ...]:
     return ((ERROR_METADATA_KEY, json.dumps(origin_of(error).details()).encode()),)
 
 
-def from_rpc_error(exc: grpc.aio.AioRpcError, *, address: str = "", node: str = "") -> RequestError:
+def reached_peer(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a braid process answered ``exc`` (it carries braid's error details)."""
+    return any(key == ERROR_METADATA_KEY for key, _ in exc.trailing_metadata() or ())
+
+
+def from_rpc_error(
+    exc: grpc.aio.AioRpcError, *, address: str = "", node: str = "", step: str = ""
+) -> RequestError:
     """Rebuild the braid error behind a failed RPC (``raise ... from exc`` at the call site)."""
     for key, value in exc.trailing_metadata() or ():
         if key == ERROR_METADATA_KEY:
             return _from_details(value)
+    error = _from_code(exc, address=address, node=node)
+    error.step = step
+    return error
+
+
+def _from_code(exc: grpc.aio.AioRpcError, *, address: str, node: str) -> RequestError:
     code = exc.code()
     where = f' node "{node}"' if node else ""
     at = f" at {address}" if address else ""
@@ -224,12 +291,45 @@ def _from_details(raw: bytes | str) -> RequestError:
         details = json.loads(raw)
         cls = _KINDS.get(details.get("kind", ""), RequestError)
         node, step, message = details.get("node", ""), details.get("step", ""), details["message"]
+        path = tuple(str(name) for name in details.get("path", ()))
     except (ValueError, KeyError, TypeError, AttributeError):
         return RequestError(f"malformed error details from a peer: {raw!r:.200}")
     if cls is UserCodeError:
-        return UserCodeError(message, node=node, step=step, exc_type=details.get("type", ""))
+        exc_type = str(details.get("type", ""))
+        return _user_error_class(exc_type)(
+            message,
+            node=node,
+            step=step,
+            path=path,
+            exc_type=exc_type,
+            exc_message=str(details.get("exc_message", "")),
+        )
     if cls is Overloaded:
         return Overloaded(
-            message, node=node, step=step, retry_after=float(details.get("retry_after", 1.0))
+            message,
+            node=node,
+            step=step,
+            path=path,
+            retry_after=float(details.get("retry_after", 1.0)),
         )
-    return cls(message, node=node, step=step)
+    return cls(message, node=node, step=step, path=path)
+
+
+def _message(error: BraidRuntimeError) -> str:
+    return error.message  # KeyError and others would quote it
+
+
+@functools.cache
+def _user_error_class(exc_type: str) -> type[UserCodeError]:
+    """``UserCodeError``, also a subclass of the built-in exception ``exc_type`` if it is one."""
+    builtin = getattr(builtins, exc_type, None)
+    if not isinstance(builtin, type) or not issubclass(builtin, Exception):
+        return UserCodeError
+    try:
+        return type(
+            exc_type,
+            (UserCodeError, builtin),
+            {"__module__": __name__, "_kind": "UserCodeError", "__str__": _message},
+        )
+    except TypeError:  # a built-in with its own instance layout (OSError...): the plain kind
+        return UserCodeError

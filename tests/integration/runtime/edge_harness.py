@@ -183,11 +183,13 @@ def curl(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     )
 
 
-def grpcurl(target: str, method: str, data: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def grpcurl(
+    target: str, method: str, data: str, *extra: str, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [GRPCURL, "-plaintext", "-max-time", "60", *extra, "-d", data, target, method],
+        [GRPCURL, "-plaintext", "-max-time", str(int(timeout)), *extra, "-d", data, target, method],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout + 30,
         check=False,
     )

@@ -139,7 +139,7 @@ def test_routes_and_readiness(running: Running) -> None:
     routes = json.loads(curl(f"http://{running.http}/-/routes").stdout)
     assert routes == {route: name for name, (_, _, route) in EXAMPLES.items()}
     ready = json.loads(curl(f"http://{running.http}/-/ready").stdout)
-    assert ready == {"ready": True, "missing": []}
+    assert ready == {"ready": True, "missing": [], "draining": False}
     health = grpcurl(running.grpc, "grpc.health.v1.Health/Check", '{"service": "braid.v1.Graph"}')
     assert json.loads(health.stdout) == {"status": "SERVING"}
 

@@ -146,6 +146,10 @@ async def test_a_truncated_or_stalled_body() -> None:
     with pytest.raises(HttpError) as caught:
         await stream_of(b"abc").read_exactly(10, LIMITS)
     assert caught.value.status == 400
-    with pytest.raises(HttpError) as caught:
+    with pytest.raises(HttpError) as caught:  # shorter than its Content-Length, then silence
         await stream_of(b"abc", eof=False).read_exactly(10, LIMITS)
+    assert caught.value.status == 400
+    assert "stopped after 3 of 10 bytes" in caught.value.message
+    with pytest.raises(HttpError) as caught:  # nothing of the body came
+        await stream_of(b"", eof=False).read_exactly(10, LIMITS)
     assert caught.value.status == 408

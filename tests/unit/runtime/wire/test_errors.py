@@ -42,8 +42,50 @@ def test_user_code_errors_name_node_step_and_type() -> None:
 )
 def test_errors_round_trip_through_trailing_metadata(error: RequestError) -> None:
     rebuilt = from_rpc_error(FakeRpcError(code_of(error), error.message, error_metadata(error)))
-    assert type(rebuilt) is type(error)
+    assert isinstance(rebuilt, type(error))
     assert rebuilt.details() == error.details()
+
+
+def test_a_rebuilt_user_error_is_also_its_builtin_type() -> None:
+    error = UserCodeError.from_exception(
+        ZeroDivisionError("division by zero"), node="leaf", step="", method="div"
+    )
+    rebuilt = from_rpc_error(FakeRpcError(code_of(error), error.message, error_metadata(error)))
+    assert isinstance(rebuilt, ZeroDivisionError) and isinstance(rebuilt, UserCodeError)
+    assert (rebuilt.kind, rebuilt.exc_type, rebuilt.exc_message) == (
+        "UserCodeError",
+        "ZeroDivisionError",
+        "division by zero",
+    )
+    assert str(rebuilt) == error.message
+
+
+def test_a_rebuilt_user_error_of_a_user_type_is_a_plain_user_error() -> None:
+    error = UserCodeError("m", node="leaf", exc_type="ModelError", exc_message="bad")
+    rebuilt = from_rpc_error(FakeRpcError(code_of(error), error.message, error_metadata(error)))
+    assert type(rebuilt) is UserCodeError
+    assert (rebuilt.exc_type, rebuilt.exc_message) == ("ModelError", "bad")
+
+
+def test_an_error_through_handle_calls_keeps_its_kind_and_names_the_path() -> None:
+    error = Overloaded("leaf is full", node="leaf", retry_after=2.0)
+    error.through("mid")
+    error.through("mid")  # back through the same node (a response passed by reference)
+    error.through("front", "answer")
+    rebuilt = from_rpc_error(FakeRpcError(code_of(error), error.message, error_metadata(error)))
+    assert isinstance(rebuilt, Overloaded)
+    assert (rebuilt.node, rebuilt.step, rebuilt.path) == (
+        "leaf",
+        "answer",
+        ("front", "mid", "leaf"),
+    )
+    assert rebuilt.where() == " (path: front -> mid -> leaf)"
+
+
+def test_an_error_raised_by_a_nodes_own_code_gets_its_node() -> None:
+    error = Overloaded("busy")
+    error.through("front", "answer")
+    assert (error.node, error.step, error.path) == ("front", "answer", ())
 
 
 def test_an_upstream_failure_keeps_the_origin_code_and_names() -> None:
