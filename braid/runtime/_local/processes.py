@@ -126,6 +126,8 @@ class Supervised:
         self._stopping = False
         self._monitor: asyncio.Task[None] | None = None
         self._readiness: asyncio.Task[None] | None = None
+        #: Whether the current process has been ready once since it started.
+        self._came_up = False
         self._preexec = parent_death_signal()
 
     @property
@@ -133,6 +135,7 @@ class Supervised:
         return self.process.pid if self.process is not None else None
 
     async def start(self) -> None:
+        self._came_up = False
         env = None if self.spec.env is None else {**os.environ, **self.spec.env}
         self.process = await asyncio.create_subprocess_exec(
             *self.spec.argv,
@@ -162,6 +165,7 @@ class Supervised:
             raise LaunchError(
                 f"{self.spec.name} was not ready after {limit:.0f} s; its log is above"
             ) from None
+        self._came_up = True
         self._set_ready(True)
 
     def supervise(self) -> None:
@@ -214,7 +218,9 @@ class Supervised:
         while not self._stopping:
             await asyncio.sleep(self.liveness_interval)
             process = self.process
-            if not self.ready or process is None or process.returncode is not None:
+            # Like the kubelet's liveness probe: independent of readiness, but not while the
+            # process is still starting (a model may load for minutes).
+            if not self._came_up or process is None or process.returncode is not None:
                 failures = 0
                 continue
             try:

@@ -85,7 +85,9 @@ class Long:
 
 class Producer:
     async def make(self, value: Any) -> Any:
-        await asyncio.sleep(2.0)
+        # 1 to 3 s, spread over the values: the joins become ready over two seconds, as they
+        # would in real traffic, rather than all in the same millisecond.
+        await asyncio.sleep(1.0 + (value % 100) / 50 if isinstance(value, int) else 2.0)
         return value
 
 
