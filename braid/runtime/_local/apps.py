@@ -24,7 +24,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
@@ -33,7 +32,9 @@ from typing import Any, cast
 
 import grpc
 
+from braid.authoring import Graph
 from braid.runtime._local.processes import LaunchError
+from braid.runtime._local.workdirs import Workdir
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
 from braid.runtime._wire.client import CHANNEL_OPTIONS
@@ -205,18 +206,21 @@ class App:
 
 
 def run(
-    *graphs: str | Path,
+    *graphs: str | Path | Graph,
     http: str = "127.0.0.1:0",
     grpc_address: str = "127.0.0.1:0",
     log_level: str = "WARNING",
     start_timeout: float = START_TIMEOUT_SECONDS,
 ) -> App:
-    """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them."""
+    """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them.
+
+    A graph is a manifest's path, or a :class:`braid.authoring.Graph` declared in Python.
+    """
     if not graphs:
         raise ValueError("run() needs at least one graph manifest")
-    workdir = tempfile.TemporaryDirectory(prefix="braid-app-")
+    workdir = Workdir()
     status_file = Path(workdir.name) / "status.json"
-    argv = [sys.executable, "-m", "braid", "run", *(str(g) for g in graphs)]
+    argv = [sys.executable, "-m", "braid", "run", *workdir.manifests(graphs)]
     argv += ["--http", http, "--grpc", grpc_address, "--log-level", log_level]
     argv += ["--status-file", str(status_file)]
     # The argv is this interpreter running braid with paths and flags: no shell, no user program.
