@@ -30,6 +30,7 @@ BUILDS = [
     ("streaming", "app.py:app", "graph.yaml"),
     ("http-model-server", "app.py:app", "graph.yaml"),
     ("content-understanding", "app.py:app", "graph.yaml"),
+    ("iris", "app.py:app", "graph.yaml"),
 ]
 
 
