@@ -14,7 +14,7 @@ WORKDIR /src
 RUN python -m venv /opt/braid
 COPY pyproject.toml README.md ./
 COPY braid ./braid
-RUN /opt/braid/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=braid ".[operator,numpy]" \
+RUN /opt/braid/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=braid ".[operator,numpy,examples]" \
     && /opt/braid/bin/pip uninstall --yes pip \
     && find /opt/braid -name '__pycache__' -type d -prune -exec rm -rf {} +
 COPY examples /opt/braid/examples
@@ -31,7 +31,7 @@ COPY --from=build /opt/braid /opt/braid
 ENV PATH="/opt/braid/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONPATH="/opt/braid/examples/chain:/opt/braid/examples/content-understanding:/opt/braid/examples/dispatch:/opt/braid/examples/ensemble:/opt/braid/examples/hello:/opt/braid/examples/http-model-server:/opt/braid/examples/pass-by-reference:/opt/braid/examples/streaming"
+    PYTHONPATH="/opt/braid/examples/chain:/opt/braid/examples/content-understanding:/opt/braid/examples/dispatch:/opt/braid/examples/ensemble:/opt/braid/examples/hello:/opt/braid/examples/http-model-server:/opt/braid/examples/iris:/opt/braid/examples/pass-by-reference:/opt/braid/examples/streaming"
 WORKDIR /opt/braid/examples/http-model-server
 # 65532 is the UID the operator renders into every pod's securityContext (runAsUser).
 USER 65532:65532

@@ -1,4 +1,9 @@
-"""``braid run GRAPH.yaml...``: run graphs on this machine, as processes on loopback."""
+"""``braid run GRAPH.yaml...``: run graphs on this machine, as processes on loopback.
+
+A GRAPH may also be ``module:attribute`` (or ``file.py:attribute``), a graph declared in Python
+with :mod:`braid.authoring`: it is built into a temporary manifest and its node code is imported
+from the folder of the module that declared it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from braid.authoring import AuthoringError
+from braid.cli._build import built_manifest, is_app_reference
 from braid.cli._ingress import parse_address
 from braid.cli._output import fail
 from braid.cli._validate import check_file
@@ -34,7 +42,13 @@ def register(subparsers: Any) -> None:
             "Ctrl-C stops everything."
         ),
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="GRAPH", help="graph manifests")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="GRAPH",
+        help="graph manifests, or MODULE:APP for graphs declared in Python",
+    )
     parser.add_argument(
         "--http", default="127.0.0.1:8000", help="HTTP address (default 127.0.0.1:8000; 'off')"
     )
@@ -81,7 +95,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    outcomes = [check_file(str(path)) for path in args.files]
+    with tempfile.TemporaryDirectory(prefix="braid-run-") as scratch:
+        try:
+            sources = [_source(str(path), Path(scratch)) for path in args.files]
+        except AuthoringError as exc:
+            return fail(str(exc))
+        return _run(args, sources)
+
+
+def _source(argument: str, scratch: Path) -> tuple[Path, Path]:
+    """The manifest to run and the folder its code is imported from."""
+    if is_app_reference(argument):
+        return built_manifest(argument, scratch)
+    return Path(argument), Path(argument).resolve().parent
+
+
+def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
+    outcomes = [check_file(str(path)) for path, _ in sources]
     invalid = [outcome for outcome in outcomes if not outcome.valid]
     if invalid:
         for outcome in invalid:
@@ -93,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     graphs = tuple(
-        GraphFile(path=path.resolve(), graph=outcome.graph, code_dir=path.resolve().parent)
-        for path, outcome in zip(args.files, outcomes, strict=True)
+        GraphFile(path=path.resolve(), graph=outcome.graph, code_dir=code_dir)
+        for (path, code_dir), outcome in zip(sources, outcomes, strict=True)
         if outcome.graph is not None
     )
     settings = LaunchSettings(

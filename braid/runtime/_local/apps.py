@@ -35,8 +35,9 @@ from typing import Any, cast
 
 import grpc
 
-from braid.runtime._local import workdirs
+from braid.authoring import Graph
 from braid.runtime._local.processes import LaunchError
+from braid.runtime._local.workdirs import Workdir
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
 from braid.runtime._wire.client import CHANNEL_OPTIONS
@@ -222,20 +223,23 @@ class App:
 
 
 def run(
-    *graphs: str | Path,
+    *graphs: str | Path | Graph,
     http: str = "127.0.0.1:0",
     grpc_address: str = "127.0.0.1:0",
     log_level: str = "WARNING",
     start_timeout: float = START_TIMEOUT_SECONDS,
 ) -> App:
-    """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them."""
+    """Run ``graphs`` locally (as ``braid run`` does) and return an :class:`App` to call them.
+
+    A graph is a manifest's path, or a :class:`braid.authoring.Graph` declared in Python.
+    """
     if not graphs:
         raise ValueError("run() needs at least one graph manifest")
-    workdir = workdirs.work_dir("braid-app-")
+    workdir = Workdir()
     status_file = Path(workdir.name) / "status.json"
     # braid run stops everything when this pipe closes: when this process exits, however.
     watched, held = os.pipe()
-    argv = [sys.executable, "-m", "braid", "run", *(str(g) for g in graphs)]
+    argv = [sys.executable, "-m", "braid", "run", *workdir.manifests(graphs)]
     argv += ["--http", http, "--grpc", grpc_address, "--log-level", log_level]
     argv += ["--status-file", str(status_file), "--parent-fd", str(watched)]
     argv += ["--startup-timeout", str(start_timeout)]

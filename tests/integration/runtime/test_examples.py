@@ -32,6 +32,7 @@ EXAMPLES = {
     "content-understanding": ("content-understanding", "graph.yaml", "/content"),
     "sentiment": ("http-model-server", "graph.yaml", "/sentiment"),
     "streaming": ("streaming", "graph.yaml", "/numbers"),
+    "iris": ("iris", "graph.yaml", "/iris"),
 }
 
 
@@ -127,6 +128,21 @@ def test_content_understanding_names_the_failing_step(running: Running) -> None:
     error = reply.json()["error"]
     assert (error["node"], error["step"]) == ("downloader", "downloaded")
     assert "unsupported URL" in error["message"]
+
+
+def test_iris_classifies_flowers_with_real_models(running: Running) -> None:
+    flowers = [[5.1, 3.5, 1.4, 0.2], [5.9, 3.0, 4.2, 1.5], [6.7, 3.0, 5.2, 2.3]]
+    reply = post_json(running.http, EXAMPLES["iris"][2], flowers)
+    assert reply.status == 200, reply.body
+    answers = reply.json()
+    assert [a["species"] for a in answers] == ["setosa", "versicolor", "virginica"]
+    assert all(a["unanimous"] and 0.5 < a["confidence"] <= 1 for a in answers)
+    data = json.dumps({"graph": "iris", "json": json.dumps(flowers)})
+    grpc_reply = grpcurl(running.grpc, "braid.v1.Graph/Invoke", data)
+    assert json.loads(json.loads(grpc_reply.stdout)["json"]) == answers
+    bad = post_json(running.http, EXAMPLES["iris"][2], [[1, 2]])
+    assert bad.status == 500
+    assert (bad.json()["error"]["node"], bad.json()["error"]["step"]) == ("scaler", "features")
 
 
 def test_http_model_server_node(running: Running) -> None:
