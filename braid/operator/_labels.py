@@ -25,6 +25,9 @@ NODE_LABEL = "braid.dev/node"
 COMPONENT_LABEL = "braid.dev/component"
 #: On a node's pod template: the node's code version, read back to gate rollouts.
 VERSION_ANNOTATION = "braid.dev/version"
+#: On a node's Deployment (not its template): the model code braid chose, as JSON, so that a
+#: hand edit of the running image is reverted while the node's ``version`` pins its code.
+MODEL_CODE_ANNOTATION = "braid.dev/model-code"
 #: On a node's pod template: a digest of what its replicas construct (class, init, handles).
 CODE_ANNOTATION = "braid.dev/code-digest"
 #: On the ingress pod template: a digest of the flow and ingress settings it serves.

@@ -33,6 +33,7 @@ from braid.operator._labels import (
     INGRESS_GRPC_PORT,
     INGRESS_HTTP_PORT,
     METRICS_PORT,
+    MODEL_CODE_ANNOTATION,
     NETWORK_POLICY_ANNOTATION,
     PDB_ANNOTATION,
     SIDECAR_PORT,
@@ -48,7 +49,7 @@ from braid.operator._labels import (
 )
 from braid.operator._pod_rendering import ModelCode, ingress_pod_spec, model_code, node_pod_spec
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Node
+from braid.spec import DeploymentGraph, Node, Problem
 
 #: At most this share of a node's replicas is down during a rollout (after Ray Serve's 20%).
 MAX_UNAVAILABLE = "20%"
@@ -57,6 +58,9 @@ MAX_SURGE = "25%"
 #: The per-pod metric the autoscaler targets; a metrics adapter must serve it (docs/operator.md).
 AUTOSCALING_METRIC = "braid_ongoing_requests"
 _REVISION_HISTORY = 5
+#: What one ConfigMap's data may hold in total (the API server refuses more): the compiled graph
+#: must fit, userConfig and init included.
+CONFIG_MAP_LIMIT_BYTES = 1024 * 1024
 # Node fields whose change reaches running replicas without a restart (or does not concern them).
 _LIVE_FIELDS = {"userConfig", "replicas", "autoscaling", "version"}
 
@@ -81,6 +85,9 @@ def render(
             f'graph "{graph.metadata.name}" has no namespace; set metadata.namespace '
             "(braid render: pass --namespace)"
         )
+    too_big = size_problems(graph)
+    if too_big:
+        raise RenderError(str(too_big[0]))
     live = live or {}
     pdb = _switch(graph, PDB_ANNOTATION, settings.pod_disruption_budgets)
     objects = [*_access_objects(graph), render_config_map(graph)]
@@ -110,8 +117,27 @@ def compiled_graph(graph: DeploymentGraph) -> dict[str, Any]:
     return document
 
 
+def _graph_text(graph: DeploymentGraph) -> str:
+    return json.dumps(compiled_graph(graph), indent=2, sort_keys=True) + "\n"
+
+
+def size_problems(graph: DeploymentGraph) -> list[Problem]:
+    """A problem when the compiled graph does not fit in its ConfigMap (1 MiB), else none."""
+    size = len(_graph_text(graph).encode())
+    if size <= CONFIG_MAP_LIMIT_BYTES:
+        return []
+    return [
+        Problem(
+            "spec",
+            f"the compiled graph is {size} bytes, over the {CONFIG_MAP_LIMIT_BYTES} bytes "
+            "(1 MiB) a ConfigMap holds; move large init or userConfig values into files the "
+            "node reads (a volume, an image) and pass their paths instead",
+        )
+    ]
+
+
 def render_config_map(graph: DeploymentGraph) -> KubeObject:
-    text = json.dumps(compiled_graph(graph), indent=2, sort_keys=True) + "\n"
+    text = _graph_text(graph)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -198,11 +224,12 @@ def _deployment(
     replicas: int,
     pod_spec: dict[str, Any],
     annotations: dict[str, str],
+    own_annotations: dict[str, str] | None = None,
 ) -> KubeObject:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(graph, name, component, node),
+        "metadata": metadata(graph, name, component, node, own_annotations),
         "spec": {
             "replicas": replicas,
             "revisionHistoryLimit": _REVISION_HISTORY,
@@ -241,6 +268,7 @@ def _node_objects(
             replicas=_replicas(node, live),
             pod_spec=node_pod_spec(graph, node, code, settings),
             annotations=_template_annotations(graph, node),
+            own_annotations={MODEL_CODE_ANNOTATION: _code_json(code)},
         ),
         {
             "apiVersion": "v1",
@@ -385,15 +413,43 @@ def _network_policy(graph: DeploymentGraph) -> KubeObject:
     }
 
 
+def _code_json(code: ModelCode) -> str:
+    value = {"image": code.image, "command": code.command, "args": code.args}
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _recorded_code(text: object) -> ModelCode | None:
+    """The model code braid recorded on a Deployment, or None when absent or unreadable."""
+    try:
+        value = json.loads(str(text))
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("image"), str):
+        return None
+    command, args = value.get("command"), value.get("args")
+    return ModelCode(
+        value["image"],
+        [str(part) for part in command] if isinstance(command, list) else None,
+        [str(part) for part in args] if isinstance(args, list) else None,
+    )
+
+
 def live_node(deployment: Mapping[str, Any]) -> LiveNode:
-    """Read back what a node's Deployment runs: its version, model code and replica count."""
+    """Read back what a node's Deployment runs: its version, model code and replica count.
+
+    The model code is what braid recorded when it chose it (``braid.dev/model-code``), so that a
+    hand edit of the running container never becomes the pinned code; a Deployment written by an
+    earlier braid, without the record, falls back to its model container.
+    """
     template = deployment.get("spec", {}).get("template", {})
     annotations = template.get("metadata", {}).get("annotations") or {}
-    containers = template.get("spec", {}).get("containers") or []
-    model = next((c for c in containers if c.get("name") == "model"), None)
-    code = None
-    if model is not None and isinstance(model.get("image"), str):
-        code = ModelCode(model["image"], model.get("command"), model.get("args"))
+    own = deployment.get("metadata", {}).get("annotations") or {}
+    code = _recorded_code(own[MODEL_CODE_ANNOTATION]) if MODEL_CODE_ANNOTATION in own else None
+    if code is None:
+        containers = template.get("spec", {}).get("containers") or []
+        model = next((c for c in containers if c.get("name") == "model"), None)
+        if model is not None and isinstance(model.get("image"), str):
+            code = ModelCode(model["image"], model.get("command"), model.get("args"))
     replicas = deployment.get("spec", {}).get("replicas")
     return LiveNode(
         version=annotations.get(VERSION_ANNOTATION),
