@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from braid.operator._errors import KubernetesError, ObjectNotFound, RenderError
 from braid.operator._eventing import EventRecorder
-from braid.operator._kubernetes import DEPLOYMENTS, GRAPHS, OWNED, KubernetesApi
+from braid.operator._kubernetes import DEPLOYMENTS, GRAPHS, OWNED, PODS, KubernetesApi
 from braid.operator._labels import (
     GRAPH_LABEL,
     MANAGED_BY,
@@ -153,6 +153,7 @@ class Reconciler:
             generation,
             self._clock(),
             failure=None if failure is None else str(failure),
+            pods=await self._pods(namespace, name),
         )
         await self._write_status(body, previous, status)
         if applied or pruned:
@@ -174,6 +175,16 @@ class Reconciler:
             for obj in found
             if _owned_by(obj, name, uid) and obj.get("metadata", {}).get("name")
         }
+
+    async def _pods(self, namespace: str, name: str) -> dict[str, list[KubeObject]]:
+        """The graph's pods by node (they carry the labels of their Deployment's template)."""
+        found = await self._api.list_objects(PODS, namespace, owned_selector(name))
+        by_node: dict[str, list[KubeObject]] = {}
+        for pod in found:
+            node = (pod.get("metadata", {}).get("labels") or {}).get(NODE_LABEL)
+            if node:
+                by_node.setdefault(node, []).append(pod)
+        return by_node
 
     async def _prune(self, graph: DeploymentGraph, rendered: set[tuple[str, str]]) -> int:
         namespace, name = str(graph.metadata.namespace), graph.metadata.name
@@ -219,7 +230,13 @@ class Reconciler:
         failure = _apply_failure(previous)
         generation = previous.observed_generation if previous else None
         status = observed_status(
-            graph, deployments, previous, generation, self._clock(), failure=failure
+            graph,
+            deployments,
+            previous,
+            generation,
+            self._clock(),
+            failure=failure,
+            pods=await self._pods(namespace, name),
         )
         await self._write_status(body, previous, status)
         return status

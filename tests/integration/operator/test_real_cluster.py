@@ -209,3 +209,45 @@ async def test_the_invalid_condition_is_not_an_error_in_the_log(
     assert "InvalidSpec" in runner.events.reasons
     posted = api_server.all_stored("v1/events")
     assert posted and all(e["source"]["component"] == "braid" for e in posted.values())
+
+
+async def test_a_crash_looping_pod_makes_its_node_degraded(
+    api_server: ApiServer, start_operator: Any
+) -> None:
+    await start_operator(FAST)
+    await create(api_server, chain())
+    await three_deployments(api_server)
+    template = deployments(api_server)["chain-adder"]["spec"]["template"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "chain-adder-1",
+            "namespace": NS,
+            "labels": template["metadata"]["labels"],
+        },
+        "spec": template["spec"],
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "model",
+                    "restartCount": 7,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1, "message": "bad class"}},
+                }
+            ]
+        },
+    }
+    response = await api_server.post(f"/api/v1/namespaces/{NS}/pods", json=pod)
+    assert response.status < 300
+    degraded = await eventually(
+        lambda: (
+            (c := condition(api_server.stored(GRAPHS, NS, "chain"), "Degraded"))
+            and c["status"] == "True"
+            and c
+        )
+    )
+    assert (
+        "adder: container model CrashLoopBackOff (restarted 7 times): bad class"
+        in degraded["message"]
+    )
