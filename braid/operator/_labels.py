@@ -43,6 +43,9 @@ SOCKET_DIR = "/var/run/braid"
 WORKER_SOCKET = f"{SOCKET_DIR}/worker.sock"
 
 SIDECAR_PORT = 7000
+#: The worker's gRPC health service (``braid worker --health-port``), the model container's
+#: liveness: a hung worker (SIGSTOPped, deadlocked) stops answering and is restarted.
+WORKER_HEALTH_PORT = 8086
 METRICS_PORT = 9090
 INGRESS_HTTP_PORT = 8000
 INGRESS_GRPC_PORT = 9000

@@ -48,6 +48,7 @@ from braid.operator._labels import (
     selector_labels,
 )
 from braid.operator._pod_rendering import ModelCode, ingress_pod_spec, model_code, node_pod_spec
+from braid.operator._pod_settings import service_accounts
 from braid.operator._settings import OperatorSettings
 from braid.spec import DeploymentGraph, Node, Problem
 
@@ -55,6 +56,10 @@ from braid.spec import DeploymentGraph, Node, Problem
 MAX_UNAVAILABLE = "20%"
 #: New replicas started ahead of old ones; with one replica this is what keeps it serving.
 MAX_SURGE = "25%"
+#: A node with GPUs rolls one replica at a time and starts none ahead: a surge pod needs a spare
+#: GPU, and on a full GPU pool it would stay Pending and stall the rollout (docs/rollouts.md).
+GPU_MAX_UNAVAILABLE = 1
+GPU_MAX_SURGE = 0
 #: The per-pod metric the autoscaler targets; a metrics adapter must serve it (docs/operator.md).
 AUTOSCALING_METRIC = "braid_ongoing_requests"
 _REVISION_HISTORY = 5
@@ -176,7 +181,11 @@ def _access_objects(graph: DeploymentGraph) -> list[KubeObject]:
             "kind": "RoleBinding",
             "metadata": metadata(graph, name, Component.GRAPH),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            # The graph's account, and each node's own: their sidecars read EndpointSlices too.
+            "subjects": [
+                {"kind": "ServiceAccount", "name": account, "namespace": namespace}
+                for account in service_accounts(graph)
+            ],
         },
     ]
 
@@ -185,11 +194,30 @@ def _pinned_code(node: Node, wanted: ModelCode, live: LiveNode | None) -> ModelC
     """The code a node runs: what it runs now while its version stays, else what the spec asks."""
     if node.version is None or live is None or live.code is None:
         return wanted
-    return live.code if live.version == node.version else wanted
+    if live.version != node.version:
+        return wanted
+    if node.http is None:
+        # The worker's command is braid's runtime contract, not the user's code: it follows braid.
+        return ModelCode(live.code.image, wanted.command, wanted.args)
+    return live.code
+
+
+def rollout_strategy(node: Node | None) -> dict[str, int | str]:
+    """maxUnavailable and maxSurge: the node's own, else one at a time with GPUs, else 20%/25%."""
+    gpus = node is not None and node.resources.gpu is not None
+    unavailable: int | str = GPU_MAX_UNAVAILABLE if gpus else MAX_UNAVAILABLE
+    surge: int | str = GPU_MAX_SURGE if gpus else MAX_SURGE
+    if node is not None and node.rollout is not None:
+        if node.rollout.max_unavailable is not None:
+            unavailable = node.rollout.max_unavailable
+        if node.rollout.max_surge is not None:
+            surge = node.rollout.max_surge
+    return {"maxUnavailable": unavailable, "maxSurge": surge}
 
 
 def _template_annotations(graph: DeploymentGraph, node: Node) -> dict[str, str]:
     annotations = {
+        **node.pod_annotations,
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(METRICS_PORT),
         FLOW_ANNOTATION: _digest(graph.spec.flow.model_dump(mode="json", by_alias=True)),
@@ -225,7 +253,9 @@ def _deployment(
     pod_spec: dict[str, Any],
     annotations: dict[str, str],
     own_annotations: dict[str, str] | None = None,
+    spec_node: Node | None = None,
 ) -> KubeObject:
+    pod_labels = spec_node.pod_labels if spec_node is not None else {}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -234,13 +264,10 @@ def _deployment(
             "replicas": replicas,
             "revisionHistoryLimit": _REVISION_HISTORY,
             "selector": {"matchLabels": selector_labels(graph, component, node)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": MAX_UNAVAILABLE, "maxSurge": MAX_SURGE},
-            },
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout_strategy(spec_node)},
             "template": {
                 "metadata": {
-                    "labels": object_labels(graph, component, node),
+                    "labels": {**pod_labels, **object_labels(graph, component, node)},
                     "annotations": annotations,
                 },
                 "spec": pod_spec,
@@ -269,6 +296,7 @@ def _node_objects(
             pod_spec=node_pod_spec(graph, node, code, settings),
             annotations=_template_annotations(graph, node),
             own_annotations={MODEL_CODE_ANNOTATION: _code_json(code)},
+            spec_node=node,
         ),
         {
             "apiVersion": "v1",

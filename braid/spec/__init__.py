@@ -42,6 +42,13 @@ from braid.spec._loading import (
     parse_manifest_text,
     read_manifest_file,
 )
+from braid.spec._pod_rules import (
+    RESERVED_LABELS,
+    RESERVED_MOUNT_PATHS,
+    RESERVED_PREFIXES,
+    RESERVED_VOLUME_NAMES,
+)
+from braid.spec._pods import RolloutStrategy, Volume, VolumeMount
 from braid.spec._quantities import parse_quantity
 from braid.spec._references import (
     CALL_METHOD,
@@ -63,6 +70,10 @@ __all__ = [
     "KIND",
     "MAX_MANIFEST_BYTES",
     "PLURAL",
+    "RESERVED_LABELS",
+    "RESERVED_MOUNT_PATHS",
+    "RESERVED_PREFIXES",
+    "RESERVED_VOLUME_NAMES",
     "Autoscaling",
     "CallTarget",
     "Condition",
@@ -87,10 +98,13 @@ __all__ = [
     "Problem",
     "Reference",
     "Resources",
+    "RolloutStrategy",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
+    "Volume",
+    "VolumeMount",
     "iter_references",
     "load_graph",
     "parse_call",

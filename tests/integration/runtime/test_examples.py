@@ -32,6 +32,7 @@ EXAMPLES = {
     "content-understanding": ("content-understanding", "graph.yaml", "/content"),
     "sentiment": ("http-model-server", "graph.yaml", "/sentiment"),
     "streaming": ("streaming", "graph.yaml", "/numbers"),
+    "weights": ("model-weights", "graph.yaml", "/weights"),
 }
 
 
@@ -133,6 +134,12 @@ def test_http_model_server_node(running: Running) -> None:
     reply = post_json(running.http, EXAMPLES["sentiment"][2], "I love this great movie")
     assert reply.status == 200
     assert reply.json() == {"label": "positive", "score": 1.0}
+
+
+def test_model_weights_runs_locally_without_its_pod_settings(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["weights"][2], "what a great day")
+    assert reply.status == 200
+    assert reply.json() == {"label": "positive", "score": 1.0, "weights": "built-in"}
 
 
 def test_routes_and_readiness(running: Running) -> None:

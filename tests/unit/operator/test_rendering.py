@@ -93,15 +93,31 @@ def test_python_node_pod_runs_worker_and_sidecar() -> None:
     deployment = by_key(render(chain(), SETTINGS))["Deployment", "chain-adder"]
     model, sidecar = container(deployment, "model"), container(deployment, "sidecar")
     assert model["image"] == SETTINGS.runtime_image
+    # Kubernetes discovery in the worker too: the user's handle calls need it (issue 17).
     assert model["command"] == [
         "braid", "worker", "--graph", "/etc/braid/graph/graph.json",
         "--node", "adder", "--socket", "/var/run/braid/worker.sock",
+        "--discovery", "kubernetes", "--health-port", "8086",
     ]  # fmt: skip
+    # A hung worker stops answering its health service and the kubelet restarts it.
+    assert model["ports"] == [{"name": "health", "containerPort": 8086, "protocol": "TCP"}]
+    assert model["livenessProbe"]["grpc"] == {"port": 8086, "service": ""}
     assert sidecar["command"][-4:] == [
         "--worker-socket", "/var/run/braid/worker.sock", "--discovery", "kubernetes",
     ]  # fmt: skip
     assert sidecar["readinessProbe"]["grpc"] == {"port": 7000, "service": "braid.v1.Replica"}
     assert sidecar["livenessProbe"]["grpc"] == {"port": 7000, "service": ""}
+    ports = {p["containerPort"] for c in (model, sidecar) for p in c["ports"]}
+    assert len(ports) == 3  # the worker's health port collides with none of braid's
+    # Both containers wait for the class to be constructed before liveness counts (300 s).
+    for each in (model, sidecar):
+        assert each["startupProbe"]["grpc"] == {"port": 7000, "service": "braid.v1.Replica"}
+        assert (
+            each["startupProbe"]["periodSeconds"] * each["startupProbe"]["failureThreshold"] == 300
+        )
+    env = {var["name"] for var in model["env"]}
+    assert {"BRAID_POD_NAMESPACE", "BRAID_POD_IP", "BRAID_GRAPH"} <= env
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
     assert sidecar["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
     env = {var["name"] for var in sidecar["env"]}
     assert {"BRAID_POD_NAME", "BRAID_POD_IP", "BRAID_NODE_NAME", "BRAID_GRAPH"} <= env
@@ -125,6 +141,8 @@ def test_http_node_runs_its_server_and_the_sidecar_forwards_to_it() -> None:
     assert model["command"] == ["python", "server.py"]
     assert model["ports"] == [{"name": "http", "containerPort": 8081, "protocol": "TCP"}]
     assert model["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
+    assert model["startupProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
+    assert "livenessProbe" not in model  # a model server has its own; the worker's is not here
     assert "--http-port" in sidecar["command"]
     assert "--worker-socket" not in sidecar["command"]
 
