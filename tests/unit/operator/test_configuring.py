@@ -6,7 +6,14 @@ import itertools
 
 import kopf
 
-from braid.operator._configuring import LEGACY_KEY, Backoffs, DigestDiffBaseStorage, digest
+from braid.operator import OperatorSettings
+from braid.operator._configuring import (
+    LEGACY_KEY,
+    Backoffs,
+    DigestDiffBaseStorage,
+    configure,
+    digest,
+)
 
 
 def body(spec: dict[str, object], annotations: dict[str, str] | None = None) -> kopf.Body:
@@ -45,3 +52,14 @@ def test_fetch_tells_changed_from_unchanged() -> None:
     changed = body({"replicas": 2}, {key: digest(storage.build(body=first))})
     assert storage.fetch(body=changed) != storage.build(body=changed)
     assert storage.fetch(body=first) is None  # nothing stored: a creation
+
+
+def test_configure_sets_braids_kopf_settings() -> None:
+    settings = kopf.OperatorSettings()
+    ours = OperatorSettings(peering_name="braid", priority=7)
+    configure(settings, ours)
+    assert isinstance(settings.persistence.diffbase_storage, DigestDiffBaseStorage)
+    assert isinstance(settings.networking.error_backoffs, Backoffs)
+    assert settings.posting.enabled is False  # braid posts its own Events
+    assert settings.peering.lifetime == 15  # failover in about 15 s, not kopf's 60
+    assert (settings.peering.name, settings.peering.priority) == ("braid", 7)
