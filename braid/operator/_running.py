@@ -8,7 +8,7 @@ a plain installation of braid.
 kopf runs as a set of root tasks (watchers, peering, the health endpoint). If one of them ends
 while nobody asked the operator to stop, the operator is alive but deaf: the process then exits
 non-zero within ``STOP_GRACE_SECONDS``, so that Kubernetes restarts it. SIGTERM and SIGINT
-always stop it within the same bound, whatever state kopf is in.
+always stop it within about three times that bound, whatever state kopf is in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 from collections.abc import Collection
 from typing import Any, cast
 
@@ -144,8 +146,25 @@ async def run_operator(settings: OperatorSettings) -> None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         runner = asyncio.create_task(kopf.run_tasks(root_tasks, ignored=existing))
-        await supervise(list(root_tasks), runner, stop)
+        try:
+            await supervise(list(root_tasks), runner, stop)
+        except OperatorStopped:
+            _exit_after(STOP_GRACE_SECONDS, 1)
+            raise
+        _exit_after(STOP_GRACE_SECONDS, 0)
     finally:
         await api_client.close()
         if server is not None:
             server.shutdown()
+
+
+def _exit_after(seconds: float, status: int) -> None:
+    """End the process after ``seconds`` if it has not ended by then.
+
+    asyncio.run cancels every task left when the operator returns, and waits for them: a task
+    of kopf's that ignores its cancellation would keep a stopped operator alive forever. This
+    daemon timer never delays a normal exit.
+    """
+    timer = threading.Timer(seconds, os._exit, (status,))
+    timer.daemon = True
+    timer.start()
