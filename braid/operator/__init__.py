@@ -13,14 +13,13 @@ and the contract between them is the rendered pod spec (docs/operator.md).
 from braid.operator._errors import KubernetesError, ObjectNotFound, OperatorError, RenderError
 from braid.operator._eventing import ApiEvents, EventRecorder
 from braid.operator._kubernetes import KubernetesApi
+from braid.operator._live_nodes import LiveNode, live_node
 from braid.operator._metrics import OperatorMetrics
 from braid.operator._observing import Transition, invalid_status, observed_status, transitions
 from braid.operator._reconciling import Outcome, Reconciler
 from braid.operator._rendering import (
     CONFIG_MAP_LIMIT_BYTES,
-    LiveNode,
     compiled_graph,
-    live_node,
     render,
     size_problems,
 )

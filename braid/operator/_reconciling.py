@@ -40,9 +40,10 @@ from braid.operator._labels import (
     KubeObject,
     owned_selector,
 )
+from braid.operator._live_nodes import LiveNode, live_node
 from braid.operator._metrics import OperatorMetrics
 from braid.operator._observing import invalid_status, observed_status, transitions
-from braid.operator._rendering import LiveNode, live_node, render, size_problems
+from braid.operator._rendering import render, size_problems
 from braid.operator._settings import OperatorSettings
 from braid.spec import (
     ConditionStatus,

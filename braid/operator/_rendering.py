@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from braid.operator._errors import RenderError
@@ -47,7 +46,8 @@ from braid.operator._labels import (
     object_labels,
     selector_labels,
 )
-from braid.operator._pod_rendering import ModelCode, ingress_pod_spec, model_code, node_pod_spec
+from braid.operator._live_nodes import LiveNode, code_json, pinned_code
+from braid.operator._pod_rendering import ingress_pod_spec, model_code, node_pod_spec
 from braid.operator._pod_settings import service_accounts
 from braid.operator._settings import OperatorSettings
 from braid.spec import DeploymentGraph, Node, Problem
@@ -68,15 +68,6 @@ _REVISION_HISTORY = 5
 CONFIG_MAP_LIMIT_BYTES = 1024 * 1024
 # Node fields whose change reaches running replicas without a restart (or does not concern them).
 _LIVE_FIELDS = {"userConfig", "replicas", "autoscaling", "version"}
-
-
-@dataclass(frozen=True)
-class LiveNode:
-    """What a node's Deployment runs now, read back from the cluster."""
-
-    version: str | None
-    code: ModelCode | None
-    replicas: int | None
 
 
 def render(
@@ -190,18 +181,6 @@ def _access_objects(graph: DeploymentGraph) -> list[KubeObject]:
     ]
 
 
-def _pinned_code(node: Node, wanted: ModelCode, live: LiveNode | None) -> ModelCode:
-    """The code a node runs: what it runs now while its version stays, else what the spec asks."""
-    if node.version is None or live is None or live.code is None:
-        return wanted
-    if live.version != node.version:
-        return wanted
-    if node.http is None:
-        # The worker's command is braid's runtime contract, not the user's code: it follows braid.
-        return ModelCode(live.code.image, wanted.command, wanted.args)
-    return live.code
-
-
 def rollout_strategy(node: Node | None) -> dict[str, int | str]:
     """maxUnavailable and maxSurge: the node's own, else one at a time with GPUs, else 20%/25%."""
     gpus = node is not None and node.resources.gpu is not None
@@ -285,7 +264,7 @@ def _node_objects(
     pdb: bool,
 ) -> list[KubeObject]:
     name = node_object_name(graph, node.name)
-    code = _pinned_code(node, model_code(graph, node, settings), live)
+    code = pinned_code(node, model_code(graph, node, settings), live)
     objects = [
         _deployment(
             graph,
@@ -295,7 +274,7 @@ def _node_objects(
             replicas=_replicas(node, live),
             pod_spec=node_pod_spec(graph, node, code, settings),
             annotations=_template_annotations(graph, node),
-            own_annotations={MODEL_CODE_ANNOTATION: _code_json(code)},
+            own_annotations={MODEL_CODE_ANNOTATION: code_json(code)},
             spec_node=node,
         ),
         {
@@ -439,48 +418,3 @@ def _network_policy(graph: DeploymentGraph) -> KubeObject:
             ],
         },
     }
-
-
-def _code_json(code: ModelCode) -> str:
-    value = {"image": code.image, "command": code.command, "args": code.args}
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _recorded_code(text: object) -> ModelCode | None:
-    """The model code braid recorded on a Deployment, or None when absent or unreadable."""
-    try:
-        value = json.loads(str(text))
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("image"), str):
-        return None
-    command, args = value.get("command"), value.get("args")
-    return ModelCode(
-        value["image"],
-        [str(part) for part in command] if isinstance(command, list) else None,
-        [str(part) for part in args] if isinstance(args, list) else None,
-    )
-
-
-def live_node(deployment: Mapping[str, Any]) -> LiveNode:
-    """Read back what a node's Deployment runs: its version, model code and replica count.
-
-    The model code is what braid recorded when it chose it (``braid.dev/model-code``), so that a
-    hand edit of the running container never becomes the pinned code; a Deployment written by an
-    earlier braid, without the record, falls back to its model container.
-    """
-    template = deployment.get("spec", {}).get("template", {})
-    annotations = template.get("metadata", {}).get("annotations") or {}
-    own = deployment.get("metadata", {}).get("annotations") or {}
-    code = _recorded_code(own[MODEL_CODE_ANNOTATION]) if MODEL_CODE_ANNOTATION in own else None
-    if code is None:
-        containers = template.get("spec", {}).get("containers") or []
-        model = next((c for c in containers if c.get("name") == "model"), None)
-        if model is not None and isinstance(model.get("image"), str):
-            code = ModelCode(model["image"], model.get("command"), model.get("args"))
-    replicas = deployment.get("spec", {}).get("replicas")
-    return LiveNode(
-        version=annotations.get(VERSION_ANNOTATION),
-        code=code,
-        replicas=replicas if isinstance(replicas, int) else None,
-    )

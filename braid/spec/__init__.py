@@ -13,23 +13,17 @@ from braid.spec._graphs import (
     KIND,
     PLURAL,
     Autoscaling,
-    Condition,
-    ConditionStatus,
-    ConditionType,
     DeploymentGraph,
     Dispatch,
     DispatchCase,
-    Endpoint,
     EnvVar,
     Flow,
     GpuSharing,
     GraphSpec,
-    GraphStatus,
     HttpMethod,
     HttpServer,
     Ingress,
     Node,
-    NodeStatus,
     Resources,
     Step,
     StepCall,
@@ -60,6 +54,14 @@ from braid.spec._references import (
     substitute,
 )
 from braid.spec._rules import step_dependencies
+from braid.spec._statuses import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    Endpoint,
+    GraphStatus,
+    NodeStatus,
+)
 from braid.spec._validating import validate_graph
 
 __all__ = [
