@@ -16,7 +16,7 @@ from typing import Any
 
 from braid.cli._output import fail
 from braid.cli._render import add_settings_arguments, settings_from_args
-from braid.operator import OperatorError, run_operator
+from braid.operator import KopfLogFilter, OperatorError, run_operator
 
 # kopf pauses every operator of one priority when two meet; a random one makes them distinct.
 _PRIORITY_RANGE = 2**31 - 1
@@ -97,8 +97,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.log_format == "json":
-        for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(KopfLogFilter())
+        if args.log_format == "json":
             handler.setFormatter(JsonFormatter())
     priority = args.priority if args.priority is not None else secrets.randbelow(_PRIORITY_RANGE)
     settings = settings_from_args(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from braid.operator import size_problems
 from braid.runtime import code_problems
 from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, load_graph
 
@@ -100,6 +101,9 @@ def check_file(path: str, *, check_code: bool = False) -> Outcome:
     shown = STDIN if path == "-" else path
     try:
         graph = load_graph(path)
+        too_big = size_problems(graph)
+        if too_big:
+            return Outcome(shown, problems=too_big)
         if check_code:
             code_dir = Path.cwd() if path == "-" else Path(path).resolve().parent
             problems = code_problems(graph, code_dir)

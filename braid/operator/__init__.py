@@ -11,17 +11,27 @@ and the contract between them is the rendered pod spec (docs/operator.md).
 """
 
 from braid.operator._errors import KubernetesError, ObjectNotFound, OperatorError, RenderError
+from braid.operator._eventing import ApiEvents, EventRecorder
 from braid.operator._kubernetes import KubernetesApi
+from braid.operator._live_nodes import LiveNode, live_node
 from braid.operator._metrics import OperatorMetrics
 from braid.operator._observing import Transition, invalid_status, observed_status, transitions
-from braid.operator._reconciling import EventRecorder, Outcome, Reconciler
-from braid.operator._rendering import LiveNode, compiled_graph, live_node, render
-from braid.operator._running import run_operator
+from braid.operator._reconciling import Outcome, Reconciler
+from braid.operator._rendering import (
+    CONFIG_MAP_LIMIT_BYTES,
+    compiled_graph,
+    render,
+    size_problems,
+)
+from braid.operator._running import KopfLogFilter, OperatorStopped, run_operator
 from braid.operator._settings import DEFAULT_RUNTIME_IMAGE, OperatorSettings
 
 __all__ = [
+    "CONFIG_MAP_LIMIT_BYTES",
     "DEFAULT_RUNTIME_IMAGE",
+    "ApiEvents",
     "EventRecorder",
+    "KopfLogFilter",
     "KubernetesApi",
     "KubernetesError",
     "LiveNode",
@@ -29,6 +39,7 @@ __all__ = [
     "OperatorError",
     "OperatorMetrics",
     "OperatorSettings",
+    "OperatorStopped",
     "Outcome",
     "Reconciler",
     "RenderError",
@@ -39,5 +50,6 @@ __all__ = [
     "observed_status",
     "render",
     "run_operator",
+    "size_problems",
     "transitions",
 ]

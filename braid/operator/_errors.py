@@ -35,8 +35,14 @@ class KubernetesError(OperatorError):
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later may succeed (server errors, throttling, conflicts)."""
-        return self.status in {0, 409, 429} or self.status >= 500
+        """Whether trying again later may succeed.
+
+        Server errors, throttling and conflicts pass; so does 403: a hardened cluster refuses a
+        request until an RBAC change propagates, and the API server refuses writes while it
+        starts or while a namespace terminates. Only a request the server judged wrong (400,
+        404, 422) is not worth repeating unchanged.
+        """
+        return self.status in {0, 403, 409, 429} or self.status >= 500
 
 
 class ObjectNotFound(KubernetesError):

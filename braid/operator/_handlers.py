@@ -1,11 +1,16 @@
 """The kopf handlers: thin adapters from kopf's causes to the :class:`Reconciler`.
 
-- create, update and resume of a DeploymentGraph run the same level-triggered reconcile;
-- a timer runs it again every ``resync_seconds`` to correct drift (someone edited a child);
-- events of the Deployments braid manages refresh their graph's status;
+- create, update and resume of a DeploymentGraph run the same level-triggered reconcile; a
+  failure that may pass (5xx, 403, 409, 429, no connection) is retried with a doubling delay;
+- the drift check is not a kopf timer (kopf puts a finalizer on everything a timer or daemon
+  watches): an event handler keeps the :class:`~braid.operator._resyncing.GraphIndex` of the
+  graphs the watch reports, and a task started with the operator reconciles them every
+  ``resync_seconds`` (:class:`~braid.operator._resyncing.Resyncer`);
+- events of the Deployments and Pods braid manages refresh their graph's status;
 - the deletion of a graph only forgets it: its children carry ownerReferences to it, so the
-  garbage collector deletes them, and the operator holds no finalizer that could block a delete
-  while it is down (docs/decisions/0003-level-triggered-reconcile.md).
+  garbage collector deletes them, and no handler asks kopf for a finalizer, so a delete never
+  waits for the operator (docs/decisions/0003-level-triggered-reconcile.md). A finalizer that
+  an earlier braid left on a graph is removed by kopf at the graph's next event.
 
 Everything is registered on a registry made by :func:`build_registry`, never on kopf's global
 one, so that tests build as many operators as they like.
@@ -13,48 +18,36 @@ one, so that tests build as many operators as they like.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import secrets
+import socket
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
+from braid.operator._configuring import configure
 from braid.operator._errors import KubernetesError
+from braid.operator._kubernetes import KubernetesApi
 from braid.operator._labels import GRAPH_LABEL, MANAGED_BY
-from braid.operator._observing import Transition
-from braid.operator._reconciling import Reconciler
+from braid.operator._reconciling import Reconciler, utcnow
+from braid.operator._resyncing import Resyncer
 from braid.operator._settings import OperatorSettings
 from braid.spec import API_GROUP, API_VERSION, PLURAL
 
-#: Seconds before kopf retries a reconcile that failed on a retryable API error.
-RETRY_DELAY_SECONDS = 10.0
+logger = logging.getLogger(__name__)
 
 
-class KopfEvents:
-    """Posts condition transitions as Kubernetes Events through kopf's event queue."""
-
-    def record(self, graph: Mapping[str, Any], transition: Transition) -> None:
-        kopf.event(
-            cast(kopf.Body, graph),  # kopf reads only the metadata and the kind
-            type="Warning" if transition.warning else "Normal",
-            reason=transition.reason,
-            message=f"{transition.type.value} is {transition.status.value}: {transition.message}",
-        )
+def retry_delay(retry: int, settings: OperatorSettings) -> float:
+    """Seconds before retry number ``retry`` (0 first): doubling from backoff_seconds, capped."""
+    return float(min(settings.backoff_max_seconds, settings.backoff_seconds * 2 ** min(retry, 30)))
 
 
-def configure(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
-    """kopf's settings for braid: where it keeps its state, peering, what it posts as Events."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="braid.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="braid.dev", key="last-handled-configuration"
-    )
-    # braid posts its own Events on condition transitions; kopf's per-handler chatter is noise.
-    settings.posting.level = logging.WARNING
-    settings.peering.priority = ours.priority
-    settings.peering.mandatory = ours.peering_name is not None
-    if ours.peering_name is not None:
-        settings.peering.name = ours.peering_name
-    settings.execution.max_workers = 4
+def own_identity() -> str:
+    """This operator's name among its peers: the pod's name (the host name) and a nonce."""
+    return f"{socket.gethostname()}-{secrets.token_hex(3)}"
 
 
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -70,67 +63,75 @@ Login = Callable[..., "kopf.ConnectionInfo | None"]
 
 
 def build_registry(
-    reconciler: Reconciler, settings: OperatorSettings, credentials: Login = login
+    reconciler: Reconciler,
+    api: KubernetesApi,
+    settings: OperatorSettings,
+    *,
+    identity: str,
+    credentials: Login = login,
 ) -> kopf.OperatorRegistry:
-    """A kopf registry with braid's handlers bound to ``reconciler``; ``credentials`` logs in."""
+    """A kopf registry with braid's handlers bound to ``reconciler``; ``credentials`` logs in.
+
+    ``identity`` must be the one given to kopf for peering: the drift check asks the peering
+    object whether this operator is the active one.
+    """
     registry = kopf.OperatorRegistry()
     graphs = (API_GROUP, API_VERSION, PLURAL)
     ours = settings
+    resyncer = Resyncer(reconciler, api, settings, identity, utcnow)
+    running: list[asyncio.Task[None]] = []
     kopf.on.login(registry=registry)(credentials)
 
     @kopf.on.startup(registry=registry)
-    def configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def start(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings, ours)
+        running.append(asyncio.create_task(resyncer.run(), name="braid drift check"))
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop(**_: Any) -> None:
+        for task in running:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @kopf.on.resume(*graphs, registry=registry)
     @kopf.on.create(*graphs, registry=registry)
     @kopf.on.update(*graphs, registry=registry)
-    async def reconcile_graph(body: kopf.Body, **_: Any) -> None:
-        await _reconcile(reconciler, body)
-
-    @kopf.timer(
-        *graphs,
-        registry=registry,
-        interval=settings.resync_seconds,
-        initial_delay=settings.resync_seconds,
-    )
-    async def check_drift(body: kopf.Body, **_: Any) -> None:
+    async def reconcile_graph(body: kopf.Body, retry: int, **_: Any) -> None:
         try:
-            await reconciler.reconcile(body)
+            outcome = await reconciler.reconcile(body)
         except KubernetesError as exc:
-            # The timer fires again; an error must not stop it.
-            logging.getLogger(__name__).warning("drift check failed: %s", exc)
+            if exc.retryable:
+                raise kopf.TemporaryError(str(exc), delay=retry_delay(retry, ours)) from exc
+            raise kopf.PermanentError(str(exc)) from exc
+        if outcome.error is not None:
+            raise kopf.TemporaryError(str(outcome.error), delay=retry_delay(retry, ours))
 
     @kopf.on.event(*graphs, registry=registry)
-    def forget_graph(type: str, namespace: str | None, name: str, **_: Any) -> None:
-        if type == "DELETED" and namespace is not None:
+    def index_graph(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
+        if namespace is None:
+            return
+        resyncer.graphs.saw(namespace, name, deleted=type == "DELETED")
+        if type == "DELETED":
             reconciler.forget(namespace, name)
 
-    @kopf.on.event(
-        "apps",
-        "v1",
-        "deployments",
-        registry=registry,
-        labels={MANAGED_BY: "braid", GRAPH_LABEL: kopf.PRESENT},
-    )
-    async def follow_deployment(labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
+    async def refresh(labels: Mapping[str, str], namespace: str | None) -> None:
         if namespace is None:
             return
         try:
             await reconciler.refresh_status(namespace, labels[GRAPH_LABEL])
         except KubernetesError as exc:
             # The next event or the drift check tries again; a watch handler has no retries.
-            logging.getLogger(__name__).warning("status refresh failed: %s", exc)
+            logger.warning("status refresh failed: %s", exc)
+
+    ours_only: Mapping[str, Any] = {MANAGED_BY: "braid", GRAPH_LABEL: kopf.PRESENT}
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry, labels=ours_only)
+    async def follow_deployment(labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
+        await refresh(labels, namespace)
+
+    @kopf.on.event("", "v1", "pods", registry=registry, labels=ours_only)
+    async def follow_pod(labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
+        await refresh(labels, namespace)
 
     return registry
-
-
-async def _reconcile(reconciler: Reconciler, body: kopf.Body) -> None:
-    try:
-        outcome = await reconciler.reconcile(body)
-    except KubernetesError as exc:
-        if exc.retryable:
-            raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY_SECONDS) from exc
-        raise kopf.PermanentError(str(exc)) from exc
-    if outcome.error is not None:
-        raise kopf.TemporaryError(str(outcome.error), delay=RETRY_DELAY_SECONDS)

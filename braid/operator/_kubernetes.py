@@ -34,15 +34,23 @@ class Resource:
     api_version: str
     kind: str
     plural: str
+    namespaced: bool = True
 
     def path(self, namespace: str, name: str | None = None) -> str:
+        """The URL path; ``namespace`` is ignored for a cluster-scoped kind."""
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        path = f"{prefix}/namespaces/{namespace}/{self.plural}"
+        where = f"/namespaces/{namespace}" if self.namespaced else ""
+        path = f"{prefix}{where}/{self.plural}"
         return f"{path}/{name}" if name else path
 
 
 DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 GRAPHS = Resource(f"{API_GROUP}/{API_VERSION}", "DeploymentGraph", PLURAL)
+EVENTS = Resource("v1", "Event", "events")
+PODS = Resource("v1", "Pod", "pods")
+#: kopf's peering objects: one cluster-wide, or one per watched namespace.
+CLUSTER_PEERINGS = Resource("kopf.dev/v1", "ClusterKopfPeering", "clusterkopfpeerings", False)
+PEERINGS = Resource("kopf.dev/v1", "KopfPeering", "kopfpeerings")
 #: Every kind a graph may render to, in the order they are pruned (workloads first).
 OWNED = (
     DEPLOYMENTS,
@@ -92,6 +100,10 @@ class KubernetesApi(Protocol):
         """Replace the status of a DeploymentGraph (a merge patch of the status subresource)."""
         ...
 
+    async def create(self, resource: Resource, namespace: str, obj: KubeObject) -> None:
+        """Create one object (an Event); it must not exist yet."""
+        ...
+
 
 class ApiClientKubernetes:
     """:class:`KubernetesApi` over an authenticated ``kubernetes_asyncio`` ``ApiClient``."""
@@ -128,6 +140,9 @@ class ApiClientKubernetes:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         path = GRAPHS.path(namespace, name) + "/status"
         await self._call("PATCH", path, body={"status": status}, content_type=_MERGE)
+
+    async def create(self, resource: Resource, namespace: str, obj: KubeObject) -> None:
+        await self._call("POST", resource.path(namespace), body=obj)
 
     async def _call(
         self,

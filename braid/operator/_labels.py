@@ -25,6 +25,9 @@ NODE_LABEL = "braid.dev/node"
 COMPONENT_LABEL = "braid.dev/component"
 #: On a node's pod template: the node's code version, read back to gate rollouts.
 VERSION_ANNOTATION = "braid.dev/version"
+#: On a node's Deployment (not its template): the model code braid chose, as JSON, so that a
+#: hand edit of the running image is reverted while the node's ``version`` pins its code.
+MODEL_CODE_ANNOTATION = "braid.dev/model-code"
 #: On a node's pod template: a digest of what its replicas construct (class, init, handles).
 CODE_ANNOTATION = "braid.dev/code-digest"
 #: On the ingress pod template: a digest of the flow and ingress settings it serves.
@@ -40,6 +43,9 @@ SOCKET_DIR = "/var/run/braid"
 WORKER_SOCKET = f"{SOCKET_DIR}/worker.sock"
 
 SIDECAR_PORT = 7000
+#: The worker's gRPC health service (``braid worker --health-port``), the model container's
+#: liveness: a hung worker (SIGSTOPped, deadlocked) stops answering and is restarted.
+WORKER_HEALTH_PORT = 8086
 METRICS_PORT = 9090
 INGRESS_HTTP_PORT = 8000
 INGRESS_GRPC_PORT = 9000

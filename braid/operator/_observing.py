@@ -11,8 +11,10 @@ worth an Event. The rules, by Kubernetes conventions (docs/operator.md has the t
 - a node is *rolled out* when its Deployment has seen the current template (observedGeneration),
   all desired replicas run it and are ready, and no old replica is left: Progressing is True
   while some node or the ingress is not;
-- Degraded is True when a Deployment reports ProgressDeadlineExceeded or a ReplicaFailure, or
-  when the operator could not apply the objects; its message names the nodes;
+- Degraded is True when a Deployment reports ProgressDeadlineExceeded or a ReplicaFailure, when
+  a node's pod has a container that cannot run (CrashLoopBackOff, an image that cannot be
+  pulled, a bad configuration) or has restarted ``RESTARTS_DEGRADED`` times, or when the
+  operator could not apply the objects; its message names the nodes and the last error;
 - Invalid is True, listing every problem, when the spec breaks validation.
 
 A condition keeps its ``lastTransitionTime`` while its status stays the same.
@@ -43,6 +45,20 @@ from braid.spec import (
 )
 
 INGRESS = "ingress"
+#: Restarts of one container after which its node counts as failing even between back-offs.
+RESTARTS_DEGRADED = 3
+#: Waiting reasons of a container that will not run without a change (or only by luck).
+_STUCK = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
 #: The share of replicas a rolling update may take down (the Deployments' maxUnavailable).
 MAX_UNAVAILABLE_PERCENT = 20
 _MAX_MESSAGE = 1000
@@ -60,13 +76,15 @@ class Rollout:
     exists: bool
     observed: bool
     failure: str | None
+    #: Replicas a rolling update may take down (the Deployment's maxUnavailable).
+    max_unavailable: int = 0
 
     @property
     def available(self) -> bool:
-        """Serving with at least the replicas a rolling update keeps up (all but 20%)."""
+        """Serving with at least the replicas a rolling update keeps up, and at least one."""
         if not self.exists:
             return False
-        floor = self.desired - (self.desired * MAX_UNAVAILABLE_PERCENT) // 100
+        floor = self.desired - self.max_unavailable
         return self.ready >= max(floor, min(self.desired, 1))
 
     @property
@@ -97,7 +115,12 @@ class Transition:
     warning: bool
 
 
-def read_rollout(name: str, deployment: Mapping[str, Any] | None, desired: int) -> Rollout:
+def read_rollout(
+    name: str,
+    deployment: Mapping[str, Any] | None,
+    desired: int,
+    pods: Sequence[Mapping[str, Any]] = (),
+) -> Rollout:
     """How far a Deployment got: its counts, whether it saw its template, why it fails."""
     if deployment is None:
         return Rollout(name, desired, 0, 0, 0, exists=False, observed=False, failure=None)
@@ -115,8 +138,21 @@ def read_rollout(name: str, deployment: Mapping[str, Any] | None, desired: int) 
         total,
         exists=True,
         observed=generation is None or (isinstance(observed, int) and observed >= generation),
-        failure=_failure(status),
+        failure=_failure(status) or pod_failure(pods),
+        max_unavailable=_max_unavailable(spec, wanted),
     )
+
+
+def _max_unavailable(spec: Mapping[str, Any], replicas: int) -> int:
+    """The replicas a rolling update may take down, as the Deployment says (rounded down)."""
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    value = rolling.get("maxUnavailable", f"{MAX_UNAVAILABLE_PERCENT}%")
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if text.endswith("%") and text[:-1].isdigit():
+        return replicas * int(text[:-1]) // 100
+    return int(text) if text.isdigit() else replicas * MAX_UNAVAILABLE_PERCENT // 100
 
 
 def _failure(status: Mapping[str, Any]) -> str | None:
@@ -127,6 +163,42 @@ def _failure(status: Mapping[str, Any]) -> str | None:
         if kind == "ReplicaFailure" and state == "True":
             return str(condition.get("message") or condition.get("reason") or "replica failure")
     return None
+
+
+def pod_failure(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why a node's pods cannot serve, from their container statuses; None when they can.
+
+    A container counts when it waits for a reason in ``_STUCK`` or has restarted
+    ``RESTARTS_DEGRADED`` times or more; the message names it, its restarts and its last error
+    (``lastState.terminated``: the message the container wrote, else the reason and exit code).
+    """
+    for pod in pods:
+        status = pod.get("status") or {}
+        for container in [
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
+        ]:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            restarts = int(container.get("restartCount") or 0)
+            stuck = waiting.get("reason") in _STUCK
+            if not stuck and restarts < RESTARTS_DEGRADED:
+                continue
+            what = str(waiting.get("reason") or "restarting")
+            text = f"container {container.get('name')} {what} (restarted {restarts} times)"
+            last = _last_error(container, waiting)
+            return f"{text}: {last}" if last else text
+    return None
+
+
+def _last_error(container: Mapping[str, Any], waiting: Mapping[str, Any]) -> str:
+    terminated = (container.get("lastState") or {}).get("terminated") or {}
+    if terminated:
+        message = str(terminated.get("message") or "").strip()
+        reason = terminated.get("reason") or "terminated"
+        code = terminated.get("exitCode")
+        detail = f"{reason}, exit code {code}" if code is not None else str(reason)
+        return f"{message.splitlines()[-1]} ({detail})" if message else detail
+    return str(waiting.get("message") or "")
 
 
 def endpoint(graph: DeploymentGraph) -> Endpoint:
@@ -153,13 +225,17 @@ def observed_status(
     now: datetime,
     *,
     failure: str | None = None,
+    pods: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> GraphStatus:
-    """The status of a valid graph from its Deployments (by name) and any failure to apply."""
+    """The status of a valid graph from its Deployments (by name), its pods (by node name) and
+    any failure to apply."""
+    pods = pods or {}
     nodes = [
         read_rollout(
             node.name,
             deployments.get(node_object_name(graph, node.name)),
             _desired(graph, node.name),
+            pods.get(node.name, ()),
         )
         for node in graph.spec.nodes
     ]

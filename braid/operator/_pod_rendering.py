@@ -20,18 +20,26 @@ from braid.operator._labels import (
     METRICS_PORT,
     SIDECAR_PORT,
     SOCKET_DIR,
+    WORKER_HEALTH_PORT,
     WORKER_SOCKET,
     config_map_name,
 )
+from braid.operator._pod_settings import (
+    PRE_STOP_SECONDS,
+    pod_settings,
+    service_account,
+    startup_probe,
+    termination_grace,
+    user_env,
+    user_env_from,
+    user_mounts,
+    user_volumes,
+)
 from braid.operator._settings import OperatorSettings
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node
+from braid.spec import DeploymentGraph, Node
 
 #: The gRPC health service that turns SERVING once the user's class is constructed.
 READINESS_SERVICE = "braid.v1.Replica"
-#: Seconds a terminating pod keeps serving so that peers and kube-proxy stop routing to it first.
-PRE_STOP_SECONDS = 5
-#: The preStop wait, then the sidecar's drain of requests in flight, then a margin to exit.
-TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_TIMEOUT_SECONDS + 5
 
 _GRAPH_VOLUME = "graph"
 _SOCKET_VOLUME = "braid-run"
@@ -52,8 +60,18 @@ def model_code(graph: DeploymentGraph, node: Node, settings: OperatorSettings) -
     image = graph.image_of(node) or settings.runtime_image
     if node.http is not None:
         return ModelCode(image, node.http.command, node.http.args)
+    # Kubernetes discovery: the user's handle calls reach other nodes' replicas from here. The
+    # sidecar's address (the kubelet expands $(BRAID_POD_IP)) is where peers fetch the values
+    # that the worker's code passes on unawaited; the sidecar forwards those fetches to it.
     command = ["braid", "worker", "--graph", GRAPH_FILE, "--node", node.name]
-    return ModelCode(image, [*command, "--socket", WORKER_SOCKET], None)
+    command += ["--socket", WORKER_SOCKET, "--discovery", "kubernetes"]
+    command += ["--advertise", f"$(BRAID_POD_IP):{SIDECAR_PORT}"]
+    return ModelCode(image, [*command, "--health-port", str(WORKER_HEALTH_PORT)], None)
+
+
+def _replica_ready() -> dict[str, Any]:
+    """The sidecar's readiness: SERVING once the user's class is constructed."""
+    return {"grpc": {"port": SIDECAR_PORT, "service": READINESS_SERVICE}}
 
 
 def container_security() -> dict[str, Any]:
@@ -132,20 +150,34 @@ def _model_container(
         container["command"] = list(code.command)
     if code.args is not None:
         container["args"] = list(code.args)
-    env = [{"name": var.name, "value": var.value} for var in node.env]
+    container["env"] = [*braid_env(graph), *user_env(node)]
+    if node.env_from:
+        container["envFrom"] = user_env_from(node)
     if node.http is not None:
         port = node.http.port
         container["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        # The kubelet probes the pod's IP: the server must listen on all interfaces (0.0.0.0),
+        # as model servers do by default, not only on 127.0.0.1 (docs/operator.md).
+        http_get = {"path": node.http.readiness_path, "port": port}
+        container["startupProbe"] = startup_probe(node, {"httpGet": http_get})
         container["readinessProbe"] = {
-            "httpGet": {"path": node.http.readiness_path, "port": port},
+            "httpGet": http_get,
             "periodSeconds": 5,
             "failureThreshold": 3,
         }
-        container["env"] = [*braid_env(graph), *env]
-        container["volumeMounts"] = _mounts(graph=False, socket=False)
+        mounts = _mounts(graph=False, socket=False)
     else:
-        container["env"] = [*braid_env(graph), *env]
-        container["volumeMounts"] = _mounts(graph=True, socket=True)
+        container["ports"] = [
+            {"name": "health", "containerPort": WORKER_HEALTH_PORT, "protocol": "TCP"}
+        ]
+        container["startupProbe"] = startup_probe(node, _replica_ready())
+        container["livenessProbe"] = {
+            "grpc": {"port": WORKER_HEALTH_PORT, "service": ""},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        }
+        mounts = _mounts(graph=True, socket=True)
+    container["volumeMounts"] = [*mounts, *user_mounts(node)]
     resources = _model_resources(node, settings)
     if resources:
         container["resources"] = resources
@@ -185,6 +217,7 @@ def _sidecar_container(
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
         "env": braid_env(graph),
+        "startupProbe": startup_probe(node, _replica_ready()),
         "readinessProbe": {
             "grpc": {"port": SIDECAR_PORT, "service": READINESS_SERVICE},
             "periodSeconds": 5,
@@ -214,12 +247,17 @@ def _volumes(graph: DeploymentGraph, *, socket: bool) -> list[dict[str, Any]]:
 
 
 def _pod_spec(
-    graph: DeploymentGraph, containers: list[dict[str, Any]], settings: OperatorSettings
+    graph: DeploymentGraph,
+    containers: list[dict[str, Any]],
+    settings: OperatorSettings,
+    node: Node | None = None,
 ) -> dict[str, Any]:
     return {
-        "serviceAccountName": graph.metadata.name,
+        "serviceAccountName": service_account(graph, node),
+        # Sidecars and workers read EndpointSlices with the token, whatever the account says.
+        "automountServiceAccountToken": True,
         "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "terminationGracePeriodSeconds": termination_grace(node),
         "securityContext": pod_security(settings),
         "containers": containers,
     }
@@ -233,8 +271,9 @@ def node_pod_spec(
         _model_container(graph, node, code, settings),
         _sidecar_container(graph, node, settings),
     ]
-    spec = _pod_spec(graph, containers, settings)
-    spec["volumes"] = _volumes(graph, socket=node.http is None)
+    spec = _pod_spec(graph, containers, settings, node)
+    spec["volumes"] = [*_volumes(graph, socket=node.http is None), *user_volumes(node)]
+    spec.update(pod_settings(node))
     if node.node_selector:
         spec["nodeSelector"] = dict(node.node_selector)
     if node.tolerations:

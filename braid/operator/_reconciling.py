@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from braid.operator._errors import KubernetesError, ObjectNotFound, RenderError
-from braid.operator._kubernetes import DEPLOYMENTS, GRAPHS, OWNED, KubernetesApi
+from braid.operator._eventing import EventRecorder
+from braid.operator._kubernetes import DEPLOYMENTS, GRAPHS, OWNED, PODS, KubernetesApi
 from braid.operator._labels import (
     GRAPH_LABEL,
     MANAGED_BY,
@@ -39,9 +40,10 @@ from braid.operator._labels import (
     KubeObject,
     owned_selector,
 )
+from braid.operator._live_nodes import LiveNode, live_node
 from braid.operator._metrics import OperatorMetrics
-from braid.operator._observing import Transition, invalid_status, observed_status, transitions
-from braid.operator._rendering import LiveNode, live_node, render
+from braid.operator._observing import invalid_status, observed_status, transitions
+from braid.operator._rendering import render, size_problems
 from braid.operator._settings import OperatorSettings
 from braid.spec import (
     ConditionStatus,
@@ -57,12 +59,6 @@ from braid.spec import (
 logger = logging.getLogger(__name__)
 
 
-class EventRecorder(Protocol):
-    """Posts an Event about a graph (kopf's ``kopf.event`` in the operator)."""
-
-    def record(self, graph: Mapping[str, Any], transition: Transition) -> None: ...
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What one reconcile did."""
@@ -75,7 +71,7 @@ class Outcome:
     error: KubernetesError | None = None
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -88,7 +84,7 @@ class Reconciler:
         settings: OperatorSettings,
         events: EventRecorder,
         metrics: OperatorMetrics | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._api = api
         self._settings = settings
@@ -97,6 +93,9 @@ class Reconciler:
         self._clock = clock
         # One lock per graph: a reconcile and a status refresh never interleave their writes.
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Graphs with a status refresh waiting for the lock: one waiting refresh sees every
+        # change made before it starts, so a burst of child events costs two refreshes at most.
+        self._refresh_waiting: set[tuple[str, str]] = set()
 
     def _lock(self, namespace: str, name: str) -> asyncio.Lock:
         return self._locks.setdefault((namespace, name), asyncio.Lock())
@@ -125,6 +124,9 @@ class Reconciler:
         generation = (body.get("metadata") or {}).get("generation")
         try:
             graph = _validated(body)
+            too_big = size_problems(graph)
+            if too_big:
+                raise GraphInvalid(too_big)
         except GraphInvalid as exc:
             status = invalid_status(exc.problems, previous, generation, self._clock())
             await self._write_status(body, previous, status)
@@ -152,6 +154,7 @@ class Reconciler:
             generation,
             self._clock(),
             failure=None if failure is None else str(failure),
+            pods=await self._pods(namespace, name),
         )
         await self._write_status(body, previous, status)
         if applied or pruned:
@@ -174,6 +177,16 @@ class Reconciler:
             if _owned_by(obj, name, uid) and obj.get("metadata", {}).get("name")
         }
 
+    async def _pods(self, namespace: str, name: str) -> dict[str, list[KubeObject]]:
+        """The graph's pods by node (they carry the labels of their Deployment's template)."""
+        found = await self._api.list_objects(PODS, namespace, owned_selector(name))
+        by_node: dict[str, list[KubeObject]] = {}
+        for pod in found:
+            node = (pod.get("metadata", {}).get("labels") or {}).get(NODE_LABEL)
+            if node:
+                by_node.setdefault(node, []).append(pod)
+        return by_node
+
     async def _prune(self, graph: DeploymentGraph, rendered: set[tuple[str, str]]) -> int:
         namespace, name = str(graph.metadata.namespace), graph.metadata.name
         pruned = 0
@@ -189,25 +202,45 @@ class Reconciler:
         return pruned
 
     async def refresh_status(self, namespace: str, name: str) -> GraphStatus | None:
-        """Recompute the status of a graph from its Deployments (a child changed)."""
-        async with self._lock(namespace, name):
-            try:
-                body = await self._api.get(GRAPHS, namespace, name)
-            except ObjectNotFound:
-                return None
-            previous = _previous_status(body)
-            try:
-                graph = _validated(body)
-            except GraphInvalid:
-                return None  # the Invalid condition stands until the spec changes
-            deployments = await self._owned(DEPLOYMENTS.plural, namespace, name, graph)
-            failure = _apply_failure(previous)
-            generation = previous.observed_generation if previous else None
-            status = observed_status(
-                graph, deployments, previous, generation, self._clock(), failure=failure
-            )
-            await self._write_status(body, previous, status)
-            return status
+        """Recompute the status of a graph from its children (a child changed).
+
+        Returns None, and does nothing, when a refresh of the same graph is already waiting.
+        """
+        key = (namespace, name)
+        if key in self._refresh_waiting:
+            return None
+        self._refresh_waiting.add(key)
+        try:
+            async with self._lock(namespace, name):
+                self._refresh_waiting.discard(key)
+                return await self._refresh(namespace, name)
+        finally:
+            self._refresh_waiting.discard(key)
+
+    async def _refresh(self, namespace: str, name: str) -> GraphStatus | None:
+        try:
+            body = await self._api.get(GRAPHS, namespace, name)
+        except ObjectNotFound:
+            return None
+        previous = _previous_status(body)
+        try:
+            graph = _validated(body)
+        except GraphInvalid:
+            return None  # the Invalid condition stands until the spec changes
+        deployments = await self._owned(DEPLOYMENTS.plural, namespace, name, graph)
+        failure = _apply_failure(previous)
+        generation = previous.observed_generation if previous else None
+        status = observed_status(
+            graph,
+            deployments,
+            previous,
+            generation,
+            self._clock(),
+            failure=failure,
+            pods=await self._pods(namespace, name),
+        )
+        await self._write_status(body, previous, status)
+        return status
 
     def forget(self, namespace: str, name: str) -> None:
         """A graph was deleted; its children go with it by their ownerReferences."""
@@ -236,7 +269,7 @@ class Reconciler:
                 transition.status.value,
                 transition.reason,
             )
-            self._events.record(body, transition)
+            await self._events.record(body, transition)
 
 
 def _dump(status: GraphStatus) -> dict[str, Any]:

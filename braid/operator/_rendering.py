@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from braid.operator._errors import RenderError
@@ -33,6 +32,7 @@ from braid.operator._labels import (
     INGRESS_GRPC_PORT,
     INGRESS_HTTP_PORT,
     METRICS_PORT,
+    MODEL_CODE_ANNOTATION,
     NETWORK_POLICY_ANNOTATION,
     PDB_ANNOTATION,
     SIDECAR_PORT,
@@ -46,28 +46,28 @@ from braid.operator._labels import (
     object_labels,
     selector_labels,
 )
-from braid.operator._pod_rendering import ModelCode, ingress_pod_spec, model_code, node_pod_spec
+from braid.operator._live_nodes import LiveNode, code_json, pinned_code
+from braid.operator._pod_rendering import ingress_pod_spec, model_code, node_pod_spec
+from braid.operator._pod_settings import service_accounts
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Node
+from braid.spec import DeploymentGraph, Node, Problem
 
 #: At most this share of a node's replicas is down during a rollout (after Ray Serve's 20%).
 MAX_UNAVAILABLE = "20%"
 #: New replicas started ahead of old ones; with one replica this is what keeps it serving.
 MAX_SURGE = "25%"
+#: A node with GPUs rolls one replica at a time and starts none ahead: a surge pod needs a spare
+#: GPU, and on a full GPU pool it would stay Pending and stall the rollout (docs/rollouts.md).
+GPU_MAX_UNAVAILABLE = 1
+GPU_MAX_SURGE = 0
 #: The per-pod metric the autoscaler targets; a metrics adapter must serve it (docs/operator.md).
 AUTOSCALING_METRIC = "braid_ongoing_requests"
 _REVISION_HISTORY = 5
+#: What one ConfigMap's data may hold in total (the API server refuses more): the compiled graph
+#: must fit, userConfig and init included.
+CONFIG_MAP_LIMIT_BYTES = 1024 * 1024
 # Node fields whose change reaches running replicas without a restart (or does not concern them).
 _LIVE_FIELDS = {"userConfig", "replicas", "autoscaling", "version"}
-
-
-@dataclass(frozen=True)
-class LiveNode:
-    """What a node's Deployment runs now, read back from the cluster."""
-
-    version: str | None
-    code: ModelCode | None
-    replicas: int | None
 
 
 def render(
@@ -81,6 +81,9 @@ def render(
             f'graph "{graph.metadata.name}" has no namespace; set metadata.namespace '
             "(braid render: pass --namespace)"
         )
+    too_big = size_problems(graph)
+    if too_big:
+        raise RenderError(str(too_big[0]))
     live = live or {}
     pdb = _switch(graph, PDB_ANNOTATION, settings.pod_disruption_budgets)
     objects = [*_access_objects(graph), render_config_map(graph)]
@@ -110,8 +113,27 @@ def compiled_graph(graph: DeploymentGraph) -> dict[str, Any]:
     return document
 
 
+def _graph_text(graph: DeploymentGraph) -> str:
+    return json.dumps(compiled_graph(graph), indent=2, sort_keys=True) + "\n"
+
+
+def size_problems(graph: DeploymentGraph) -> list[Problem]:
+    """A problem when the compiled graph does not fit in its ConfigMap (1 MiB), else none."""
+    size = len(_graph_text(graph).encode())
+    if size <= CONFIG_MAP_LIMIT_BYTES:
+        return []
+    return [
+        Problem(
+            "spec",
+            f"the compiled graph is {size} bytes, over the {CONFIG_MAP_LIMIT_BYTES} bytes "
+            "(1 MiB) a ConfigMap holds; move large init or userConfig values into files the "
+            "node reads (a volume, an image) and pass their paths instead",
+        )
+    ]
+
+
 def render_config_map(graph: DeploymentGraph) -> KubeObject:
-    text = json.dumps(compiled_graph(graph), indent=2, sort_keys=True) + "\n"
+    text = _graph_text(graph)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -150,20 +172,31 @@ def _access_objects(graph: DeploymentGraph) -> list[KubeObject]:
             "kind": "RoleBinding",
             "metadata": metadata(graph, name, Component.GRAPH),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            # The graph's account, and each node's own: their sidecars read EndpointSlices too.
+            "subjects": [
+                {"kind": "ServiceAccount", "name": account, "namespace": namespace}
+                for account in service_accounts(graph)
+            ],
         },
     ]
 
 
-def _pinned_code(node: Node, wanted: ModelCode, live: LiveNode | None) -> ModelCode:
-    """The code a node runs: what it runs now while its version stays, else what the spec asks."""
-    if node.version is None or live is None or live.code is None:
-        return wanted
-    return live.code if live.version == node.version else wanted
+def rollout_strategy(node: Node | None) -> dict[str, int | str]:
+    """maxUnavailable and maxSurge: the node's own, else one at a time with GPUs, else 20%/25%."""
+    gpus = node is not None and node.resources.gpu is not None
+    unavailable: int | str = GPU_MAX_UNAVAILABLE if gpus else MAX_UNAVAILABLE
+    surge: int | str = GPU_MAX_SURGE if gpus else MAX_SURGE
+    if node is not None and node.rollout is not None:
+        if node.rollout.max_unavailable is not None:
+            unavailable = node.rollout.max_unavailable
+        if node.rollout.max_surge is not None:
+            surge = node.rollout.max_surge
+    return {"maxUnavailable": unavailable, "maxSurge": surge}
 
 
 def _template_annotations(graph: DeploymentGraph, node: Node) -> dict[str, str]:
     annotations = {
+        **node.pod_annotations,
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(METRICS_PORT),
         FLOW_ANNOTATION: _digest(graph.spec.flow.model_dump(mode="json", by_alias=True)),
@@ -198,22 +231,22 @@ def _deployment(
     replicas: int,
     pod_spec: dict[str, Any],
     annotations: dict[str, str],
+    own_annotations: dict[str, str] | None = None,
+    spec_node: Node | None = None,
 ) -> KubeObject:
+    pod_labels = spec_node.pod_labels if spec_node is not None else {}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(graph, name, component, node),
+        "metadata": metadata(graph, name, component, node, own_annotations),
         "spec": {
             "replicas": replicas,
             "revisionHistoryLimit": _REVISION_HISTORY,
             "selector": {"matchLabels": selector_labels(graph, component, node)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": MAX_UNAVAILABLE, "maxSurge": MAX_SURGE},
-            },
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": rollout_strategy(spec_node)},
             "template": {
                 "metadata": {
-                    "labels": object_labels(graph, component, node),
+                    "labels": {**pod_labels, **object_labels(graph, component, node)},
                     "annotations": annotations,
                 },
                 "spec": pod_spec,
@@ -231,7 +264,7 @@ def _node_objects(
     pdb: bool,
 ) -> list[KubeObject]:
     name = node_object_name(graph, node.name)
-    code = _pinned_code(node, model_code(graph, node, settings), live)
+    code = pinned_code(node, model_code(graph, node, settings), live)
     objects = [
         _deployment(
             graph,
@@ -241,6 +274,8 @@ def _node_objects(
             replicas=_replicas(node, live),
             pod_spec=node_pod_spec(graph, node, code, settings),
             annotations=_template_annotations(graph, node),
+            own_annotations={MODEL_CODE_ANNOTATION: code_json(code)},
+            spec_node=node,
         ),
         {
             "apiVersion": "v1",
@@ -383,20 +418,3 @@ def _network_policy(graph: DeploymentGraph) -> KubeObject:
             ],
         },
     }
-
-
-def live_node(deployment: Mapping[str, Any]) -> LiveNode:
-    """Read back what a node's Deployment runs: its version, model code and replica count."""
-    template = deployment.get("spec", {}).get("template", {})
-    annotations = template.get("metadata", {}).get("annotations") or {}
-    containers = template.get("spec", {}).get("containers") or []
-    model = next((c for c in containers if c.get("name") == "model"), None)
-    code = None
-    if model is not None and isinstance(model.get("image"), str):
-        code = ModelCode(model["image"], model.get("command"), model.get("args"))
-    replicas = deployment.get("spec", {}).get("replicas")
-    return LiveNode(
-        version=annotations.get(VERSION_ANNOTATION),
-        code=code,
-        replicas=replicas if isinstance(replicas, int) else None,
-    )

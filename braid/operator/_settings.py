@@ -71,3 +71,18 @@ class OperatorSettings(BaseModel):
     resync_seconds: float = Field(
         default=300.0, gt=0, description="Interval of the periodic drift check of every graph."
     )
+    backoff_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="First delay before a failed reconcile or API request is tried again.",
+    )
+    backoff_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest delay between two tries; the delay doubles up to it, forever.",
+    )
+    peering_lifetime_seconds: int = Field(
+        default=15,
+        ge=10,
+        description="How long a silent peer counts as alive: the standby takes over after it.",
+    )

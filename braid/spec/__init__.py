@@ -14,23 +14,17 @@ from braid.spec._graphs import (
     KIND,
     PLURAL,
     Autoscaling,
-    Condition,
-    ConditionStatus,
-    ConditionType,
     DeploymentGraph,
     Dispatch,
     DispatchCase,
-    Endpoint,
     EnvVar,
     Flow,
     GpuSharing,
     GraphSpec,
-    GraphStatus,
     HttpMethod,
     HttpServer,
     Ingress,
     Node,
-    NodeStatus,
     Resources,
     Step,
     StepCall,
@@ -43,6 +37,13 @@ from braid.spec._loading import (
     parse_manifest_text,
     read_manifest_file,
 )
+from braid.spec._pod_rules import (
+    RESERVED_LABELS,
+    RESERVED_MOUNT_PATHS,
+    RESERVED_PREFIXES,
+    RESERVED_VOLUME_NAMES,
+)
+from braid.spec._pods import RolloutStrategy, Volume, VolumeMount
 from braid.spec._quantities import parse_quantity
 from braid.spec._references import (
     CALL_METHOD,
@@ -54,6 +55,14 @@ from braid.spec._references import (
     substitute,
 )
 from braid.spec._rules import step_dependencies
+from braid.spec._statuses import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    Endpoint,
+    GraphStatus,
+    NodeStatus,
+)
 from braid.spec._validating import validate_graph
 
 __all__ = [
@@ -65,6 +74,10 @@ __all__ = [
     "KIND",
     "MAX_MANIFEST_BYTES",
     "PLURAL",
+    "RESERVED_LABELS",
+    "RESERVED_MOUNT_PATHS",
+    "RESERVED_PREFIXES",
+    "RESERVED_VOLUME_NAMES",
     "Autoscaling",
     "CallTarget",
     "Condition",
@@ -89,10 +102,13 @@ __all__ = [
     "Problem",
     "Reference",
     "Resources",
+    "RolloutStrategy",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
+    "Volume",
+    "VolumeMount",
     "iter_references",
     "load_graph",
     "parse_call",

@@ -23,8 +23,8 @@ from braid.spec._graphs import (
     SINGULAR,
     DeploymentGraph,
     GraphSpec,
-    GraphStatus,
 )
+from braid.spec._statuses import GraphStatus
 
 Schema = dict[str, Any]
 

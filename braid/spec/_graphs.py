@@ -12,12 +12,21 @@ uniqueness, GPU rules) live in :mod:`braid.spec._validating`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field
 
 from braid.spec._base import SpecModel
-from braid.spec._quantities import QUANTITY_PATTERN, parse_quantity
+from braid.spec._pods import (
+    EnvFromSource,
+    EnvVarSource,
+    LocalObjectReference,
+    RolloutStrategy,
+    Volume,
+    VolumeMount,
+)
+from braid.spec._statuses import GraphStatus
+from braid.spec._types import JsonObject, JsonValue, Quantity
 
 API_GROUP = "braid.dev"
 API_VERSION = "v1alpha1"
@@ -38,41 +47,6 @@ IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 MAX_NAME_LENGTH = 63
 
 
-def _to_quantity(value: Any) -> Any:
-    """Accept ``2`` as well as ``"2"``; reject floats, which the API server would refuse."""
-    if isinstance(value, bool):
-        raise ValueError('expected a quantity such as "2", "500m" or "8Gi", got a boolean')
-    if isinstance(value, float):
-        raise ValueError(
-            f"expected a string or an integer quantity, got {value:g}; "
-            'write e.g. "1500m" or "1.5Gi"'
-        )
-    if isinstance(value, int):
-        value = str(value)
-    if isinstance(value, str) and parse_quantity(value) < 0:
-        raise ValueError(f'must not be negative, got "{value}"')
-    return value
-
-
-Quantity = Annotated[
-    str,
-    BeforeValidator(_to_quantity),
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "pattern": QUANTITY_PATTERN,
-            "x-kubernetes-int-or-string": True,
-        }
-    ),
-]
-
-JsonValue = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True})]
-JsonObject = Annotated[
-    dict[str, Any],
-    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
-]
-
-
 class ObjectMeta(SpecModel):
     """The part of Kubernetes object metadata that braid reads; server-set fields are ignored."""
 
@@ -89,10 +63,14 @@ class ObjectMeta(SpecModel):
 
 
 class EnvVar(SpecModel):
-    """One environment variable for a node's model container."""
+    """One environment variable for a node's model container: a value, or where it comes from."""
 
     name: str = Field(min_length=1, description="Name of the environment variable.")
     value: str = Field(default="", description="Value of the environment variable.")
+    value_from: EnvVarSource | None = Field(
+        default=None,
+        description="A Secret's or ConfigMap's key, or a field of the pod (instead of value).",
+    )
 
 
 class TolerationOperator(StrEnum):
@@ -264,6 +242,61 @@ class Node(SpecModel):
     tolerations: list[Toleration] = Field(
         default_factory=list, description="Tolerations of the node's pods."
     )
+    env_from: list[EnvFromSource] = Field(
+        default_factory=list,
+        description="Secrets and ConfigMaps whose keys all become model container variables.",
+    )
+    volumes: list[Volume] = Field(
+        default_factory=list,
+        description="Volumes of the node's pods: PVC or hostPath for weights, emptyDir, secrets.",
+    )
+    volume_mounts: list[VolumeMount] = Field(
+        default_factory=list, description="Where the model container sees the node's volumes."
+    )
+    service_account_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Service account of the node's pods (default: the graph's own).",
+    )
+    image_pull_secrets: list[LocalObjectReference] = Field(
+        default_factory=list, description="Secrets to pull the node's image with."
+    )
+    affinity: JsonObject | None = Field(
+        default=None, description="Kubernetes affinity of the node's pods, passed through."
+    )
+    topology_spread_constraints: list[JsonObject] = Field(
+        default_factory=list,
+        description="Kubernetes topologySpreadConstraints of the node's pods, passed through.",
+    )
+    priority_class_name: str | None = Field(
+        default=None, description="PriorityClass of the node's pods."
+    )
+    runtime_class_name: str | None = Field(
+        default=None, description='RuntimeClass of the node\'s pods, e.g. "nvidia".'
+    )
+    startup_seconds: int | None = Field(
+        default=None,
+        ge=10,
+        description=(
+            "Longest time a replica may take to start (construct its class, load a model) "
+            "before Kubernetes restarts it; default 300."
+        ),
+    )
+    termination_grace_period_seconds: int | None = Field(
+        default=None,
+        ge=6,
+        description="Seconds a stopping replica gets to drain; default 30 (5 of them pause).",
+    )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the node's pods."
+    )
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels of the node's pods."
+    )
+    rollout: RolloutStrategy | None = Field(
+        default=None,
+        description="maxUnavailable and maxSurge of the node's rolling updates.",
+    )
 
 
 class StepCall(SpecModel):
@@ -372,74 +405,6 @@ class GraphSpec(SpecModel):
     nodes: list[Node] = Field(min_length=1, description="The graph's nodes.")
     flow: Flow = Field(description="The declarative DAG of steps.")
     ingress: Ingress = Field(default_factory=Ingress, description="The graph's entry point.")
-
-
-class ConditionType(StrEnum):
-    READY = "Ready"
-    PROGRESSING = "Progressing"
-    DEGRADED = "Degraded"
-    INVALID = "Invalid"
-
-
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-class Condition(SpecModel):
-    """A condition in the Kubernetes convention."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    type: ConditionType = Field(
-        strict=False, description="Ready, Progressing, Degraded or Invalid."
-    )
-    status: ConditionStatus = Field(strict=False, description="True, False or Unknown.")
-    reason: str = Field(default="", description="CamelCase reason for the last transition.")
-    message: str = Field(default="", description="Human-readable details; names the nodes.")
-    last_transition_time: str | None = Field(
-        default=None, description="When the status last changed (RFC 3339)."
-    )
-    observed_generation: int | None = Field(
-        default=None, description="The generation this condition was computed from."
-    )
-
-
-class NodeStatus(SpecModel):
-    """Replica counts of one node."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str = Field(description="Name of the node.")
-    desired_replicas: int = Field(default=0, description="Replicas wanted.")
-    updated_replicas: int = Field(default=0, description="Replicas running the current spec.")
-    ready_replicas: int = Field(default=0, description="Replicas ready to serve.")
-
-
-class Endpoint(SpecModel):
-    """Where clients call the graph."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    http: str | None = Field(default=None, description="HTTP URL of the graph's route prefix.")
-    grpc: str | None = Field(default=None, description="gRPC target (host:port).")
-
-
-class GraphStatus(SpecModel):
-    """The observed state of a deployment graph, written by the operator."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    observed_generation: int | None = Field(
-        default=None, description="The generation the operator last reconciled."
-    )
-    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
-    nodes: list[NodeStatus] = Field(default_factory=list, description="Per-node replica counts.")
-    ready_nodes: str | None = Field(
-        default=None, description='Ready nodes out of all, e.g. "4/5" (a printer column).'
-    )
-    endpoint: Endpoint | None = Field(default=None, description="Where clients call the graph.")
 
 
 class DeploymentGraph(SpecModel):

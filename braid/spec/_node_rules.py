@@ -14,6 +14,7 @@ from braid.spec._graphs import (
     Node,
     TolerationOperator,
 )
+from braid.spec._pod_rules import check_pod
 from braid.spec._views import GraphView, check_unique, did_you_mean
 
 _NODE_NAME = re.compile(NODE_NAME_PATTERN)
@@ -101,6 +102,7 @@ def check_node(view: GraphView, path: str, node: Node) -> list[Problem]:
                 f"({node.autoscaling.max_replicas})",
             )
         )
+    problems += check_pod(path, node)
     problems += _check_handles(view, path, node)
     problems += _check_env(path, node)
     problems += _check_tolerations(path, node)

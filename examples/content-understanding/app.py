@@ -26,9 +26,7 @@ integrity = bind(Integrity).options(
 dispatcher = bind(
     Dispatcher, fruit=bind(Fruit), car=bind(Car), general=bind(General).options(version="2")
 )
-aggregate = bind(Aggregate).options(
-    user_config={"threshold": 0.8}, env={"REPORT_PRECISION": "3"}
-)
+aggregate = bind(Aggregate).options(user_config={"threshold": 0.8}, env={"REPORT_PRECISION": "3"})
 
 image_url = Input("image_url")
 downloaded = downloader.fetch.bind(image_url)

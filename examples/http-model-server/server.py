@@ -1,6 +1,8 @@
 """A stand-in HTTP model server (KServe v1 style), with only the standard library.
 
-It listens on $PORT (default 8081) and scores text by counting happy and sad words.
+It listens on $PORT (default 8081) of every interface ($HOST, default 0.0.0.0), as model servers
+do: in a pod the kubelet probes the pod's IP, never 127.0.0.1, so a server bound to loopback only
+would never become ready. It scores text by counting happy and sad words.
 """
 
 from __future__ import annotations
@@ -43,4 +45,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8081"))), Handler).serve_forever()
+    host = os.environ.get("HOST", "0.0.0.0")
+    ThreadingHTTPServer((host, int(os.environ.get("PORT", "8081"))), Handler).serve_forever()

@@ -8,10 +8,9 @@ emulator over loopback, as a real operator talks to a real API server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import kmock
 import kopf
@@ -19,9 +18,10 @@ import pytest
 from kubernetes_asyncio import client
 from operator_emulator import ApiServer, declare_resources, watches_open
 
-from braid.operator import KubernetesApi, OperatorSettings, Reconciler
-from braid.operator._handlers import KopfEvents, build_registry
+from braid.operator import ApiEvents, KubernetesApi, OperatorSettings, Reconciler
+from braid.operator._handlers import build_registry, own_identity
 from braid.operator._kubernetes import ApiClientKubernetes
+from braid.operator._reconciling import utcnow
 
 
 @pytest.fixture
@@ -32,15 +32,16 @@ async def api_server() -> AsyncIterator[ApiServer]:
 
 
 class RecordedEvents:
-    """Events the reconciler posts, kept for assertions (and posted through kopf too)."""
+    """Events the reconciler posts, kept for assertions (and posted to the API too)."""
 
     def __init__(self) -> None:
         self.reasons: list[str] = []
-        self._kopf = KopfEvents()
+        self.api: ApiEvents | None = None
 
-    def record(self, graph: Any, transition: Any) -> None:
+    async def record(self, graph: Any, transition: Any) -> None:
         self.reasons.append(transition.reason)
-        self._kopf.record(graph, transition)
+        if self.api is not None:
+            await self.api.record(graph, transition)
 
 
 class OperatorThread:
@@ -58,6 +59,9 @@ class OperatorThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._run, name="operator", daemon=True)
+        self.identity = own_identity()
+        #: Set when kopf's run ended on its own (not by stop()): the operator is deaf.
+        self.crashed: BaseException | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -84,23 +88,35 @@ class OperatorThread:
             api: KubernetesApi = ApiClientKubernetes(api_client)
             if self._wrap is not None:
                 api = self._wrap(api)
+            self.events.api = ApiEvents(api, utcnow, self.identity)
             reconciler = Reconciler(api, self._settings, self.events)
 
             def login(**_: Any) -> kopf.ConnectionInfo:
                 return kopf.ConnectionInfo(server=self._url)
 
-            registry = build_registry(reconciler, self._settings, login)
-
+            registry = build_registry(
+                reconciler, api, self._settings, identity=self.identity, credentials=login
+            )
+            peering = self._settings.peering_name
             self._task = asyncio.create_task(
                 kopf.operator(
                     registry=registry,
                     clusterwide=True,
-                    standalone=True,
+                    standalone=peering is None,
+                    peering_name=peering,
+                    priority=self._settings.priority,
+                    identity=cast(Any, self.identity),
                     ready_flag=self._ready,
                 )
             )
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:
+                self.crashed = exc
+            else:
+                self.crashed = RuntimeError("kopf's operator returned on its own")
 
 
 StartOperator = Callable[..., Any]
@@ -108,7 +124,11 @@ StartOperator = Callable[..., Any]
 
 @pytest.fixture
 async def start_operator(api_server: ApiServer) -> AsyncIterator[StartOperator]:
-    """Start operators on the emulator; every one is stopped at the end of the test."""
+    """Start operators on the emulator; every one is stopped at the end of the test.
+
+    Stopping runs in a thread while this loop keeps serving the emulated API: kopf's last
+    requests (a peering goodbye) must be answered for it to stop.
+    """
     started: list[OperatorThread] = []
 
     async def start(

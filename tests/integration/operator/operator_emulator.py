@@ -10,6 +10,14 @@ operator depends on:
   existing one replaces what the applier sent (keeping status and server metadata), which is what
   server-side apply does for a single field manager;
 - every write bumps ``resourceVersion``, and a changed spec bumps ``generation``.
+
+And it models what a real cluster does that kmock does not (TESTING.md):
+
+- a write whose object carries more than 256 KiB of annotations in total fails with 422;
+- :meth:`ApiServer.outage` answers every request with the 503 of a restarting API server
+  ("the request has been made before all known HTTP paths have been installed");
+- :meth:`ApiServer.forbid` answers some writes with 403, as a hardened cluster does before an
+  RBAC change reaches it (OwnerReferencesPermissionEnforcement).
 """
 
 from __future__ import annotations
@@ -22,12 +30,34 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp.web
 import attrs
 import kmock
 from kmock._internal import dicts, enums
 
 _SERVER_META = ("uid", "creationTimestamp", "generation", "resourceVersion")
 GRAPHS = "braid.dev/v1alpha1/deploymentgraphs"
+#: The API server's cap on the total size of one object's annotations (keys and values).
+ANNOTATIONS_LIMIT = 256 * 1024
+RESTARTING = "the request has been made before all known HTTP paths have been installed"
+
+
+def annotations_size(obj: dict[str, Any]) -> int:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return sum(len(key.encode()) + len(str(value).encode()) for key, value in annotations.items())
+
+
+def status_response(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "metadata": {},
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+    return aiohttp.web.json_response(body, status=code)
 
 
 def merge_diff(old: Any, new: Any) -> Any:
@@ -49,8 +79,21 @@ class ApiServer(kmock.KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self._versions = itertools.count(1)
+        self._down = False
+        self.refused = 0
+        #: The paths of the requests refused by an outage or a 403, in order.
+        self.refusals: list[str] = []
+        self._forbidden: dict[str, int] = {}
 
-    def stored(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def outage(self, down: bool) -> None:
+        """Start or end an API server outage: every request gets 503 while it lasts."""
+        self._down = down
+
+    def forbid(self, path_part: str, times: int) -> None:
+        """Answer the next ``times`` writes whose path contains ``path_part`` with 403."""
+        self._forbidden[path_part] = times
+
+    def stored(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         key = (kmock.resource(resource), namespace, name)
         if key not in self.objects or self.objects[key].deleted:
             return None
@@ -65,17 +108,49 @@ class ApiServer(kmock.KubernetesEmulator):
         }
 
     async def _handle(self, request: Any) -> Any:
+        if self._down:
+            self.refused += 1
+            self.refusals.append(request.url.path)
+            return status_response(503, "ServiceUnavailable", RESTARTING)
+        if request.method in {"POST", "PATCH", "PUT"}:
+            for part, left in self._forbidden.items():
+                if left > 0 and part in request.url.path:
+                    self._forbidden[part] = left - 1
+                    self.refused += 1
+                    self.refusals.append(request.url.path)
+                    return status_response(403, "Forbidden", f"cannot write {request.url.path}")
         original = request
         if request.resource is not None and isinstance(request.data, dict):
             if request.action == enums.action.CREATE:
                 request = attrs.evolve(request, data=self._created(request, request.data))
             elif request.action == enums.action.UPDATE:
                 request = self._updated(request)
+            stored = self._resulting(request)
+            if stored is not None and annotations_size(stored) > ANNOTATIONS_LIMIT:
+                return status_response(
+                    422,
+                    "Invalid",
+                    f"metadata.annotations: Too long: must have at most {ANNOTATIONS_LIMIT} bytes",
+                )
         if request is not original:
             # kmock matches reactions against the requests it recorded: record the rewritten one.
             index = next(i for i, seen in enumerate(self._requests) if seen is original)
             self._requests[index] = request
         return await super()._handle(request)
+
+    def _resulting(self, request: Any) -> dict[str, Any] | None:
+        """The object a create or update would store (None for anything else)."""
+        if request.action == enums.action.CREATE:
+            return dict(request.data)
+        if request.action != enums.action.UPDATE:
+            return None
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        merged: dict[str, Any] = dicts.patch_dict(
+            copy.deepcopy(self.objects[key].raw), request.data
+        )
+        return merged
 
     def _created(self, request: Any, body: dict[str, Any]) -> dict[str, Any]:
         body = copy.deepcopy(body)
@@ -139,8 +214,13 @@ def declare_resources(server: ApiServer) -> None:
         ("autoscaling/v2/horizontalpodautoscalers", "HorizontalPodAutoscaler"),
         ("policy/v1/poddisruptionbudgets", "PodDisruptionBudget"),
         ("networking.k8s.io/v1/networkpolicies", "NetworkPolicy"),
+        ("v1/pods", "Pod"),
+        ("kopf.dev/v1/kopfpeerings", "KopfPeering"),
     ]:
         server.resources[resource] = info(kind=kind, namespaced=True, verbs=verbs)
+    server.resources["kopf.dev/v1/clusterkopfpeerings"] = info(
+        kind="ClusterKopfPeering", namespaced=False, verbs=verbs
+    )
     # kopf waits for both in its discovery before it starts any watch, even cluster-wide.
     server.resources["v1/namespaces"] = info(kind="Namespace", namespaced=False, verbs=verbs)
     server.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = info(

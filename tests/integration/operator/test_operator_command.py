@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -79,3 +80,46 @@ async def test_operator_command_reconciles_and_serves_metrics(
             _, errors = process.communicate()
     assert process.returncode == 0, errors[-2000:]
     assert '"level": "INFO"' in errors  # the JSON log format
+    lines = [json.loads(line) for line in errors.splitlines() if line.startswith("{")]
+    assert [line for line in lines if line["level"] in {"ERROR", "CRITICAL"}] == []
+    # One INFO line per state change of a graph, not one per handler call of kopf's.
+    chatter = [line["message"] for line in lines if "succeeded" in line["message"]]
+    assert chatter == []
+
+
+async def test_sigterm_stops_the_operator_during_an_api_outage(
+    api_server: ApiServer, tmp_path: Path
+) -> None:
+    peering = {
+        "apiVersion": "kopf.dev/v1",
+        "kind": "ClusterKopfPeering",
+        "metadata": {"name": "braid"},
+    }
+    response = await api_server.post("/apis/kopf.dev/v1/clusterkopfpeerings", json=peering)
+    assert response.status < 300
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig(tmp_path / "config", str(api_server.url).rstrip("/"))),
+        "BRAID_METRICS_PORT": "0",
+        "BRAID_HEALTH_PORT": "0",
+        "BRAID_PEERING": "braid",
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 - stopped below with a bounded wait
+        [sys.executable, "-m", "braid", "operator"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        await watches_open(api_server)
+        api_server.outage(True)
+        await eventually(lambda: api_server.refused >= 3, 20)
+        process.send_signal(signal.SIGTERM)
+        _, errors = await asyncio.to_thread(process.communicate, timeout=30)
+    finally:
+        api_server.outage(False)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, errors[-2000:]

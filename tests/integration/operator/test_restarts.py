@@ -42,6 +42,9 @@ class Halting:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self._inner.patch_status(namespace, name, status)
 
+    async def create(self, resource: Resource, namespace: str, obj: KubeObject) -> None:
+        await self._inner.create(resource, namespace, obj)
+
 
 async def test_restart_in_the_middle_of_a_reconcile_converges(
     api_server: ApiServer, start_operator: Any

@@ -33,6 +33,7 @@ EXAMPLES = {
     "sentiment": ("http-model-server", "graph.yaml", "/sentiment"),
     "streaming": ("streaming", "graph.yaml", "/numbers"),
     "iris": ("iris", "graph.yaml", "/iris"),
+    "weights": ("model-weights", "graph.yaml", "/weights"),
 }
 
 
@@ -149,6 +150,12 @@ def test_http_model_server_node(running: Running) -> None:
     reply = post_json(running.http, EXAMPLES["sentiment"][2], "I love this great movie")
     assert reply.status == 200
     assert reply.json() == {"label": "positive", "score": 1.0}
+
+
+def test_model_weights_runs_locally_without_its_pod_settings(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["weights"][2], "what a great day")
+    assert reply.status == 200
+    assert reply.json() == {"label": "positive", "score": 1.0, "weights": "built-in"}
 
 
 def test_routes_and_readiness(running: Running) -> None:

@@ -120,3 +120,30 @@ def test_cluster_role_grants_no_wildcards() -> None:
     for obj in template():
         for rule in obj.get("rules", []):
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+
+
+def rules_of(objects: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    role = next(o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"] == name)
+    rules: list[dict[str, Any]] = role["rules"]
+    return rules
+
+
+def grants(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
+        for rule in rules
+    )
+
+
+def test_owner_references_permission_enforcement_is_satisfied() -> None:
+    """blockOwnerDeletion on every child needs update on the owner's finalizers (OpenShift)."""
+    rules = rules_of(template(), "demo-braid")
+    assert grants(rules, "braid.dev", "deploymentgraphs/finalizers", "update")
+
+
+def test_the_operator_watches_pods_but_never_writes_them() -> None:
+    rules = rules_of(template(), "demo-braid")
+    for verb in ("list", "watch"):
+        assert grants(rules, "", "pods", verb)
+    for verb in ("create", "patch", "update", "delete"):
+        assert not grants(rules, "", "pods", verb)

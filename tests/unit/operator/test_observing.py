@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from braid.operator import invalid_status, observed_status, transitions
+from braid.operator._observing import pod_failure
 from braid.spec import ConditionType, DeploymentGraph, GraphStatus, Problem, load_graph
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -145,3 +146,56 @@ def test_transitions_become_events() -> None:
     }
     invalid = transitions(first, invalid_status([Problem("x", "y")], first, 2, NOW))
     assert ("Invalid", True) in {(t.type.value, t.warning) for t in invalid}
+
+
+def crash_looping_pod(restarts: int = 7, reason: str = "CrashLoopBackOff") -> dict[str, Any]:
+    return {
+        "metadata": {"labels": {"braid.dev/node": "adder"}},
+        "status": {
+            "containerStatuses": [
+                {"name": "sidecar", "restartCount": 0, "state": {"running": {}}},
+                {
+                    "name": "model",
+                    "restartCount": restarts,
+                    "state": {"waiting": {"reason": reason, "message": "back-off 5m0s"}},
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "message": "Traceback ...\nModuleNotFoundError: No module named 'arith'",
+                        }
+                    },
+                },
+            ]
+        },
+    }
+
+
+def test_a_crash_looping_node_is_degraded_naming_it_and_its_last_error() -> None:
+    children = all_ready()
+    children["chain-adder"] = deployment(replicas=1, ready=0)
+    status = observed_status(chain(), children, None, 3, NOW, pods={"adder": [crash_looping_pod()]})
+    degraded = conditions(status)["Degraded"]
+    assert degraded[:2] == ("True", "RolloutFailed")
+    assert "adder: container model CrashLoopBackOff (restarted 7 times)" in degraded[2]
+    assert "No module named 'arith'" in degraded[2] and "exit code 1" in degraded[2]
+    # Not "still progressing": a crash loop does not finish by waiting.
+    assert "adder" not in conditions(status)["Progressing"][2]
+
+
+def test_restarts_alone_degrade_and_a_few_do_not() -> None:
+    restarting = crash_looping_pod(restarts=3, reason="")
+    restarting["status"]["containerStatuses"][1]["state"] = {"running": {}}
+    assert pod_failure([restarting]) is not None
+    once = crash_looping_pod(restarts=1, reason="")
+    once["status"]["containerStatuses"][1]["state"] = {"running": {}}
+    assert pod_failure([once]) is None
+    assert pod_failure([crash_looping_pod(restarts=0, reason="ImagePullBackOff")]) is not None
+
+
+def test_a_gpu_nodes_one_at_a_time_rollout_keeps_it_available_with_one_down() -> None:
+    children = all_ready()
+    gpu = deployment(replicas=4, ready=3, updated=1)
+    gpu["spec"]["strategy"] = {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    children["chain-adder"] = gpu
+    assert conditions(observed_status(chain(), children, None, 3, NOW))["Ready"][0] == "True"

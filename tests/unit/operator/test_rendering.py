@@ -93,15 +93,32 @@ def test_python_node_pod_runs_worker_and_sidecar() -> None:
     deployment = by_key(render(chain(), SETTINGS))["Deployment", "chain-adder"]
     model, sidecar = container(deployment, "model"), container(deployment, "sidecar")
     assert model["image"] == SETTINGS.runtime_image
+    # Kubernetes discovery in the worker too: the user's handle calls need it (issue 17).
     assert model["command"] == [
         "braid", "worker", "--graph", "/etc/braid/graph/graph.json",
         "--node", "adder", "--socket", "/var/run/braid/worker.sock",
+        "--discovery", "kubernetes", "--advertise", "$(BRAID_POD_IP):7000",
+        "--health-port", "8086",
     ]  # fmt: skip
+    # A hung worker stops answering its health service and the kubelet restarts it.
+    assert model["ports"] == [{"name": "health", "containerPort": 8086, "protocol": "TCP"}]
+    assert model["livenessProbe"]["grpc"] == {"port": 8086, "service": ""}
     assert sidecar["command"][-4:] == [
         "--worker-socket", "/var/run/braid/worker.sock", "--discovery", "kubernetes",
     ]  # fmt: skip
     assert sidecar["readinessProbe"]["grpc"] == {"port": 7000, "service": "braid.v1.Replica"}
     assert sidecar["livenessProbe"]["grpc"] == {"port": 7000, "service": ""}
+    ports = {p["containerPort"] for c in (model, sidecar) for p in c["ports"]}
+    assert len(ports) == 3  # the worker's health port collides with none of braid's
+    # Both containers wait for the class to be constructed before liveness counts (300 s).
+    for each in (model, sidecar):
+        assert each["startupProbe"]["grpc"] == {"port": 7000, "service": "braid.v1.Replica"}
+        assert (
+            each["startupProbe"]["periodSeconds"] * each["startupProbe"]["failureThreshold"] == 300
+        )
+    env = {var["name"] for var in model["env"]}
+    assert {"BRAID_POD_NAMESPACE", "BRAID_POD_IP", "BRAID_GRAPH"} <= env
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
     assert sidecar["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
     env = {var["name"] for var in sidecar["env"]}
     assert {"BRAID_POD_NAME", "BRAID_POD_IP", "BRAID_NODE_NAME", "BRAID_GRAPH"} <= env
@@ -125,6 +142,8 @@ def test_http_node_runs_its_server_and_the_sidecar_forwards_to_it() -> None:
     assert model["command"] == ["python", "server.py"]
     assert model["ports"] == [{"name": "http", "containerPort": 8081, "protocol": "TCP"}]
     assert model["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
+    assert model["startupProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
+    assert "livenessProbe" not in model  # a model server has its own; the worker's is not here
     assert "--http-port" in sidecar["command"]
     assert "--worker-socket" not in sidecar["command"]
 
@@ -252,3 +271,21 @@ def test_a_graph_without_namespace_is_refused() -> None:
 def test_without_uid_no_owner_references() -> None:
     for obj in render(graph_of("examples/chain/graph.yaml", uid=None), SETTINGS):
         assert "ownerReferences" not in obj["metadata"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_rendered_braid_commands_are_ones_the_cli_accepts(path: str) -> None:
+    """Every braid command that a pod runs parses with the real CLI, flags and all."""
+    from braid.cli._main import build_parser  # noqa: PLC0415 - the operator never imports it
+
+    parser = build_parser()
+    for obj in render(graph_of(path), SETTINGS):
+        if obj["kind"] != "Deployment":
+            continue
+        for each in obj["spec"]["template"]["spec"]["containers"]:
+            command = [*each.get("command", []), *each.get("args", [])]
+            if command[:1] != ["braid"]:
+                continue  # an HTTP model server's own command
+            expanded = [part.replace("$(BRAID_POD_IP)", "10.0.0.7") for part in command[1:]]
+            args = parser.parse_args(expanded)  # exits (fails the test) on an unknown flag
+            assert callable(args.handler), (obj["metadata"]["name"], each["name"])

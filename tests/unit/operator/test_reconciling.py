@@ -1,0 +1,63 @@
+"""The reconciler's rule for a graph too big for its ConfigMap: Invalid, and nothing applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from braid.operator import CONFIG_MAP_LIMIT_BYTES, OperatorSettings, Reconciler, Transition
+
+
+class Recording:
+    """A KubernetesApi that records writes and has no objects."""
+
+    def __init__(self) -> None:
+        self.applied: list[dict[str, Any]] = []
+        self.status: dict[str, Any] | None = None
+
+    async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.applied.append(obj)
+        return obj
+
+    async def list_objects(self, resource: Any, namespace: str, selector: str) -> list[Any]:
+        return []
+
+    async def get(self, resource: Any, namespace: str, name: str) -> dict[str, Any]:
+        return {}
+
+    async def delete(self, resource: Any, namespace: str, name: str) -> None:
+        return None
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.status = status
+
+    async def create(self, resource: Any, namespace: str, obj: dict[str, Any]) -> None:
+        return None
+
+
+class NoEvents:
+    async def record(self, graph: Any, transition: Transition) -> None:
+        return None
+
+
+def chain_body() -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load(Path("examples/chain/graph.yaml").read_text())
+    return body
+
+
+async def test_a_graph_too_big_for_its_config_map_is_invalid_and_creates_nothing() -> None:
+    body = chain_body()
+    body["metadata"].update(namespace="shop", uid="u-1", generation=1)
+    body["spec"]["nodes"][0]["init"] = {"table": "x" * CONFIG_MAP_LIMIT_BYTES}
+    api = Recording()
+    outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(body)  # type: ignore[arg-type]
+    assert outcome.invalid
+    assert api.applied == []
+    assert api.status is not None
+    invalid = next(c for c in api.status["conditions"] if c["type"] == "Invalid")
+    assert invalid["status"] == "True"
+    assert (
+        f"over the {CONFIG_MAP_LIMIT_BYTES} bytes (1 MiB) a ConfigMap holds" in invalid["message"]
+    )
