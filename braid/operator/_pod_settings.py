@@ -1,6 +1,6 @@
 """A node's own pod settings, rendered: env sources, volumes, identity, scheduling, start-up.
 
-The spec (decision 0006) takes typed subsets of the Kubernetes fields of the same names, so
+The spec (decision 0008) takes typed subsets of the Kubernetes fields of the same names, so
 rendering is mostly a dump by alias. Validation has already refused anything that would break
 braid's own containers, volumes, labels and security settings; this module only places what the
 node asks for, always next to braid's own and never instead of it.

@@ -1,6 +1,6 @@
 """What a node's pods need beyond braid's own settings: volumes, env sources, identity, rollout.
 
-These are typed subsets of the Kubernetes fields of the same names (decision 0006): each model
+These are typed subsets of the Kubernetes fields of the same names (decision 0008): each model
 takes the fields that model servers use and renders to the same JSON, so that a manifest reads
 like a pod spec. ``affinity`` and ``topologySpreadConstraints`` pass through as they are (on the
 Node model). Rules that need more than one field at a time (exactly one source, reserved names
