@@ -6,17 +6,27 @@ from typing import Any
 
 import kubernetes_validate
 
-from braid.operator import render
-from braid.spec import DeploymentGraph, validate_graph
-from tests.unit.operator.test_rendering import (
-    KUBERNETES_VERSION,
-    SETTINGS,
-    by_key,
-    container,
-    graph_of,
-)
+from braid.operator import OperatorSettings, render
+from braid.spec import DeploymentGraph, load_graph, validate_graph
 
+KUBERNETES_VERSION = "1.33"
+SETTINGS = OperatorSettings(runtime_image="registry.example.com/braid:test")
 FUSED = "examples/fused-chain/graph.yaml"
+
+
+def graph_of(path: str) -> DeploymentGraph:
+    graph = load_graph(path)
+    meta = graph.metadata.model_copy(update={"namespace": "ml", "uid": "uid-1"})
+    return graph.model_copy(update={"metadata": meta})
+
+
+def by_key(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(obj["kind"], obj["metadata"]["name"]): obj for obj in objects}
+
+
+def container(deployment: dict[str, Any], name: str) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == name)
 
 
 def fused(**changes: Any) -> DeploymentGraph:
