@@ -26,7 +26,7 @@ from benchmarks._braid import BraidSystem
 from benchmarks._floor import FloorSystem
 from benchmarks._machine import describe
 from benchmarks._rayserve import RaySystem
-from benchmarks._results import SYSTEMS, Measurement, Results, Status, results_from_json
+from benchmarks._results import BRAID, SYSTEMS, Measurement, Results, Status, results_from_json
 from benchmarks._systems import BENCHMARKS, Settings, System, Unavailable
 from benchmarks._targets import evaluate
 from benchmarks._workloads import GROUPS, WORKLOADS, UnknownWorkload, Workload, select
@@ -130,6 +130,10 @@ def _run_system(system: System, workloads: list[Workload], results: Results) -> 
         return
     try:
         for workload in workloads:
+            if workload.fused and system.name != BRAID:
+                reason = "co-location is braid's; compared with this system's plain chain"
+                results[workload.name][system.name] = Measurement(Status.UNAVAILABLE, error=reason)
+                continue
             began = time.monotonic()
             try:
                 measurement = system.measure(workload)

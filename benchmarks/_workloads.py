@@ -38,10 +38,15 @@ class Workload:
     shape: Shape = Shape.CHAIN
     width: int = 1  # chain length, or fan-out width (the aggregator comes on top)
     payload_bytes: int = 0  # 0: a small JSON value; else raw bytes of this size
+    #: braid only: the chain's nodes co-located in one group (decision 0009). Other systems skip
+    #: it; its target compares it with the floor's plain chain of the same length.
+    fused: bool = False
 
     @property
     def graph(self) -> str:
         """Name of braid's manifest for this workload, under benchmarks/graphs/."""
+        if self.fused:
+            return f"fused-{self.shape.value}-{self.width}"
         if self.payload_bytes:
             return f"payload-{self.width}"
         return f"{self.shape.value}-{self.width}"
@@ -59,6 +64,7 @@ WORKLOADS: tuple[Workload, ...] = (
     _chain(1, "one hop"),
     _chain(2, "chain of 2"),
     _chain(3, "chain of 3"),
+    Workload("fused-chain-3", "chain of 3, co-located", Kind.LATENCY, Shape.CHAIN, 3, fused=True),
     _chain(4, "chain of 4"),
     _chain(8, "chain of 8"),
     _fanout(1, "fan-out 1 + aggregator"),
@@ -76,6 +82,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "core": (
         "chain-1",
         "chain-3",
+        "fused-chain-3",
         "fanout-3",
         "http-chain-3",
         "payload-1mb",

@@ -18,7 +18,7 @@ from typing import Any
 
 from braid.operator import size_problems
 from braid.runtime import code_problems
-from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, load_graph
+from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, hosts, load_graph
 
 #: How standard input ("-") is named in messages.
 STDIN = "<stdin>"
@@ -81,15 +81,36 @@ class Outcome:
     def as_text(self) -> str:
         if self.graph is not None:
             spec = self.graph.spec
-            return (
+            header = (
                 f'{self.file}: valid (DeploymentGraph "{self.graph.metadata.name}": '
                 f"{_count(len(spec.nodes), 'node')}, {_count(len(spec.flow.steps), 'step')})"
             )
+            return "\n".join([header, *group_notes(self.graph)])
         if self.problems:
             count = len(self.problems)
             lines = [f"{self.file}: invalid, {count} problem{'s' if count != 1 else ''}:"]
             return "\n".join(lines + [f"  {problem}" for problem in self.problems])
         return f"{self.file}: {self.error}"
+
+
+def group_notes(graph: DeploymentGraph) -> list[str]:
+    """What each co-location group means for scaling, one indented line per group."""
+    notes = []
+    for host in hosts(graph):
+        if host.group is None:
+            continue
+        names = ", ".join(f'"{member.name}"' for member in host.members)
+        scaling = host.node.autoscaling
+        if scaling is not None:
+            count = f"{scaling.min_replicas} to {scaling.max_replicas} replicas"
+        else:
+            count = _count(1 if host.node.replicas is None else host.node.replicas, "replica")
+        notes.append(
+            f'  group "{host.name}": nodes {names} share one pod and one process, and scale '
+            f"together ({count}, each running every member); calls between them are "
+            "in-process. Each keeps its own code, userConfig, version and maxOngoingRequests"
+        )
+    return notes
 
 
 def _count(number: int, noun: str) -> str:

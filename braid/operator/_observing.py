@@ -42,6 +42,7 @@ from braid.spec import (
     GraphStatus,
     NodeStatus,
     Problem,
+    host_of,
 )
 
 INGRESS = "ingress"
@@ -210,8 +211,14 @@ def endpoint(graph: DeploymentGraph) -> Endpoint:
     )
 
 
+def _host(graph: DeploymentGraph, node_name: str) -> str:
+    """The Deployment a node runs in: its own, or its co-location group's."""
+    group = graph.group_of(node_name)
+    return node_name if group is None else group.name
+
+
 def _desired(graph: DeploymentGraph, node_name: str) -> int:
-    node = graph.node(node_name)
+    node = host_of(graph, _host(graph, node_name)).node
     if node.autoscaling is not None:
         return node.autoscaling.min_replicas
     return 1 if node.replicas is None else node.replicas
@@ -233,9 +240,9 @@ def observed_status(
     nodes = [
         read_rollout(
             node.name,
-            deployments.get(node_object_name(graph, node.name)),
+            deployments.get(node_object_name(graph, _host(graph, node.name))),
             _desired(graph, node.name),
-            pods.get(node.name, ()),
+            pods.get(_host(graph, node.name), ()),
         )
         for node in graph.spec.nodes
     ]

@@ -50,7 +50,7 @@ from braid.operator._live_nodes import LiveNode, code_json, pinned_code
 from braid.operator._pod_rendering import ingress_pod_spec, model_code, node_pod_spec
 from braid.operator._pod_settings import service_accounts
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Node, Problem
+from braid.spec import DeploymentGraph, Host, Node, Problem, hosts
 
 #: At most this share of a node's replicas is down during a rollout (after Ray Serve's 20%).
 MAX_UNAVAILABLE = "20%"
@@ -87,8 +87,8 @@ def render(
     live = live or {}
     pdb = _switch(graph, PDB_ANNOTATION, settings.pod_disruption_budgets)
     objects = [*_access_objects(graph), render_config_map(graph)]
-    for node in graph.spec.nodes:
-        objects += _node_objects(graph, node, settings, live.get(node.name), pdb=pdb)
+    for host in hosts(graph):  # a node, or a co-location group as one Deployment
+        objects += _node_objects(graph, host, settings, live.get(host.name), pdb=pdb)
     objects += _ingress_objects(graph, settings, pdb=pdb)
     if _switch(graph, NETWORK_POLICY_ANNOTATION, settings.network_policies):
         objects.append(_network_policy(graph))
@@ -194,7 +194,8 @@ def rollout_strategy(node: Node | None) -> dict[str, int | str]:
     return {"maxUnavailable": unavailable, "maxSurge": surge}
 
 
-def _template_annotations(graph: DeploymentGraph, node: Node) -> dict[str, str]:
+def _template_annotations(graph: DeploymentGraph, host: Host) -> dict[str, str]:
+    node = host.node
     annotations = {
         **node.pod_annotations,
         "prometheus.io/scrape": "true",
@@ -204,9 +205,22 @@ def _template_annotations(graph: DeploymentGraph, node: Node) -> dict[str, str]:
     if node.version is not None:
         annotations[VERSION_ANNOTATION] = node.version
     else:
-        own = node.model_dump(mode="json", by_alias=True, exclude_none=True)
+        owns = [node] if host.group is None else [node, *host.members]
         annotations[CODE_ANNOTATION] = _digest(
-            {key: value for key, value in own.items() if key not in _LIVE_FIELDS}
+            [
+                {key: value for key, value in own.items() if key not in _LIVE_FIELDS}
+                for own in (
+                    n.model_dump(mode="json", by_alias=True, exclude_none=True) for n in owns
+                )
+            ]
+            if host.group is not None
+            else {
+                key: value
+                for key, value in node.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                ).items()
+                if key not in _LIVE_FIELDS
+            }
         )
     return annotations
 
@@ -257,12 +271,18 @@ def _deployment(
 
 def _node_objects(
     graph: DeploymentGraph,
-    node: Node,
+    host: Host,
     settings: OperatorSettings,
     live: LiveNode | None,
     *,
     pdb: bool,
 ) -> list[KubeObject]:
+    """A node's (or a co-location group's) Deployment, and a headless Service per node.
+
+    A group's pods serve every member, so each member keeps a Service of its own name that
+    selects them: discovery finds a member's replicas under its node name (decision 0009).
+    """
+    node = host.node
     name = node_object_name(graph, node.name)
     code = pinned_code(node, model_code(graph, node, settings), live)
     objects = [
@@ -273,25 +293,34 @@ def _node_objects(
             node=node.name,
             replicas=_replicas(node, live),
             pod_spec=node_pod_spec(graph, node, code, settings),
-            annotations=_template_annotations(graph, node),
+            annotations=_template_annotations(graph, host),
             own_annotations={MODEL_CODE_ANNOTATION: code_json(code)},
             spec_node=node,
         ),
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": metadata(graph, name, Component.NODE, node.name),
-            "spec": {
-                # Headless: sidecars call replicas directly, so that HTTP/2 connections spread
-                # over pods instead of pinning to one behind kube-proxy.
-                "clusterIP": "None",
-                "selector": selector_labels(graph, Component.NODE, node.name),
-                "ports": [
-                    {"name": "grpc", "port": SIDECAR_PORT, "targetPort": "grpc", "protocol": "TCP"}
-                ],
-            },
-        },
     ]
+    for member in host.members:
+        member_name = node_object_name(graph, member.name)
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": metadata(graph, member_name, Component.NODE, member.name),
+                "spec": {
+                    # Headless: sidecars call replicas directly, so that HTTP/2 connections
+                    # spread over pods instead of pinning to one behind kube-proxy.
+                    "clusterIP": "None",
+                    "selector": selector_labels(graph, Component.NODE, node.name),
+                    "ports": [
+                        {
+                            "name": "grpc",
+                            "port": SIDECAR_PORT,
+                            "targetPort": "grpc",
+                            "protocol": "TCP",
+                        }
+                    ],
+                },
+            }
+        )
     if node.autoscaling is not None:
         objects.append(_autoscaler(graph, node, name))
     if pdb:

@@ -21,6 +21,7 @@ from braid.spec._graphs import (
     Flow,
     GpuSharing,
     GraphSpec,
+    Group,
     HttpMethod,
     HttpServer,
     Ingress,
@@ -30,6 +31,7 @@ from braid.spec._graphs import (
     StepCall,
     Toleration,
 )
+from braid.spec._groups import SHARED_FIELDS, Host, group_host, host_of, hosts
 from braid.spec._loading import (
     MAX_MANIFEST_BYTES,
     load_graph,
@@ -78,6 +80,7 @@ __all__ = [
     "RESERVED_MOUNT_PATHS",
     "RESERVED_PREFIXES",
     "RESERVED_VOLUME_NAMES",
+    "SHARED_FIELDS",
     "Autoscaling",
     "CallTarget",
     "Condition",
@@ -93,6 +96,8 @@ __all__ = [
     "GraphInvalid",
     "GraphSpec",
     "GraphStatus",
+    "Group",
+    "Host",
     "HttpMethod",
     "HttpServer",
     "Ingress",
@@ -109,6 +114,9 @@ __all__ = [
     "Toleration",
     "Volume",
     "VolumeMount",
+    "group_host",
+    "host_of",
+    "hosts",
     "iter_references",
     "load_graph",
     "parse_call",

@@ -398,11 +398,36 @@ class Ingress(SpecModel):
     )
 
 
+class Group(SpecModel):
+    """Nodes co-located in one pod and one process (docs/decisions/0009-co-location.md).
+
+    The members keep their own code, init, handles, userConfig, version and admission limits;
+    they share replicas (or autoscaling), image, resources and the other pod settings, which at
+    most one distinct value among them may set. A continuation from one member to another runs
+    in process, with no serialization.
+    """
+
+    name: str = Field(
+        description=(
+            "Name of the group, a DNS-1123 label that is no node's name; its Deployment is "
+            "<graph>-<name>."
+        )
+    )
+    nodes: list[str] = Field(description="The co-located nodes (at least two).")
+
+
 class GraphSpec(SpecModel):
     """The desired state of a deployment graph."""
 
     image: str | None = Field(default=None, description="Default container image of every node.")
     nodes: list[Node] = Field(min_length=1, description="The graph's nodes.")
+    groups: list[Group] = Field(
+        default_factory=list,
+        description=(
+            "Co-location: each group's nodes run in one pod and one process, and calls between "
+            "them are in-process function calls."
+        ),
+    )
     flow: Flow = Field(description="The declarative DAG of steps.")
     ingress: Ingress = Field(default_factory=Ingress, description="The graph's entry point.")
 
@@ -424,6 +449,13 @@ class DeploymentGraph(SpecModel):
             if node.name == name:
                 return node
         raise KeyError(name)
+
+    def group_of(self, node: str) -> Group | None:
+        """The co-location group that ``node`` belongs to, if any."""
+        for group in self.spec.groups:
+            if node in group.nodes:
+                return group
+        return None
 
     def image_of(self, node: Node) -> str | None:
         """The node's image, or the graph's default image."""

@@ -18,6 +18,7 @@ from braid.spec._flow_rules import (
     check_unused_nodes,
     step_dependencies,
 )
+from braid.spec._group_rules import check_groups
 from braid.spec._node_rules import (
     check_graph_name,
     check_node,
@@ -35,6 +36,7 @@ def check_graph(view: GraphView) -> list[Problem]:
     problems += check_node_names(view)
     for index, node in view.nodes:
         problems += check_node(view, f"spec.nodes[{index}]", node)
+    problems += check_groups(view, view.groups)
     problems += check_step_names(view)
     for index, step in view.steps:
         problems += check_step(view, f"spec.flow.steps[{index}]", step)

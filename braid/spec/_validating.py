@@ -26,13 +26,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from braid.spec._errors import GraphInvalid, ManifestError, Problem
-from braid.spec._graphs import GROUP_VERSION, KIND, DeploymentGraph, Node, Step
+from braid.spec._graphs import GROUP_VERSION, KIND, DeploymentGraph, Group, Node, Step
 from braid.spec._rules import GraphView, check_graph
 
 T = TypeVar("T")
 
 _NODE = TypeAdapter(Node)
 _STEP = TypeAdapter(Step)
+_GROUP = TypeAdapter(Group)
 # Fields whose absence the graph's rules report, so they are never dropped to parse the rest.
 _NODE_CORE = frozenset({"name", "class", "http"})
 _STEP_CORE = frozenset({"name", "call", "dispatch"})
@@ -90,6 +91,7 @@ def _partial_view(document: dict[str, Any]) -> GraphView:
     raw_nodes, raw_steps = spec.get("nodes"), flow.get("steps")
     nodes, nodes_whole = _parse_each(raw_nodes, _NODE, _NODE_CORE)
     steps, steps_whole = _parse_each(raw_steps, _STEP, _STEP_CORE)
+    groups, _ = _parse_each(spec.get("groups"), _GROUP, frozenset({"name", "nodes"}))
     return GraphView(
         name=name if isinstance(name, str) else None,
         nodes=nodes,
@@ -102,6 +104,7 @@ def _partial_view(document: dict[str, Any]) -> GraphView:
         complete=nodes_whole and steps_whole,
         nodes_known=isinstance(raw_nodes, list),
         steps_known=isinstance(raw_steps, list),
+        groups=groups,
     )
 
 

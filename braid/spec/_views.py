@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from braid.spec._errors import Problem
-from braid.spec._graphs import DeploymentGraph, Node, Step
+from braid.spec._graphs import DeploymentGraph, Group, Node, Step
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class GraphView:
     #: not report references to unknown nodes (steps), which would all be noise.
     nodes_known: bool = True
     steps_known: bool = True
+    #: Co-location groups (spec.groups), each with its index in the file.
+    groups: list[tuple[int, Group]] = field(default_factory=list)
     nodes_by_name: dict[str, Node] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +53,7 @@ class GraphView:
             flow_input=spec.flow.input,
             output=spec.flow.output,
             route_prefix=spec.ingress.http.route_prefix,
+            groups=list(enumerate(spec.groups)),
         )
 
 

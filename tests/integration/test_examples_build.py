@@ -33,6 +33,11 @@ BUILDS = [
     ("iris", "app.py:app", "graph.yaml"),
 ]
 
+#: Manifests without a Python twin, and why.
+WITHOUT_TWIN = {
+    Path("fused-chain/graph.yaml"): "braid.authoring cannot declare spec.groups yet",
+}
+
 
 def keyed(graph: DeploymentGraph) -> dict[str, Any]:
     data = graph.model_dump(by_alias=True, mode="json")
@@ -43,7 +48,8 @@ def keyed(graph: DeploymentGraph) -> dict[str, Any]:
 
 def test_every_manifest_has_a_python_twin() -> None:
     manifests = {path.relative_to(EXAMPLES) for path in EXAMPLES.glob("*/*.yaml")}
-    assert manifests == {Path(folder) / manifest for folder, _, manifest in BUILDS}
+    twins = {Path(folder) / manifest for folder, _, manifest in BUILDS}
+    assert manifests == twins | set(WITHOUT_TWIN)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from braid.runtime._proto.braid_pb2 import Payload, Upstream
@@ -89,6 +89,8 @@ class FlowPlan:
     input: str
     steps: tuple[StepPlan, ...]
     output: Reference
+    #: The co-location group of each grouped node (spec.groups): node -> group.
+    groups: Mapping[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:
@@ -127,7 +129,10 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         )
         for draft in drafts
     )
-    return FlowPlan(graph=graph.metadata.name, input=flow.input, steps=steps, output=output)
+    groups = {node: group.name for group in graph.spec.groups for node in group.nodes}
+    return FlowPlan(
+        graph=graph.metadata.name, input=flow.input, steps=steps, output=output, groups=groups
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +147,9 @@ class DispatchPlan:
     consumers: Mapping[str, int]
     #: When the output is a continuation: its chain of steps from a root down to it.
     output_chain: tuple[str, ...] = ()
+    #: Continuations whose node shares its parent's co-location group: step -> parent. They go
+    #: to the parent's replica, whose process runs them in process (decision 0009).
+    colocated: Mapping[str, str] = field(default_factory=dict)
 
     def output_indices(self) -> tuple[int, ...]:
         """Positions in ``CallReply.then`` to follow from the root's reply to the output's."""
@@ -176,7 +184,15 @@ def plan_dispatch(plan: FlowPlan, *, output_unary: bool) -> DispatchPlan:
         while link is not None:
             chain.insert(0, link)
             link = parents.get(link)
+    colocated = {}
+    for child, parent in parents.items():
+        child_call, parent_call = by_name[child].call, by_name[parent].call
+        if child_call is not None and parent_call is not None:
+            group = plan.groups.get(child_call.node)
+            if group is not None and plan.groups.get(parent_call.node) == group:
+                colocated[child] = parent
     return DispatchPlan(
+        colocated=colocated,
         roots=tuple(step.name for step in plan.steps if step.name not in parents),
         then={parent: tuple(children) for parent, children in then.items()},
         consumers=consumers,

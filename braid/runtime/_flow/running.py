@@ -50,6 +50,7 @@ from braid.runtime._wire.errors import (
     RequestError,
     origin_of,
 )
+from braid.runtime._wire.routing import Router
 from braid.spec import Reference
 
 logger = logging.getLogger(__name__)
@@ -205,15 +206,27 @@ class _Run:
             self.events.put_nowait(("value", encode(value)))
             return
         for step in self.plan.steps:
-            future: asyncio.Future[str] = loop.create_future()
+            self.addresses[step.name] = loop.create_future()
+        for step in self.plan.steps:
             if step.call is not None:
-                future.set_result(router.choose(step.call.node))
-            self.addresses[step.name] = future
+                self._choose(step.name, router)
         for name in self.dispatch.roots:
             step = self.plan.step(name)
             task = asyncio.create_task(self._step(step), name=f"{self.request_id}/{step.name}")
             task.add_done_callback(self._finished)
             self.tasks.append(task)
+
+    def _choose(self, name: str, router: Router) -> str:
+        """A step's replica; a co-located continuation goes where its parent runs."""
+        future = self.addresses[name]
+        if not future.done():
+            parent = self.dispatch.colocated.get(name)
+            call = self.plan.step(name).call
+            if parent is not None:
+                future.set_result(self._choose(parent, router))
+            elif call is not None:
+                future.set_result(router.choose(call.node))
+        return future.result()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self.failed:

@@ -45,7 +45,7 @@ from braid.runtime._local.processes import (
     http_probe,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, hosts
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,8 @@ class Launcher:
 
     def _plan_graph(self, graph: GraphFile) -> None:
         host = self.settings.host
-        for node in graph.graph.spec.nodes:
+        for unit in hosts(graph.graph):  # a node, or a co-location group in one process
+            node = unit.node
             for index in range(replica_count(node)):
                 name = f"{graph.graph.metadata.name}/{node.name}#{index}"
                 port = self.ports.reserve(host)
@@ -241,7 +242,10 @@ class Launcher:
                     argv=self._braid(*args),
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
-                    labels={"graph": str(self.peers_file(graph)), "node": node.name},
+                    labels={
+                        "graph": str(self.peers_file(graph)),
+                        "nodes": ",".join(member.name for member in unit.members),
+                    },
                     readiness_period=READINESS_PERIOD_SECONDS,
                     liveness=grpc_health_probe(f"{host}:{port}", ""),
                 )
@@ -319,11 +323,12 @@ class Launcher:
         """Keep the peers file to the replicas that are ready."""
         spec = process.spec
         peers_file = Path(spec.labels["graph"])
-        addresses = self._peers[peers_file][spec.labels["node"]]
-        if ready and spec.address not in addresses:
-            addresses.append(spec.address)
-        elif not ready and spec.address in addresses:
-            addresses.remove(spec.address)
+        for node in spec.labels["nodes"].split(","):  # a group's replica serves every member
+            addresses = self._peers[peers_file][node]
+            if ready and spec.address not in addresses:
+                addresses.append(spec.address)
+            elif not ready and spec.address in addresses:
+                addresses.remove(spec.address)
         write_peers_file(peers_file, self._peers[peers_file])
 
     def _write_status(self) -> None:

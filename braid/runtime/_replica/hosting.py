@@ -42,6 +42,7 @@ from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDis
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._proto import braid_pb2_grpc
 from braid.runtime._replica.code import construct, import_target
+from braid.runtime._replica.colocation import Colocation, GroupService
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
 from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_metrics
@@ -56,7 +57,16 @@ from braid.runtime._replica.worker_socket import (
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, SpecError, load_graph
+from braid.spec import (
+    DRAIN_TIMEOUT_SECONDS,
+    DeploymentGraph,
+    Host,
+    Node,
+    SpecError,
+    host_of,
+    hosts,
+    load_graph,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +107,16 @@ def make_discovery(settings: ReplicaSettings, graph: str) -> Discovery:
 
 
 class ReplicaHost:
-    """One replica: its server, its executor, and the tasks that keep it current."""
+    """One replica: its server, its executors, and the tasks that keep them current.
+
+    A replica hosts one node or, for a co-location group (``settings.node`` names the group),
+    every member node in this process: one service per member behind a :class:`GroupService`.
+    """
 
     def __init__(self, settings: ReplicaSettings, graph: DeploymentGraph) -> None:
         self.settings, self.graph = settings, graph
-        self.node: Node = graph.node(settings.node)
+        self.host: Host = host_of(graph, settings.node)
+        self.node: Node = self.host.node
         self.loop = asyncio.get_running_loop()
         self.discovery = make_discovery(settings, graph.metadata.name)
         self.pool = ChannelPool()
@@ -111,26 +126,40 @@ class ReplicaHost:
         )
         self.registry = CollectorRegistry()
         self.metrics = SidecarMetrics(self.registry, graph.metadata.name, self.node.name)
-        limit = 1_000_000 if settings.is_worker else self.node.max_ongoing_requests
-        queued = 0 if settings.is_worker else self.node.max_queued_requests
-        self.service = ReplicaService(
-            graph=graph.metadata.name,
-            node=self.node.name,
+        self.services = {member.name: self._service(member) for member in self.host.members}
+        if self.host.group is not None:
+            address = settings.advertise or settings.listen
+            colocation = Colocation(self.services, address)
+            for service in self.services.values():
+                service.colocation = colocation
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(options=server_options(reuse_port=settings.reuse_port))
+        servicer = (
+            GroupService(self.host.name, self.services)
+            if self.host.group is not None
+            else self.services[self.node.name]
+        )
+        braid_pb2_grpc.add_ReplicaServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.user_config: dict[str, Any] = {m.name: m.user_config for m in self.host.members}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._health_server: grpc.aio.Server | None = None
+        self._started = False
+        self._stopping = False
+
+    def _service(self, member: Node) -> ReplicaService:
+        worker = self.settings.is_worker
+        limit = 1_000_000 if worker else member.max_ongoing_requests
+        queued = 0 if worker else member.max_queued_requests
+        return ReplicaService(
+            graph=self.graph.metadata.name,
+            node=member.name,
             client=self.client,
             store=self.store,
             admission=Admission(limit, queued),
             metrics=self.metrics,
             loop=self.loop,
         )
-        self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=server_options(reuse_port=settings.reuse_port))
-        braid_pb2_grpc.add_ReplicaServicer_to_server(self.service, self.server)  # type: ignore[no-untyped-call]
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self.user_config: Any = self.node.user_config
-        self._tasks: list[asyncio.Task[None]] = []
-        self._health_server: grpc.aio.Server | None = None
-        self._started = False
-        self._stopping = False
 
     async def start(self) -> None:
         settings = self.settings
@@ -148,25 +177,30 @@ class ReplicaHost:
             host, reuse = metrics_host(settings.listen), settings.reuse_port
             serve_metrics(host, settings.metrics_port, self.registry, reuse_port=reuse)
         await self.discovery.start()
-        executor = await self._build_executor()
-        if self.user_config is not None:
-            await executor.reconfigure(self.user_config)
+        executors = {m.name: await self._build_executor(m) for m in self.host.members}
+        for name, executor in executors.items():
+            if self.user_config[name] is not None:
+                await executor.reconfigure(self.user_config[name])
         if settings.is_worker:  # a worker serves its socket once its code has loaded
             await self._serve()
-        self.service.executor = executor
+        for name, executor in executors.items():
+            self.services[name].executor = executor
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         logger.info('node "%s" is ready', self.node.name)
         self._tasks += [
             asyncio.create_task(self._expire_results()),
             asyncio.create_task(self._watch_config()),
         ]
-        if isinstance(executor, SocketExecutor):
-            self.service.worker_fetch = executor.fetch
-            self._tasks.append(asyncio.create_task(executor.watch(self._worker_changed)))
-        if isinstance(executor, LocalExecutor):  # sync code that outlives its deadline
-            stuck = self.metrics.stuck.labels(self.graph.metadata.name, self.node.name)
-            watching = watch_stuck(executor.threads, stuck, self._wedged, node=self.node.name)
-            self._tasks.append(asyncio.create_task(watching))
+        for name, executor in executors.items():
+            if isinstance(executor, SocketExecutor):
+                self.services[name].worker_fetch = executor.fetch
+            if isinstance(executor, LocalExecutor):  # sync code that outlives its deadline
+                stuck = self.metrics.stuck.labels(self.graph.metadata.name, name)
+                watching = watch_stuck(executor.threads, stuck, self._wedged, node=name)
+                self._tasks.append(asyncio.create_task(watching))
+        first = executors[self.host.members[0].name]
+        if isinstance(first, SocketExecutor):  # one worker process hosts every member
+            self._tasks.append(asyncio.create_task(first.watch(self._worker_changed)))
 
     async def _serve(self) -> None:
         _listen(self.server, self.settings.listen)
@@ -180,11 +214,11 @@ class ReplicaHost:
         if self._stopping:  # both containers stop together; nothing to report
             return
         if up:
-            self.service.refusal = None
+            self._refuse(None)
             await self.health.set(REPLICA_SERVICE, status.SERVING)
             logger.warning('node "%s": the worker answers again; serving', self.node.name)
             return
-        self.service.refusal = (
+        self._refuse(
             f'the worker of node "{self.node.name}" is not answering (dead, hung or restarting); '
             "try another replica"
         )
@@ -195,14 +229,18 @@ class ReplicaHost:
             WATCH_TIMEOUT_SECONDS,
         )
 
+    def _refuse(self, reason: str | None) -> None:
+        for service in self.services.values():
+            service.refusal = reason
+
     async def _wedged(self, wedged: bool) -> None:
         """All threads stuck: not ready and not live, so the launcher or kubelet restarts it."""
         status = health_pb2.HealthCheckResponse
         for service in ("", REPLICA_SERVICE):
             await self.health.set(service, status.NOT_SERVING if wedged else status.SERVING)
 
-    async def _build_executor(self) -> Executor:
-        settings, node = self.settings, self.node
+    async def _build_executor(self, node: Node) -> Executor:
+        settings = self.settings
         if node.http is not None:
             port = settings.http_port or node.http.port
             return HttpExecutor(node.name, port, {m.name: m.path for m in node.http.methods})
@@ -240,8 +278,9 @@ class ReplicaHost:
         await self.server.stop(grace=grace)
         if self._health_server is not None:
             await self._health_server.stop(grace=0)
-        if self.service.executor is not None:
-            await self.service.executor.close()
+        for service in self.services.values():
+            if service.executor is not None:
+                await service.executor.close()
         await self.discovery.close()
         await self.pool.close()
 
@@ -262,17 +301,24 @@ class ReplicaHost:
                 continue
             seen = current
             try:
-                node = load_graph(path).node(self.node.name)
+                graph = load_graph(path)
+                members = [graph.node(member.name) for member in self.host.members]
             except (SpecError, KeyError) as exc:
                 logger.warning("ignoring an unusable update of %s: %s", path, exc)
                 continue
-            if node.user_config != self.user_config and self.service.executor is not None:
-                self.user_config = node.user_config
-                try:
-                    await self.service.executor.reconfigure(node.user_config)
-                    logger.info('node "%s" reconfigured with a new userConfig', self.node.name)
-                except Exception as exc:
-                    logger.error('node "%s": reconfigure() failed: %s', self.node.name, exc)
+            for node in members:
+                await self._reconfigure(node)
+
+    async def _reconfigure(self, node: Node) -> None:
+        executor = self.services[node.name].executor
+        if node.user_config == self.user_config[node.name] or executor is None:
+            return
+        self.user_config[node.name] = node.user_config
+        try:
+            await executor.reconfigure(node.user_config)
+            logger.info('node "%s" reconfigured with a new userConfig', node.name)
+        except Exception as exc:
+            logger.error('node "%s": reconfigure() failed: %s', node.name, exc)
 
 
 def _listen(server: grpc.aio.Server, address: str) -> None:
@@ -293,11 +339,14 @@ async def serve_replica(settings: ReplicaSettings) -> None:
     """Run one replica until SIGTERM or SIGINT, then drain and stop."""
     graph = load_graph(settings.graph_file)
     try:
-        graph.node(settings.node)
+        host_of(graph, settings.node)
     except KeyError:
-        names = ", ".join(node.name for node in graph.spec.nodes)
+        names = ", ".join(host.name for host in hosts(graph))
+        member = graph.group_of(settings.node)
+        hint = f'; node "{settings.node}" runs in group "{member.name}"' if member else ""
         raise SpecError(
-            f'graph "{graph.metadata.name}" has no node "{settings.node}" (it has {names})'
+            f'graph "{graph.metadata.name}" has no node or group "{settings.node}" to host '
+            f"(it has {names}){hint}"
         ) from None
     host = ReplicaHost(settings, graph)
     stopping = asyncio.Event()

@@ -36,8 +36,15 @@ class _Entry:
 
 def pick_payload(value: Any, path: Sequence[str], *, source: str) -> Payload:
     """Encode the field of ``value`` at ``path`` (``$source.a.0``); NotFound names the field."""
+    return encode(pick_value(value, path, source=source))
+
+
+def pick_value(value: Any, path: Sequence[str], *, source: str) -> Any:
+    """The field of ``value`` at ``path`` (``$source.a.0``); NotFound names the field."""
+    if not path:
+        return value
     try:
-        return encode(Reference(source=source, path=tuple(path)).pick(value))
+        return Reference(source=source, path=tuple(path)).pick(value)
     except LookupError as exc:
         raise NotFound(str(exc)) from exc
 

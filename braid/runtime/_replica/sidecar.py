@@ -40,10 +40,11 @@ from braid.runtime._proto.braid_pb2 import (
     StreamItem,
     Upstream,
 )
+from braid.runtime._replica.colocation import Colocation
 from braid.runtime._replica.executors import Executor
 from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
 from braid.runtime._replica.metrics import SidecarMetrics
-from braid.runtime._replica.result_store import ResultStore, pick_payload
+from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
 from braid.runtime._wire.client import NOT_STARTED_KEY, ReplicaClient, deadline_of
 from braid.runtime._wire.codec import decode, encode
@@ -63,6 +64,8 @@ from braid.runtime._wire.errors import (
 logger = logging.getLogger(__name__)
 
 _REFERENCE_MARKER = re.compile(rb'\{"\$ref":(\d+)\}')
+#: No inline values: every upstream comes inline in its request or is fetched.
+_NO_VALUE: Any = object()
 
 
 class Admission:
@@ -132,6 +135,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         #: Why this replica refuses every call before running anything (its worker is down),
         #: or None. Callers send a refused call to another replica.
         self.refusal: str | None = None
+        #: The other nodes hosted in this process (a co-location group), if any.
+        self.colocation = Colocation()
         #: Fetches of values that the worker holds (responses its user code passed on).
         self.worker_fetch: Callable[[FetchRequest, float | None], Awaitable[Payload]] | None = None
 
@@ -140,36 +145,46 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
         if self.refusal is not None:
             await self._refuse(request, context, self.refusal)
-        started = time.perf_counter()
-        timings = _Timings()
-        deadline = _deadline(context)
         try:
-            payload, value = await self._step(request, deadline, timings)
+            return await self.run_call(request, _deadline(context))
         except WorkerUnreachable as error:
             await self._refuse(request, context, error.message)
         except RequestError as error:
-            self._fail(request, error)
-            self._observe(request, started, timings, code_of(error))
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    async def run_call(
+        self, request: CallRequest, deadline: float | None, inline: Any = _NO_VALUE
+    ) -> CallReply:
+        """Run one call and its continuations; ``inline``: the producer's value, passed in
+        process by a co-located member (docs/decisions/0009-co-location.md)."""
+        started = time.perf_counter()
+        timings = _Timings()
+        try:
+            payload, value = await self._step(request, deadline, timings, inline)
+        except WorkerUnreachable:
+            raise
+        except RequestError as error:
+            self._fail(request, error)
+            self._observe(request, started, timings, code_of(error))
+            raise
         self._observe(request, started, timings, grpc.StatusCode.OK)
         reply = CallReply(result=payload) if request.return_result else CallReply()
-        if request.then:
-            try:
-                replies = await self._continue(request, payload, value, deadline)
-            except RequestError as error:  # a later step failed; it names itself
-                await context.abort(
-                    code_of(error), error.message, trailing_metadata=error_metadata(error)
-                )
-            reply.then.extend(replies)
+        if request.then:  # a later step that fails names itself
+            reply.then.extend(await self._continue(request, payload, value, deadline))
         return reply
 
     async def _step(
-        self, request: CallRequest, deadline: float | None, timings: _Timings
-    ) -> tuple[Payload, Any]:
-        """Resolve the arguments, admit, run the node's code in a slot, and store the result."""
-        args, kwargs = await self._arguments(request, deadline, timings)
+        self, request: CallRequest, deadline: float | None, timings: _Timings, inline: Any
+    ) -> tuple[Payload | None, Any]:
+        """Resolve the arguments, admit, run the node's code in a slot, and store the result.
+
+        The result is encoded only when something outside this process needs it: the caller,
+        the result store, or a continuation on another replica.
+        """
+        args, kwargs = await self._arguments(request, deadline, timings, inline)
         executor = self._admit(request, stream=False)
         try:
             await self._admission.acquire()
@@ -183,8 +198,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 )
             finally:
                 self._admission.release()
-            payload = self._encode(value, request)
-            if request.result_key:
+            payload = None
+            if (
+                request.return_result
+                or request.result_key
+                or not self.colocation.holds_all(request)
+            ):
+                payload = self._encode(value, request)
+            if request.result_key and payload is not None:
                 self._store.put(request.result_key, payload, request.consumers, value=value)
             return payload, value
         finally:
@@ -192,28 +213,55 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             self._gauges()
 
     async def _continue(
-        self, request: CallRequest, payload: Payload, value: Any, deadline: float | None
+        self, request: CallRequest, payload: Payload | None, value: Any, deadline: float | None
     ) -> list[CallReply]:
-        """Send the continuations of a finished step, with its result inline."""
-        calls = []
+        """Send the continuations of a finished step, with its result inline (a co-located
+        member's in process, with the value itself)."""
+        calls: list[Awaitable[CallReply]] = []
         for follow in request.then:
+            member = self.colocation.member_for(follow)
+            if member is not None:
+                calls.append(
+                    member.run_inline(follow, value, source=request.step, deadline=deadline)
+                )
+                continue
             for upstream in follow.upstreams:
-                if not upstream.address and not upstream.HasField("value"):
+                if not upstream.address and not upstream.HasField("value") and payload is not None:
                     upstream.value.CopyFrom(
                         payload
                         if not upstream.path
                         else pick_payload(value, upstream.path, source=request.step)
                     )
-            calls.append(
-                self._client.call(follow, deadline=deadline, address=follow.address or None)
-            )
+            calls.append(self._remote(follow, deadline))
         if len(calls) == 1:
-            return [(await calls[0])[1]]
+            return [await calls[0]]
         results = await asyncio.gather(*calls, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return [reply for _, reply in results]  # type: ignore[misc]
+        return list(results)  # type: ignore[arg-type]
+
+    async def _remote(self, follow: CallRequest, deadline: float | None) -> CallReply:
+        _, reply = await self._client.call(
+            follow, deadline=deadline, address=follow.address or None
+        )
+        return reply
+
+    async def run_inline(
+        self, request: CallRequest, value: Any, *, source: str, deadline: float | None
+    ) -> CallReply:
+        """A continuation from a co-located member: its value, picked in process."""
+        if self.refusal is not None:
+            raise ReplicaUnavailable(self.refusal, node=self.node, step=request.step)
+        inline = {
+            index: pick_value(value, upstream.path, source=source)
+            for index, upstream in enumerate(request.upstreams)
+            if not upstream.address and not upstream.HasField("value")
+        }
+        try:
+            return await self.run_call(request, deadline, inline)
+        except WorkerUnreachable as error:  # the producer ran: never a call to retry elsewhere
+            raise ReplicaUnavailable(error.message, node=self.node, step=request.step) from None
 
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
@@ -226,7 +274,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         single = False
         try:
             deadline = _deadline(context)
-            args, kwargs = await self._arguments(request, deadline, timings)
+            args, kwargs = await self._arguments(request, deadline, timings, _NO_VALUE)
             executor = self._admit(request, stream=True)
             try:
                 await self._admission.acquire()
@@ -346,14 +394,16 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             current_call.reset(token)
 
     async def _arguments(
-        self, request: CallRequest, deadline: float | None, timings: _Timings
+        self, request: CallRequest, deadline: float | None, timings: _Timings, inline: Any
     ) -> tuple[list[Any], dict[str, Any]]:
         upstreams = request.upstreams
-        values: dict[int, Any] = {}
+        values: dict[int, Any] = {} if inline is _NO_VALUE else dict(inline)
         if upstreams:
             references = {int(i) for i in _REFERENCE_MARKER.findall(request.args.header)}
             wanted = []
             for index, upstream in enumerate(upstreams):
+                if index in values:
+                    continue
                 if upstream.HasField("value"):
                     values[index] = decode(upstream.value)
                 elif index not in references:

@@ -34,6 +34,7 @@ EXAMPLES = {
     "streaming": ("streaming", "graph.yaml", "/numbers"),
     "iris": ("iris", "graph.yaml", "/iris"),
     "weights": ("model-weights", "graph.yaml", "/weights"),
+    "fused-chain": ("fused-chain", "graph.yaml", "/fused"),
 }
 
 
@@ -199,6 +200,11 @@ def test_streaming_over_grpc(running: Running) -> None:
         items.append(json.loads(item["json"]))
         text = text[end:].strip()
     assert items == [0, 1, 2, 3]
+
+
+def test_fused_chain_answers_through_its_co_located_group(running: Running) -> None:
+    for _ in range(2):  # the second request rides as continuations, in process
+        assert post_json(running.http, "/fused", "5").json() == {"value": 10.0, "big": False}
 
 
 def test_ingress_metrics_count_requests_per_graph_and_status(running: Running) -> None:

@@ -65,3 +65,20 @@ def test_tail_is_judged_per_braid_workload() -> None:
 def test_workloads_not_run_get_no_verdict() -> None:
     verdicts = evaluate({"chain-1": {RAY: _ok(5.0)}})
     assert [v.text for v in verdicts] == ["tail: braid p99/p50 <= 3"]
+
+
+def test_fused_chain_3_is_judged_against_the_floors_plain_chain_3() -> None:
+    results: Results = {
+        "chain-3": {FLOOR: _ok(2.0), BRAID: _ok(3.0)},
+        "fused-chain-3": {FLOOR: Measurement(Status.UNAVAILABLE), BRAID: _ok(0.9)},
+    }
+    verdict = next(v for v in evaluate(results) if v.text.startswith("fused-chain-3 p50"))
+    assert verdict.text == "fused-chain-3 p50_ms: braid/floor chain-3 <= 0.5"
+    assert (verdict.met, verdict.value) == (True, 0.45)
+
+
+def test_fused_chain_3_without_the_floors_chain_3_gives_no_verdict() -> None:
+    verdicts = evaluate({"fused-chain-3": {BRAID: _ok(0.9)}})
+    verdict = next(v for v in verdicts if v.text.startswith("fused-chain-3 p50"))
+    assert verdict.met is None
+    assert verdict.note == "not measured: floor"

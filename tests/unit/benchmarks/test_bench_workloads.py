@@ -15,6 +15,7 @@ def test_groups_and_names_select_in_table_order_without_repeats() -> None:
     assert names == [
         "chain-1",
         "chain-3",
+        "fused-chain-3",
         "fanout-3",
         "http-chain-3",
         "payload-1mb",
@@ -41,3 +42,11 @@ def test_every_workload_has_a_braid_graph(workload: Workload) -> None:
 def test_every_benchmark_graph_is_valid(manifest: Path) -> None:
     graph = load_graph(str(manifest))
     assert graph.metadata.name == manifest.stem
+
+
+def test_fused_chain_3_is_the_chain_of_3_as_one_co_located_group() -> None:
+    (fused,) = select(["fused-chain-3"])
+    graph = load_graph(GRAPHS / f"{fused.graph}.yaml")
+    plain = load_graph(GRAPHS / "chain-3.yaml")
+    assert [g.nodes for g in graph.spec.groups] == [[n.name for n in plain.spec.nodes]]
+    assert graph.spec.flow == plain.spec.flow

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from braid.cli import main
+from braid.cli._validate import check_file
 
 ROOT = Path(__file__).parents[3]
 HELLO = ROOT / "examples" / "hello" / "graph.yaml"
@@ -156,7 +157,7 @@ def test_valid_files_exit_0_with_a_line_each() -> None:
     files = sorted(str(path) for path in (ROOT / "examples").glob("*/graph*.yaml"))
     code, output = braid("validate", *files)
     assert code == 0, output
-    lines = output.splitlines()
+    lines = [line for line in output.splitlines() if not line.startswith("  group ")]
     assert [line.split(": ", 1)[0] for line in lines] == files
     assert all(": valid (DeploymentGraph " in line for line in lines)
 
@@ -242,3 +243,11 @@ def test_validate_help_explains_exit_codes_and_stdin() -> None:
     text = " ".join(output.split())
     assert "Exit 0 when every file is valid, 1 otherwise" in text
     assert "'-' reads standard input" in text
+
+
+def test_a_valid_graph_with_a_group_says_what_it_means_for_scaling() -> None:
+    lines = check_file("examples/fused-chain/graph.yaml").as_text().splitlines()
+    assert lines[1].startswith(
+        '  group "pipeline": nodes "parse", "scale", "label" share one pod and one process, '
+        "and scale together (2 replicas, each running every member)"
+    )
