@@ -36,6 +36,7 @@ BUILDS = [
 #: Manifests without a Python twin, and why.
 WITHOUT_TWIN = {
     Path("fused-chain/graph.yaml"): "braid.authoring cannot declare spec.groups yet",
+    Path("model-weights/graph.yaml"): "braid.authoring has no options for pod settings yet",
 }
 
 
