@@ -30,7 +30,7 @@ from braid.runtime._ingress.rendering import grpc_input, grpc_reply
 from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
-from braid.runtime._wire.client import server_options
+from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
 from braid.runtime._wire.errors import NotFound, RequestError, code_of, error_metadata, origin_of
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,10 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             raise error
         value = grpc_input(request)
         requested = context.time_remaining()
+        if requested is not None:
+            # Answer before the client's own timer fires, so that a deadline error names the
+            # late node and step instead of being the client's bare DEADLINE_EXCEEDED.
+            requested = max(requested - DEADLINE_MARGIN, 0.001)
         deadline = route.deadline(requested)
         return await route.runner.start(value, deadline=deadline, allow_stream=allow_stream)
 
