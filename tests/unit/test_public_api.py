@@ -126,6 +126,7 @@ RUNTIME_NAMES = [
     "RequestError",
     "Response",
     "StreamingResponse",
+    "TlsFiles",
     "UpstreamFailed",
     "UserCodeError",
     "code_problems",
