@@ -114,6 +114,8 @@ class Responder:
         self._send = send
         self.started = False
         self.status = 0
+        #: The whole response has been handed to the server.
+        self.complete = False
 
     async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if self.started:
@@ -134,6 +136,7 @@ class Responder:
         fields += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
         await self._start(status, fields)
         await self._send({"type": "http.response.body", "body": body})
+        self.complete = True
 
     async def send_error(
         self,
@@ -160,6 +163,7 @@ class Responder:
 
     async def end_stream(self) -> None:
         await self._send({"type": "http.response.body", "body": b""})
+        self.complete = True
 
 
 class AsgiAdapter:
@@ -262,16 +266,18 @@ class AsgiAdapter:
             ) from None
 
     async def _handle(self, request: HttpRequest, responder: Responder, receive: Receive) -> None:
-        """Run the handler, cancelling it if the client closes the connection meanwhile."""
-        handler = asyncio.ensure_future(self._guarded(request, responder))
-        watcher = asyncio.ensure_future(_disconnected(receive))
+        """Run the handler, cancelled if the client closes the connection meanwhile (a watcher
+        task waits for ``http.disconnect``; the handler runs in uvicorn's task, no other)."""
+        task = asyncio.current_task()
+        watcher = asyncio.ensure_future(_cancel_when_gone(receive, responder, task))
         try:
-            await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await self._guarded(request, responder)
+        except asyncio.CancelledError:
+            if task is None or not watcher.done() or watcher.cancelled() or not watcher.result():
+                raise  # not the watcher's doing
+            task.uncancel()  # the client went away: nothing to answer
         finally:
-            if not handler.done():  # the client went away
-                handler.cancel()
             watcher.cancel()
-            await asyncio.gather(handler, watcher, return_exceptions=True)
 
     async def _guarded(self, request: HttpRequest, responder: Responder) -> None:
         try:
@@ -297,10 +303,16 @@ class AsgiAdapter:
                     )
 
 
-async def _disconnected(receive: Receive) -> None:
-    """Return when the client has gone (or the response is complete)."""
+async def _cancel_when_gone(
+    receive: Receive, responder: Responder, task: asyncio.Task[Any] | None
+) -> bool:
+    """Cancel ``task`` when the client goes away before its response is complete (``True``)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+    if responder.complete or task is None:
+        return False
+    task.cancel()
+    return True
 
 
 def _loop_time(deadline: float) -> float:
