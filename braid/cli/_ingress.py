@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from braid.cli._output import fail
-from braid.runtime import BraidRuntimeError, ClusterAccess, IngressSettings, serve_ingress
+from braid.runtime import (
+    BraidRuntimeError,
+    ClusterAccess,
+    IngressSettings,
+    TlsFiles,
+    serve_ingress,
+)
 from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
@@ -64,6 +70,15 @@ def register(subparsers: Any) -> None:
         help=f"on SIGTERM, let requests in flight finish for this long (default "
         f"{DRAIN_TIMEOUT_SECONDS})",
     )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="serve HTTPS on the HTTP address with this PEM certificate chain (with --tls-key)",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -90,11 +105,23 @@ def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
     )
 
 
+def _tls(args: argparse.Namespace) -> TlsFiles | None:
+    if args.tls_cert is None and args.tls_key is None:
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise ValueError("--tls-cert and --tls-key go together: give both, or neither")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if not path.is_file():
+            raise ValueError(f"{flag} {path}: no such file")
+    return TlsFiles(certfile=args.tls_cert, keyfile=args.tls_key)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         http = parse_address(args.http, "--http")
         grpc = parse_address(args.grpc, "--grpc")
         cluster = _cluster(args)
+        tls = _tls(args)
     except (ValueError, OSError) as exc:
         return fail(str(exc))
     settings = IngressSettings(
@@ -107,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         cluster=cluster,
         reuse_port=args.reuse_port,
         drain_timeout=args.drain_timeout,
+        tls=tls,
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -5,6 +5,7 @@ the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
 """
 
 from braid.runtime._discovery.endpointslices import ClusterAccess
+from braid.runtime._ingress.http_listener import TlsFiles
 from braid.runtime._ingress.serving import IngressSettings, serve_ingress
 from braid.runtime._local.apps import App, GraphCaller, GraphResponse, GraphStream, run
 from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
@@ -54,6 +55,7 @@ __all__ = [
     "RequestError",
     "Response",
     "StreamingResponse",
+    "TlsFiles",
     "UpstreamFailed",
     "UserCodeError",
     "code_problems",

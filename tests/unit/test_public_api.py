@@ -132,6 +132,7 @@ RUNTIME_NAMES = [
     "RequestError",
     "Response",
     "StreamingResponse",
+    "TlsFiles",
     "UpstreamFailed",
     "UserCodeError",
     "code_problems",

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 
 from braid.runtime._flow.results import FlowResult
-from braid.runtime._ingress.http_parsing import HttpRequest
-from braid.runtime._ingress.http_server import Responder, error_body, sse_event
+from braid.runtime._ingress.http_asgi import BodyLimits, HttpRequest, Responder, sse_event
+from braid.runtime._ingress.http_protocol import error_body
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import output_json, parse_json, raw_bytes
 from braid.runtime._ingress.routes import GraphRoute, RouteTable, parse_timeout
@@ -65,10 +65,18 @@ class HttpIngress:
         #: Stopping: readiness is false at once.
         self.draining = False
 
-    def body_limit(self, request: HttpRequest) -> int:
-        """The largest body this request may carry (its graph's maxRequestBytes)."""
+    def body_limits(self, request: HttpRequest) -> BodyLimits:
+        """The largest body this request may carry (its graph's maxRequestBytes), and its
+        deadline, which the body must beat (the graph's, or a shorter X-Request-Timeout)."""
         route = self.routes.match(request.path)
-        return route.max_request_bytes if route is not None else 64 * 1024
+        if route is None or request.path.startswith("/-/"):
+            return BodyLimits(max_bytes=64 * 1024, deadline=self.clock() + 10.0)
+        timeout = request.headers.get(_TIMEOUT_HEADER)
+        try:
+            requested = parse_timeout(timeout) if timeout is not None else None
+        except BadRequest:
+            requested = None  # refused with its message once the body is in
+        return BodyLimits(max_bytes=route.max_request_bytes, deadline=route.deadline(requested))
 
     async def __call__(self, request: HttpRequest, responder: Responder) -> None:
         if request.path.startswith("/-/"):
@@ -106,6 +114,8 @@ class HttpIngress:
         value = _input_of(request)
         timeout = request.headers.get(_TIMEOUT_HEADER)
         deadline = route.deadline(parse_timeout(timeout) if timeout is not None else None)
+        if request.deadline is not None:  # it began when the request's head arrived
+            deadline = min(deadline, request.deadline)
         result = await route.runner.start(value, deadline=deadline)
         if result.streaming:
             await self._stream(route, result, request, responder)

@@ -2,8 +2,9 @@
 
 :class:`Ingress` assembles the parts: per graph a discovery of its replicas, a power-of-two-choices
 router and a :class:`~braid.runtime._flow.running.FlowRunner` (sharing one channel pool), a
-:class:`~braid.runtime._ingress.routes.RouteTable`, the HTTP server
-(:mod:`braid.runtime._ingress.http_handling`), the gRPC server
+:class:`~braid.runtime._ingress.routes.RouteTable`, the HTTP server (uvicorn,
+:mod:`braid.runtime._ingress.http_listener`, serving
+:mod:`braid.runtime._ingress.http_handling`), the gRPC server
 (:mod:`braid.runtime._ingress.grpc_service`) and
 Prometheus metrics on a port of their own. :func:`serve_ingress` runs it until SIGTERM/SIGINT;
 ``braid ingress`` and ``braid run`` start it that way. Settings come in
@@ -32,9 +33,10 @@ from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
+from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder
 from braid.runtime._ingress.http_handling import HttpIngress
-from braid.runtime._ingress.http_parsing import HttpLimits, HttpRequest
-from braid.runtime._ingress.http_server import HttpServer, Responder
+from braid.runtime._ingress.http_listener import HttpListener, TlsFiles
+from braid.runtime._ingress.http_protocol import HttpLimits
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
@@ -64,6 +66,8 @@ class IngressSettings:
     reuse_port: bool = False
     #: On SIGTERM, seconds that requests in flight may take to finish.
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS
+    #: Serve HTTPS on the HTTP address with this certificate and key.
+    tls: TlsFiles | None = None
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -94,6 +98,7 @@ class Ingress:
         pool: ChannelPool | None = None,
         metrics: IngressMetrics | None = None,
         reuse_port: bool = False,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
@@ -103,14 +108,12 @@ class Ingress:
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
         self.routes = RouteTable(routes)
         self.http_handler = HttpIngress(self.routes, self.metrics)
-        self.http = HttpServer(
-            self.http_handler,
-            limits=limits,
-            body_limit=self.http_handler.body_limit,
-            reuse_port=reuse_port,
+        app = AsgiAdapter(
+            self.http_handler, limits=limits, body_limits=self.http_handler.body_limits
         )
+        self.http = HttpListener(app, limits=limits, reuse_port=reuse_port, tls=tls)
         self.grpc = GrpcIngress(GraphService(self.routes, self.metrics), reuse_port=reuse_port)
-        self.metrics_server = HttpServer(self._metrics, reuse_port=reuse_port)
+        self.metrics_server = HttpListener(AsgiAdapter(self._metrics), reuse_port=reuse_port)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
 
@@ -118,7 +121,7 @@ class Ingress:
     def from_settings(cls, settings: IngressSettings) -> Ingress:
         graphs = [load_graph(path) for path in settings.graph_files]
         pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
-        return cls(pairs, limits=settings.limits, reuse_port=settings.reuse_port)
+        return cls(pairs, limits=settings.limits, reuse_port=settings.reuse_port, tls=settings.tls)
 
     async def start(
         self,

@@ -1,6 +1,7 @@
 """Graceful drain: SIGTERM to `braid run`, to the ingress or to a sidecar lets requests in flight
 finish (HTTP, gRPC and the Python entry point get their answers), while new connections are
-refused at once. Each request holds on a gate file until the test opens it."""
+refused at once; and an HTTP client that goes away cancels its request. Each request holds on a
+gate file until the test opens it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from edge_harness import GRAPHS, Running, braid_run, grpcurl, post_json
+from edge_harness import GRAPHS, Running, braid_run, grpcurl, post_json, request
 
 import braid.runtime
 
@@ -79,6 +80,22 @@ def test_a_sigtermed_ingress_finishes_its_requests(tmp_path: Path) -> None:
             gate.touch()
             reply = held.result()
         assert (reply.status, reply.json()) == (200, "done")
+
+
+def test_an_http_client_that_goes_away_cancels_its_request(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    body = json.dumps(str(gate)).encode()
+    with braid_run([GATE], tmp_path / "run") as running:
+        host, port = running.http.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(
+                b"POST /gate HTTP/1.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            _wait_until(_started(gate), "the request to start")
+        # The connection is closed: the ingress cancels the request, down to the node's code.
+        _wait_until(lambda: Path(f"{gate}.cancelled").exists(), "the request to be cancelled")
+        assert request(running.http, "GET", "/-/healthz").status == 200
 
 
 def test_a_sigtermed_sidecar_finishes_its_calls(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ ingress down, and the ingress answers normally afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -21,8 +22,17 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield launched
 
 
-def raw(running: Running, data: bytes, *, close_after: bool = False, timeout: float = 30) -> bytes:
-    """Send raw bytes, return everything the server answers until it closes (or times out)."""
+def raw(
+    running: Running,
+    data: bytes,
+    *,
+    close_after: bool = False,
+    until_closed: bool = False,
+    timeout: float = 30,
+) -> bytes:
+    """Send raw bytes, return what the server answers: one response, or everything until it
+    closes (``until_closed``, or ``close_after``: half-close first), or what came by the
+    timeout. A client that half-closes is taken as gone."""
     host, port = running.http.split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(data)
@@ -32,7 +42,7 @@ def raw(running: Running, data: bytes, *, close_after: bool = False, timeout: fl
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-                if b"\r\n\r\n" in b"".join(chunks) and not close_after:
+                if b"\r\n\r\n" in b"".join(chunks) and not (close_after or until_closed):
                     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
                     length = _content_length(head)
                     if length is not None and len(body) >= length:
@@ -88,6 +98,31 @@ CORPUS = {
     "over the size limit": (
         b"POST /ticker HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
         413,
+    ),
+    # Defects of the hand-written parser (issue 13): each is refused by llhttp at once.
+    "chunk size 0x1": (
+        b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\n5\r\n0\r\n\r\n",
+        400,
+    ),
+    "chunk size +1": (
+        b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\n5\r\n0\r\n\r\n",
+        400,
+    ),
+    "chunk size 0_1": (
+        b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0_1\r\n5\r\n0\r\n\r\n",
+        400,
+    ),
+    "content length of a non-ascii digit": (
+        b"POST /chain HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n55",
+        400,
+    ),
+    "nul in a header value": (b"GET /-/healthz HTTP/1.1\r\nX-A: a\x00b\r\n\r\n", 400),
+    "bare LF line ends": (b"GET /-/healthz HTTP/1.1\nHost: x\n\n", 400),
+    "TLS client hello": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32), 400),
+    "random bytes": (bytes((i * 151 + 7) % 256 for i in range(512)), 400),
+    "unsupported transfer encoding": (
+        b"POST /chain HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        400,
     ),
     "wrong input type": (b'POST /chain HTTP/1.1\r\nContent-Length: 3\r\n\r\n"x"', 500),
     "not utf-8 json": (b"POST /chain HTTP/1.1\r\nContent-Length: 2\r\n\r\n\xff\xfe", 400),
@@ -197,9 +232,51 @@ def test_malformed_request_gets_a_clear_status(running: Running, name: str) -> N
 def test_chunked_body_and_pipelined_requests(running: Running) -> None:
     chunked = b"POST /chain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n5\r\n0\r\n\r\n"
     second = b"POST /chain HTTP/1.1\r\nContent-Length: 1\r\nConnection: close\r\n\r\n6"
-    answer = raw(running, chunked + second, close_after=True)
+    answer = raw(running, chunked + second, until_closed=True)
     assert answer.count(b"HTTP/1.1 200 OK") == 2
     assert answer.endswith(b"14\n")
+
+
+def test_head_is_answered_without_a_body_and_the_connection_stays_framed(
+    running: Running,
+) -> None:
+    head = b"HEAD /chain HTTP/1.1\r\nHost: x\r\n\r\n"
+    health = b"GET /-/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw(running, head + health, until_closed=True)
+    first, _, rest = answer.partition(b"\r\n\r\n")
+    assert status_of(first) == 405
+    # What follows the HEAD answer's head is the next response, not a body.
+    assert status_of(rest) == 200
+    assert rest.endswith(b'{"status":"ok"}\n')
+
+
+def test_an_upgrade_to_h2c_is_served_as_http_1_1(running: Running) -> None:
+    answer = raw(
+        running,
+        b"GET /-/healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+    )
+    assert status_of(answer) == 200
+
+
+def test_a_body_that_trickles_in_is_cut_off_at_the_deadline(running: Running) -> None:
+    # One byte a second (well inside the per-read timeout) never finishes 100 bytes before the
+    # request's 2 s deadline: 408, whatever the pace.
+    host, port = running.http.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /chain HTTP/1.1\r\nX-Request-Timeout: 2\r\nContent-Length: 100\r\n\r\n")
+        sock.settimeout(1.0)
+        answer = b""
+        for _ in range(100):
+            with contextlib.suppress(OSError):  # the answer may have come and closed already
+                sock.sendall(b"1")
+            try:
+                answer = sock.recv(65536)
+            except TimeoutError:
+                continue
+            break
+    assert status_of(answer) == 408, answer
+    assert b"deadline" in answer
 
 
 def test_truncated_body_and_early_close_leave_the_ingress_up(running: Running) -> None:

@@ -97,14 +97,19 @@ class Joiner:
 
 
 class Gate:
-    """Holds a request until a file exists, after marking that it started."""
+    """Holds a request until a file exists, after marking that it started (and marks it
+    cancelled if it is)."""
 
     async def hold(self, gate: str) -> str:
         Path(gate + ".started").touch()  # noqa: ASYNC240 - one small local file
-        for _ in range(6000):  # bounded: at most 60 s
-            if Path(gate).exists():  # noqa: ASYNC240 - one stat of a local file
-                return "done"
-            await asyncio.sleep(0.01)
+        try:
+            for _ in range(6000):  # bounded: at most 60 s
+                if Path(gate).exists():  # noqa: ASYNC240 - one stat of a local file
+                    return "done"
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            Path(gate + ".cancelled").touch()  # noqa: ASYNC240 - one small local file
+            raise
         return "gate never opened"
 
 
