@@ -146,7 +146,7 @@ class _Run:
 
     async def first(self) -> FlowResult:
         try:
-            self._dispatch()
+            await self._dispatch()
             event = await self.next_event()
         except BaseException:
             self.cancel()
@@ -197,9 +197,8 @@ class _Run:
 
     # -- the calls ---------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
+    async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        router = self.runner.client.router
         if self.plan.output_step is None:  # the output is the graph input itself
             value = pick_input(self.plan.output, self.input, step=self.plan.output.source)
             self.events.put_nowait(("value", encode(value)))
@@ -207,7 +206,7 @@ class _Run:
         for step in self.plan.steps:
             future: asyncio.Future[str] = loop.create_future()
             if step.call is not None:
-                future.set_result(router.choose(step.call.node))
+                future.set_result(await self._choose(step.call.node, step.name))
             self.addresses[step.name] = future
         for name in self.dispatch.roots:
             step = self.plan.step(name)
@@ -259,7 +258,7 @@ class _Run:
         call = step.call
         if call is None:
             call = choose_case(step, await self._switch_value(step))
-            self.addresses[step.name].set_result(self.runner.client.router.choose(call.node))
+            self.addresses[step.name].set_result(await self._choose(call.node, step.name))
         address = self.addresses[step.name].result()
         producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
         request = self._request(step, call, producers)
@@ -276,6 +275,14 @@ class _Run:
                 reply = reply.then[index]
             self.output_node = _node_of(self.plan.step(chain[-1]))
             self.events.put_nowait(("value", reply.result))
+
+    async def _choose(self, node: str, step: str) -> str:
+        """A replica of ``node`` for ``step``, waiting a while if none is ready."""
+        try:
+            return await self.runner.client.router.wait_choose(node, deadline=self.deadline)
+        except ReplicaUnavailable as exc:
+            exc.step = exc.step or step
+            raise
 
     def _request(
         self,

@@ -138,8 +138,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     # -- Replica API -------------------------------------------------------------------------
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
-        if self.refusal is not None:
-            await self._refuse(request, context, self.refusal)
+        if (refusal := self._refusal()) is not None:
+            await self._refuse(request, context, refusal)
         started = time.perf_counter()
         timings = _Timings()
         deadline = _deadline(context)
@@ -218,8 +218,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[StreamItem]:
-        if self.refusal is not None:
-            await self._refuse(request, context, self.refusal)
+        if (refusal := self._refusal()) is not None:
+            await self._refuse(request, context, refusal)
         started = time.perf_counter()
         timings = _Timings()
         items: list[Any] = []
@@ -282,6 +282,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         return FetchReply(value=payload)
 
     # -- steps -------------------------------------------------------------------------------
+
+    def _refusal(self) -> str | None:
+        """Why every call is refused before running anything right now, or None: the worker is
+        down, or the node's code is still being constructed (a restarted replica listens while
+        it loads; a call it refuses goes to another replica instead of failing)."""
+        if self.refusal is None and self.executor is None:
+            return f'node "{self.node}" is still starting; try another replica'
+        return self.refusal
 
     async def _refuse(
         self, request: CallRequest, context: grpc.aio.ServicerContext, reason: str

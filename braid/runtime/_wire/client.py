@@ -19,7 +19,12 @@ import grpc
 
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-from braid.runtime._wire.errors import DeadlineExceeded, from_rpc_error, reached_peer
+from braid.runtime._wire.errors import (
+    DeadlineExceeded,
+    ReplicaUnavailable,
+    from_rpc_error,
+    reached_peer,
+)
 from braid.runtime._wire.routing import Router
 
 #: Keepalive pings every 10 s notice dead peers during a long call.
@@ -154,7 +159,7 @@ class ReplicaClient:
         """Run ``request`` on a replica of ``request.node``; returns the address and the reply."""
         tried: list[str] = []
         while True:
-            target = address or self.router.choose(request.node, exclude=tried)
+            target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             try:
                 with self.router.tracking(target):
@@ -178,7 +183,7 @@ class ReplicaClient:
         """Run a streaming ``request``; yields items as the replica produces them."""
         tried: list[str] = []
         while True:
-            target = address or self.router.choose(request.node, exclude=tried)
+            target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             started = False
             with self.router.tracking(target):
@@ -212,6 +217,17 @@ class ReplicaClient:
             raise from_rpc_error(exc, address=address, node=node) from exc
         value: Payload = reply.value
         return value
+
+    async def _choose(
+        self, request: CallRequest, tried: Sequence[str], deadline: float | None
+    ) -> str:
+        """A replica for ``request`` other than ``tried``, after waiting a while if the node
+        has none ready (all of them restarting)."""
+        try:
+            return await self.router.wait_choose(request.node, deadline=deadline, exclude=tried)
+        except ReplicaUnavailable as exc:
+            exc.step = exc.step or request.step
+            raise
 
     def _never_connected(self, exc: grpc.aio.AioRpcError, address: str) -> bool:
         """Whether ``exc`` says the request never reached ``address`` (then mark it down)."""
