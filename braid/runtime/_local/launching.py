@@ -68,6 +68,8 @@ class Layout(StrEnum):
     POD = "pod"
 
 
+NOTHING_TO_SERVE = "nothing to serve: both --http and --grpc are off; turn one of them on"
+
 #: Seconds between readiness probes of a running replica (the kubelet's periodSeconds).
 READINESS_PERIOD_SECONDS = 1.0
 
@@ -146,6 +148,8 @@ class Launcher:
     async def start(self) -> None:
         """Start every process and wait until the ingress is ready; stops all on failure."""
         check_servable([graph.graph for graph in self.settings.graphs])
+        if self.settings.http is None and self.settings.grpc is None:
+            raise LaunchError(NOTHING_TO_SERVE)  # before starting any replica
         self.http, self.grpc = self._ingress_addresses()
         try:
             for graph in self.settings.graphs:
@@ -241,6 +245,7 @@ class Launcher:
                     argv=self._braid(*args),
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
+                    port=port,
                     labels={"graph": str(self.peers_file(graph)), "node": node.name},
                     readiness_period=READINESS_PERIOD_SECONDS,
                     liveness=grpc_health_probe(f"{host}:{port}", ""),
@@ -262,7 +267,11 @@ class Launcher:
         ]
         liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
-            name=f"worker {name}", argv=self._braid(*args), probe=liveness, liveness=liveness
+            name=f"worker {name}",
+            argv=self._braid(*args),
+            probe=liveness,
+            liveness=liveness,
+            port=health,
         )
         self.servers.append(self._supervised(spec))
         return socket
@@ -281,6 +290,7 @@ class Launcher:
             probe=http_probe(self.settings.host, port, http.readiness_path),
             cwd=graph.code_dir,
             env={"PORT": str(port)},
+            port=port,
         )
         self.servers.append(self._supervised(spec))
         return port
@@ -298,8 +308,9 @@ class Launcher:
         elif self.grpc is not None:
             probe = grpc_health_probe(f"{self.grpc[0]}:{self.grpc[1]}", "braid.v1.Graph")
         else:
-            raise LaunchError("nothing to serve: both --http and --grpc are off")
-        return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe)
+            raise LaunchError(NOTHING_TO_SERVE)
+        port = (self.http or self.grpc or ("", None))[1]
+        return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe, port=port)
 
     def _supervised(self, spec: ProcessSpec, listener: Listener | None = None) -> Supervised:
         def changed(process: Supervised, ready: bool) -> None:
