@@ -49,7 +49,16 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
     ("grpc.http2.max_ping_strikes", 0),
     ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
-    ("grpc.max_concurrent_streams", 1000),
+    # No cap on streams per connection (gRPC's default): a capped server refuses the streams a
+    # client opens beyond it before it has seen the cap (RST_STREAM REFUSED_STREAM), which
+    # reaches the caller as UNAVAILABLE. braid bounds calls itself, with a retry hint: each
+    # replica's admission (maxOngoingRequests, maxQueuedRequests), and the ingress's cap per
+    # client connection (MAX_CALLS_PER_CONNECTION in _ingress/grpc_service.py).
+    # gRPC's core also cancels calls (CANCELLED, never seen by braid) once more than 1,000 wait
+    # for the application to pick them up: a burst of 1,500 on one channel lost about 50. Let
+    # the burst through to braid's own limits, which answer with a code and a retry hint.
+    ("grpc.server.max_pending_requests", 10_000),
+    ("grpc.server.max_pending_requests_hard_limit", 30_000),
 )
 
 

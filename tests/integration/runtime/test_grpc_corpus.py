@@ -4,6 +4,7 @@ afterwards. Also: every protocol enforces ``maxRequestBytes``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ import grpc
 import pytest
 from edge_harness import GRAPHS, Running, braid_run, post_json, request
 
-from braid.runtime._proto.braid_pb2 import GraphRequest, Payload
+from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest, Payload
 
 LIMIT = 1000
 INVOKE = "/braid.v1.Graph/Invoke"
@@ -37,6 +38,12 @@ def raw_invoke(running: Running, data: bytes) -> tuple[grpc.StatusCode, str]:
 
 def _nested(depth: int) -> bytes:
     return ("[" * depth + "]" * depth).encode()
+
+
+def _field(number: int, data: bytes) -> bytes:
+    """A length-delimited protobuf field, whatever its bytes (protobuf would refuse bad UTF-8)."""
+    assert len(data) < 128
+    return bytes([number << 3 | 2, len(data)]) + data
 
 
 CODE = grpc.StatusCode
@@ -74,6 +81,22 @@ CASES: dict[str, tuple[bytes, grpc.StatusCode, str]] = {
         CODE.INVALID_ARGUMENT,
         "payload",
     ),
+    "not a protobuf message": (b"\xff\xff\xff\xff", CODE.INVALID_ARGUMENT, "GraphRequest"),
+    "truncated message": (
+        GraphRequest(graph="limited", json="12345").SerializeToString()[:-2],
+        CODE.INVALID_ARGUMENT,
+        "GraphRequest",
+    ),
+    "invalid UTF-8 in the graph name": (
+        _field(1, b"\xff\xfelimited"),
+        CODE.INVALID_ARGUMENT,
+        "GraphRequest",
+    ),
+    "invalid UTF-8 in the json input": (
+        _field(1, b"limited") + _field(2, b'"\xc3\x28"'),
+        CODE.INVALID_ARGUMENT,
+        "GraphRequest",
+    ),
 }
 
 
@@ -101,3 +124,37 @@ def test_http_and_grpc_enforce_the_same_limit(running: Running) -> None:
     )
     assert code == CODE.RESOURCE_EXHAUSTED
     assert str(LIMIT) in message
+
+
+def test_1500_concurrent_calls_on_one_channel_are_answered_or_refused_as_overload(
+    running: Running,
+) -> None:
+    # gRPC's cap on streams per connection used to refuse the streams beyond 1,000 with
+    # RST_STREAM, which the client saw as UNAVAILABLE; overload has a code and a retry hint.
+    async def flood() -> list[tuple[grpc.StatusCode, str]]:
+        async with grpc.aio.insecure_channel(running.grpc) as channel:
+            invoke = channel.unary_unary(
+                INVOKE,
+                request_serializer=GraphRequest.SerializeToString,
+                response_deserializer=GraphReply.FromString,
+            )
+
+            async def one(number: int) -> tuple[grpc.StatusCode, str]:
+                try:
+                    reply = await invoke(
+                        GraphRequest(graph="limited", json=str(number)), timeout=60
+                    )
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code(), exc.details() or ""
+                return grpc.StatusCode.OK, reply.json
+
+            return await asyncio.gather(*(one(number) for number in range(1500)))
+
+    outcomes = asyncio.run(flood())
+    for code, message in outcomes:
+        assert code in (CODE.OK, CODE.RESOURCE_EXHAUSTED), message
+        if code == CODE.RESOURCE_EXHAUSTED:
+            assert "retry" in message
+    answered = [int(message) for code, message in outcomes if code == CODE.OK]
+    assert answered, "every call was refused"
+    assert "Traceback" not in running.log.read_text()
