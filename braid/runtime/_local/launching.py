@@ -159,7 +159,7 @@ class Launcher:
             for process in self.servers + self.replicas:
                 await process.start()
             await asyncio.gather(
-                *(p.wait_ready(self.settings.startup_timeout) for p in self.servers + self.replicas)
+                *(p.wait_ready(p.startup_timeout) for p in self.servers + self.replicas)
             )
             self.ingress = self._supervised(self._ingress_spec())
             await self.ingress.start()
@@ -250,7 +250,9 @@ class Launcher:
                     readiness_period=READINESS_PERIOD_SECONDS,
                     liveness=grpc_health_probe(f"{host}:{port}", ""),
                 )
-                self.replicas.append(self._supervised(spec, listener=self._replica_changed))
+                self.replicas.append(
+                    self._supervised(spec, self._replica_changed, node.startup_seconds)
+                )
 
     def _plan_worker(self, graph: GraphFile, node: Node, name: str, sidecar: str) -> Path:
         """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
@@ -273,7 +275,7 @@ class Launcher:
             liveness=liveness,
             port=health,
         )
-        self.servers.append(self._supervised(spec))
+        self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
@@ -291,8 +293,9 @@ class Launcher:
             cwd=graph.code_dir,
             env={"PORT": str(port)},
             port=port,
+            command_hint=f'; check http.command of node "{node.name}"',
         )
-        self.servers.append(self._supervised(spec))
+        self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return port
 
     def _ingress_spec(self) -> ProcessSpec:
@@ -312,7 +315,15 @@ class Launcher:
         port = (self.http or self.grpc or ("", None))[1]
         return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe, port=port)
 
-    def _supervised(self, spec: ProcessSpec, listener: Listener | None = None) -> Supervised:
+    def _supervised(
+        self,
+        spec: ProcessSpec,
+        listener: Listener | None = None,
+        startup_seconds: float | None = None,
+    ) -> Supervised:
+        """``spec`` supervised; its start-up may take a node's ``startupSeconds`` if it has one,
+        else ``--startup-timeout``."""
+
         def changed(process: Supervised, ready: bool) -> None:
             if listener is not None:
                 listener(process, ready)
@@ -323,7 +334,7 @@ class Launcher:
             spec,
             backoff=self.settings.backoff,
             listener=changed,
-            startup_timeout=self.settings.startup_timeout,
+            startup_timeout=startup_seconds or self.settings.startup_timeout,
         )
 
     def _replica_changed(self, process: Supervised, ready: bool) -> None:

@@ -64,6 +64,8 @@ class ProcessSpec:
     #: The address peers reach it at (a sidecar's), for the peers file.
     address: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    #: Appended to the error when the command cannot be run: where the user set it.
+    command_hint: str = ""
     #: The port it serves, on this machine: it is ready only once it listens there itself (a
     #: probe answered by another process on that port does not count).
     port: int | None = None
@@ -145,14 +147,21 @@ class Supervised:
     async def start(self) -> None:
         self._came_up = False
         env = None if self.spec.env is None else {**os.environ, **self.spec.env}
-        self.process = await asyncio.create_subprocess_exec(
-            *self.spec.argv,
-            cwd=self.spec.cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=self._preexec,
-        )
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.spec.argv,
+                cwd=self.spec.cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=self._preexec,
+            )
+        except OSError as exc:  # no such program, not executable, no such folder
+            where = f" (in {self.spec.cwd})" if self.spec.cwd is not None else ""
+            raise LaunchError(
+                f"{self.spec.name} could not start: {self.spec.argv[0]!r}{where}: "
+                f"{exc.strerror or exc}{self.spec.command_hint}"
+            ) from None
         logger.debug("%s started (pid %s)", self.spec.name, self.process.pid)
 
     async def wait_ready(self, limit: float) -> None:

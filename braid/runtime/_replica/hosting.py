@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry
 from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDiscovery
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._proto import braid_pb2_grpc
-from braid.runtime._replica.code import construct, import_target
+from braid.runtime._replica.code import construct, import_target, with_progress
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
 from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_metrics
@@ -225,7 +225,8 @@ class ReplicaHost:
         target = import_target(node.class_ or "", node=node.name, code_dir=settings.code_dir)
         handles = {name: Handle(caller, name) for name in node.handles}
         # Constructors load models: run them in a thread so that health checks still answer.
-        instance = await asyncio.to_thread(construct, node, target, handles)
+        constructing = asyncio.to_thread(construct, node, target, handles)
+        instance = await with_progress(constructing, node=node.name)
         return LocalExecutor(node.name, instance, threads=settings.sync_threads)
 
     async def stop(self) -> None:
