@@ -131,6 +131,8 @@ class ReplicaHost:
         self._health_server: grpc.aio.Server | None = None
         self._started = False
         self._stopping = False
+        #: Fields of the node changed in the graph file that need a restart (already logged).
+        self._unapplied: list[str] = []
 
     async def start(self) -> None:
         settings = self.settings
@@ -267,6 +269,7 @@ class ReplicaHost:
             except (SpecError, KeyError) as exc:
                 logger.warning("ignoring an unusable update of %s: %s", path, exc)
                 continue
+            self._note_restart_needed(node, path)
             if node.user_config != self.user_config and self.service.executor is not None:
                 self.user_config = node.user_config
                 try:
@@ -274,6 +277,24 @@ class ReplicaHost:
                     logger.info('node "%s" reconfigured with a new userConfig', self.node.name)
                 except Exception as exc:
                     logger.error('node "%s": reconfigure() failed: %s', self.node.name, exc)
+
+    def _note_restart_needed(self, node: Node, path: Path) -> None:
+        """Say so when the graph file changes more of this node than ``userConfig``: only that
+        reaches a running replica; anything else (``init``, ``class``...) needs a restart."""
+        fields = [
+            field.alias or name
+            for name, field in type(node).model_fields.items()
+            if name != "user_config" and getattr(node, name) != getattr(self.node, name)
+        ]
+        if fields and fields != self._unapplied:
+            logger.warning(
+                'node "%s": %s changed in %s; restart the replica to apply it (only userConfig '
+                "reaches a running replica)",
+                self.node.name,
+                ", ".join(fields),
+                path,
+            )
+        self._unapplied = fields
 
 
 def _listen(server: grpc.aio.Server, address: str) -> None:

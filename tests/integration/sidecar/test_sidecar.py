@@ -269,6 +269,23 @@ def test_user_config_changes_reach_running_replicas_without_restart(
     assert replicas.processes["configured"][0].poll() is None
 
 
+def test_a_change_that_needs_a_restart_is_logged_not_ignored(replicas_for: MakeReplicas) -> None:
+    replicas = replicas_for(GRAPH)
+    [address] = replicas.start("echo")
+    edited = "{name: echo, class: testnodes:Echo, init: {unused: 1}}"
+    replicas.graph.write_text(GRAPH.replace("{name: echo, class: testnodes:Echo}", edited))
+    log = replicas.directory / f"echo-{address.rsplit(':', 1)[1]}.log"
+    for _ in range(200):  # bounded: the replica polls the file every second
+        if "restart the replica to apply it" in log.read_text():
+            break
+        time.sleep(0.1)
+    assert (
+        f'node "echo": init changed in {replicas.graph}; restart the replica to apply it '
+        "(only userConfig reaches a running replica)"
+    ) in log.read_text()
+    assert asyncio.run(run(client_for(replicas), call("echo", "run", 4))) == 4
+
+
 def test_readiness_waits_for_the_constructor(replicas_for: MakeReplicas, tmp_path: Path) -> None:
     manifest = GRAPH.replace("testnodes:Echo}", "testnodes:SlowStart, init: {seconds: 1.5}}", 1)
     replicas = replicas_for(manifest)
