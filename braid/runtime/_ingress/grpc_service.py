@@ -22,6 +22,7 @@ RESOURCE_EXHAUSTED and a retry hint, like any other overload.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -162,7 +163,8 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             return route
         names = ", ".join(self.routes.names())
         if request.graph:
-            message = f'no graph "{request.graph[:100]}" is served here; graphs: {names}'
+            # json.dumps quotes and escapes it: a name with a newline stays on one line.
+            message = f"no graph {json.dumps(request.graph[:100])} is served here; graphs: {names}"
         else:
             message = (
                 f"this ingress serves several graphs; set GraphRequest.graph to one of {names}"
