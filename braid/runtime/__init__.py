@@ -23,6 +23,7 @@ from braid.runtime._wire.errors import (
     Overloaded,
     ReplicaUnavailable,
     RequestError,
+    StreamingOutput,
     UpstreamFailed,
     UserCodeError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "StreamingOutput",
     "StreamingResponse",
     "UpstreamFailed",
     "UserCodeError",

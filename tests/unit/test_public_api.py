@@ -125,6 +125,7 @@ RUNTIME_NAMES = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "StreamingOutput",
     "StreamingResponse",
     "UpstreamFailed",
     "UserCodeError",

@@ -40,7 +40,7 @@ from braid.runtime._flow.planning import (
     pick_input,
     plan_dispatch,
 )
-from braid.runtime._flow.results import Event, FlowResult, Output, StreamingOutput
+from braid.runtime._flow.results import Event, FlowResult, Output
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
@@ -48,6 +48,7 @@ from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
+    StreamingOutput,
     origin_of,
 )
 from braid.spec import Reference

@@ -41,7 +41,13 @@ from braid.runtime._proto.braid_pb2 import (
     Upstream,
 )
 from braid.runtime._replica.executors import Executor
-from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
+from braid.runtime._replica.handles import (
+    CallContext,
+    RemoteResponse,
+    Response,
+    StreamingResponse,
+    current_call,
+)
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
@@ -426,8 +432,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             return encode(value)
         except CodecError as exc:
             where = f'step "{request.step}"' if request.step else f'method "{request.method}"'
+            why = exc.message
+            if isinstance(value, Response | RemoteResponse | StreamingResponse):
+                why = "it is the response of a handle call, not awaited: return await it"
             raise UserCodeError(
-                f'node "{self.node}" ({where}) returned a value braid cannot send: {exc.message}',
+                f'node "{self.node}" ({where}) returned a value braid cannot send: {why}',
                 node=self.node,
                 step=request.step,
                 exc_type="CodecError",
