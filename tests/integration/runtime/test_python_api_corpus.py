@@ -165,8 +165,8 @@ APP_CASES: dict[str, tuple[Callable[[App], object], type[BaseException], str]] =
         ValueError,
         "not '5'",
     ),
-    "a deadline too short for the graph": (
-        lambda app: app.options(timeout=0.001).remote(5).result(),
+    "a deadline shorter than the call": (
+        lambda app: app.graph("misuse").options(timeout=1).remote("sleep").result(),
         DeadlineExceeded,
         "deadline",
     ),
