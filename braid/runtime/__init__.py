@@ -24,6 +24,7 @@ from braid.runtime._wire.errors import (
     Overloaded,
     ReplicaUnavailable,
     RequestError,
+    StreamingOutput,
     UpstreamFailed,
     UserCodeError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "StreamingOutput",
     "StreamingResponse",
     "TlsFiles",
     "UpstreamFailed",

@@ -156,7 +156,10 @@ def _check_value_refs(
         if reference is None:
             continue
         if reference.source == step_name:
-            problems.append(Problem(where, f'step "{step_name}" refers to itself'))
+            # A step named like the flow input is reported as such (check_step_names); its
+            # references to the input are what the user meant, not a loop.
+            if step_name != view.flow_input:
+                problems.append(Problem(where, f'step "{step_name}" refers to itself'))
         elif reference.source not in sources and view.steps_known:
             problems.append(
                 Problem(
@@ -236,8 +239,8 @@ def check_output(view: GraphView) -> list[Problem]:
     reference = parse_reference(view.output)
     if reference is None:  # pragma: no cover - must_be_ref rules this out
         return problems
-    if not view.complete:
-        return problems
+    if not view.complete or _refers_to_unknown_steps(view):
+        return problems  # the unknown reference may be the one that meant such a step
     needed = _reachable({reference.source}, view)
     for index, step in view.steps:
         if step.name not in needed:
@@ -265,12 +268,20 @@ def _reachable(roots: set[str], view: GraphView) -> set[str]:
     return seen
 
 
+def _refers_to_unknown_steps(view: GraphView) -> bool:
+    """Whether some step refers to a step (or input) that does not exist."""
+    sources = view.step_names | ({view.flow_input} if view.flow_input else set())
+    return any(step_dependencies(step) - sources for _, step in view.steps)
+
+
 def check_unused_nodes(view: GraphView) -> list[Problem]:
     if not view.complete:
         return []
     used: set[str] = set()
     for _, step in view.steps:
         used.update(_called_node(call.call) for call in step.calls())
+    if used - view.node_names:
+        return []  # a call to an unknown node is reported; it may be the one that meant it
     for _, node in view.nodes:
         used.update(node.handles)
     return [

@@ -279,7 +279,8 @@ class Node(SpecModel):
         ge=10,
         description=(
             "Longest time a replica may take to start (construct its class, load a model) "
-            "before Kubernetes restarts it; default 300."
+            "before Kubernetes restarts it; default 300. Under braid run, how long each of the "
+            "node's processes may take to be ready (default: --startup-timeout, 120)."
         ),
     )
     termination_grace_period_seconds: int | None = Field(

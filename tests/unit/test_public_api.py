@@ -131,6 +131,7 @@ RUNTIME_NAMES = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "StreamingOutput",
     "StreamingResponse",
     "TlsFiles",
     "UpstreamFailed",

@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import grpc
-
 from braid.runtime._proto.braid_pb2 import Payload
 from braid.runtime._wire.codec import decode
-from braid.runtime._wire.errors import RequestError, UserCodeError
+from braid.runtime._wire.errors import UserCodeError
 from braid.spec import Reference
 
 Event = tuple[Literal["value", "item", "end", "error"], Any]
@@ -33,13 +31,6 @@ class RunState(Protocol):
     async def next_event(self, *, item_taken: bool = False) -> Event: ...
 
     def cancel(self) -> None: ...
-
-
-class StreamingOutput(RequestError):
-    """A streaming graph was called through a unary API (gRPC ``Invoke``)."""
-
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
-    http_status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from braid.runtime._flow.planning import (
     pick_input,
     plan_dispatch,
 )
-from braid.runtime._flow.results import Event, FlowResult, Output, StreamingOutput
+from braid.runtime._flow.results import Event, FlowResult, Output
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
@@ -48,9 +48,9 @@ from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
+    StreamingOutput,
     origin_of,
 )
-from braid.runtime._wire.routing import Router
 from braid.spec import Reference
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class _Run:
 
     async def first(self) -> FlowResult:
         try:
-            self._dispatch()
+            await self._dispatch()
             event = await self.next_event()
         except BaseException:
             self.cancel()
@@ -198,9 +198,8 @@ class _Run:
 
     # -- the calls ---------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
+    async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        router = self.runner.client.router
         if self.plan.output_step is None:  # the output is the graph input itself
             value = pick_input(self.plan.output, self.input, step=self.plan.output.source)
             self.events.put_nowait(("value", encode(value)))
@@ -209,23 +208,27 @@ class _Run:
             self.addresses[step.name] = loop.create_future()
         for step in self.plan.steps:
             if step.call is not None:
-                self._choose(step.name, router)
+                await self._choose(step.name)
         for name in self.dispatch.roots:
             step = self.plan.step(name)
             task = asyncio.create_task(self._step(step), name=f"{self.request_id}/{step.name}")
             task.add_done_callback(self._finished)
             self.tasks.append(task)
 
-    def _choose(self, name: str, router: Router) -> str:
+    async def _choose(self, name: str) -> str:
         """A step's replica; a co-located continuation goes where its parent runs."""
         future = self.addresses[name]
         if not future.done():
             parent = self.dispatch.colocated.get(name)
             call = self.plan.step(name).call
-            if parent is not None:
-                future.set_result(self._choose(parent, router))
+            if parent is not None and self.plan.step(parent).call is not None:
+                address = await self._choose(parent)
             elif call is not None:
-                future.set_result(router.choose(call.node))
+                address = await self._replica_of(call.node, name)
+            else:
+                return await future  # a dispatch step: chosen once its case is known
+            if not future.done():
+                future.set_result(address)
         return future.result()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -272,7 +275,7 @@ class _Run:
         call = step.call
         if call is None:
             call = choose_case(step, await self._switch_value(step))
-            self.addresses[step.name].set_result(self.runner.client.router.choose(call.node))
+            self.addresses[step.name].set_result(await self._replica_of(call.node, step.name))
         address = self.addresses[step.name].result()
         producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
         request = self._request(step, call, producers)
@@ -289,6 +292,14 @@ class _Run:
                 reply = reply.then[index]
             self.output_node = _node_of(self.plan.step(chain[-1]))
             self.events.put_nowait(("value", reply.result))
+
+    async def _replica_of(self, node: str, step: str) -> str:
+        """A replica of ``node`` for ``step``, waiting a while if none is ready."""
+        try:
+            return await self.runner.client.router.wait_choose(node, deadline=self.deadline)
+        except ReplicaUnavailable as exc:
+            exc.step = exc.step or step
+            raise
 
     def _request(
         self,

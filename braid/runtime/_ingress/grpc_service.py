@@ -11,16 +11,25 @@ request's deadline is the smaller of the client's gRPC deadline and the graph's
 ``requestTimeoutSeconds``. Errors carry their gRPC code and braid's error details in the trailing
 metadata (``braid-error-bin``), as between sidecars. Health: service ``braid.v1.Graph`` is
 SERVING once every node has a ready replica. Reflection lets ``grpcurl`` call the ingress with no
-proto files. Messages have no 4 MB ceiling.
+proto files. Messages have no 4 MB ceiling. braid parses each request itself (the service is
+registered with a bytes-in handler), so that a message that is not a ``GraphRequest`` (corrupt,
+truncated, invalid UTF-8 in a string field) is INVALID_ARGUMENT with one line, rather than
+gRPC's UNKNOWN with a traceback of its deserializer in the log. One client connection may have
+at most :data:`MAX_CALLS_PER_CONNECTION` calls in flight; more are refused with
+RESOURCE_EXHAUSTED and a retry hint, like any other overload.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -31,12 +40,24 @@ from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
-from braid.runtime._wire.errors import NotFound, RequestError, code_of, error_metadata, origin_of
+from braid.runtime._wire.errors import (
+    BadRequest,
+    NotFound,
+    Overloaded,
+    RequestError,
+    code_of,
+    error_metadata,
+    origin_of,
+)
 
 logger = logging.getLogger(__name__)
 
 GRAPH_SERVICE = braid_pb2.DESCRIPTOR.services_by_name["Graph"].full_name
 
+
+#: Calls in flight on one client connection (HTTP/2 streams of one channel) beyond which the
+#: ingress refuses more as overload: one client cannot take every slot of the ingress.
+MAX_CALLS_PER_CONNECTION = 1000
 
 #: Room for the fields of a GraphRequest beside its input (the graph's name, the framing).
 _HEADROOM_BYTES = 4096
@@ -62,6 +83,8 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         self.routes = routes
         self.metrics = metrics
         self.clock = clock
+        #: Calls in flight per client connection (``context.peer()``).
+        self._calls: Counter[str] = Counter()
 
     async def Invoke(self, request: GraphRequest, context: grpc.aio.ServicerContext) -> GraphReply:
         route = await self._route(request, context)
@@ -99,13 +122,49 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             finally:
                 self.metrics.observe(route.name, "grpc", code, self.clock() - started)
 
+    async def invoke_bytes(self, data: bytes, context: grpc.aio.ServicerContext) -> GraphReply:
+        """``Invoke`` of a serialized request, parsed here (see the module's docstring)."""
+        async with self._admitted(context):
+            return await self.Invoke(await _parse(data, context), context)
+
+    async def invoke_stream_bytes(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[GraphReply]:
+        """``InvokeStream`` of a serialized request, parsed here."""
+        async with self._admitted(context):
+            request = await _parse(data, context)
+            async for reply in self.InvokeStream(request, context):
+                yield reply
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        """Count a call on its connection; refuse it past :data:`MAX_CALLS_PER_CONNECTION`."""
+        peer = context.peer()
+        if self._calls[peer] >= MAX_CALLS_PER_CONNECTION:
+            error = Overloaded(
+                f"over {MAX_CALLS_PER_CONNECTION} gRPC calls in flight on one connection; "
+                "retry after 1 s, or spread the calls over more channels",
+                retry_after=1.0,
+            )
+            await context.abort(
+                code_of(error), error.message, trailing_metadata=error_metadata(error)
+            )
+        self._calls[peer] += 1
+        try:
+            yield
+        finally:
+            self._calls[peer] -= 1
+            if not self._calls[peer]:
+                del self._calls[peer]
+
     async def _route(self, request: GraphRequest, context: grpc.aio.ServicerContext) -> GraphRoute:
         route = self.routes.by_name(request.graph)
         if route is not None:
             return route
         names = ", ".join(self.routes.names())
         if request.graph:
-            message = f'no graph "{request.graph[:100]}" is served here; graphs: {names}'
+            # json.dumps quotes and escapes it: a name with a newline stays on one line.
+            message = f"no graph {json.dumps(request.graph[:100])} is served here; graphs: {names}"
         else:
             message = (
                 f"this ingress serves several graphs; set GraphRequest.graph to one of {names}"
@@ -148,6 +207,35 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         await context.abort(code_of(error), message, trailing_metadata=error_metadata(error))
 
 
+async def _parse(data: bytes, context: grpc.aio.ServicerContext) -> GraphRequest:
+    try:
+        request: GraphRequest = GraphRequest.FromString(data)
+        return request
+    except DecodeError as exc:
+        # protobuf says "Error parsing message with type '...': <why>"; keep the why.
+        why = str(exc).rpartition("': ")[2] or "corrupt"
+        error = BadRequest(f"the request is not a valid braid.v1.GraphRequest: {why}")
+        logger.info("gRPC: %s", error.message)
+        await context.abort(code_of(error), error.message, trailing_metadata=error_metadata(error))
+        raise error from None  # pragma: no cover - abort raises
+
+
+def _graph_handler(service: GraphService) -> grpc.GenericRpcHandler:
+    """``braid.v1.Graph`` with bytes in (braid parses them) and ``GraphReply`` out."""
+    reply = GraphReply.SerializeToString
+    return grpc.method_handlers_generic_handler(
+        GRAPH_SERVICE,
+        {
+            "Invoke": grpc.unary_unary_rpc_method_handler(
+                service.invoke_bytes, response_serializer=reply
+            ),
+            "InvokeStream": grpc.unary_stream_rpc_method_handler(
+                service.invoke_stream_bytes, response_serializer=reply
+            ),
+        },
+    )
+
+
 class GrpcIngress:
     """The ingress's gRPC server: the Graph service, health and reflection."""
 
@@ -159,7 +247,7 @@ class GrpcIngress:
         options.append(("grpc.max_receive_message_length", largest + _HEADROOM_BYTES))
         self.server = grpc.aio.server(options=options)
         self.health = health.aio.HealthServicer()
-        braid_pb2_grpc.add_GraphServicer_to_server(service, self.server)  # type: ignore[no-untyped-call]
+        self.server.add_generic_rpc_handlers((_graph_handler(service),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (GRAPH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server

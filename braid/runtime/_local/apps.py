@@ -42,7 +42,7 @@ from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
 from braid.runtime._wire.client import CHANNEL_OPTIONS
 from braid.runtime._wire.codec import decode, encode
-from braid.runtime._wire.errors import RequestError, from_rpc_error
+from braid.runtime._wire.errors import Cancelled, RequestError, from_rpc_error
 from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 #: How long ``run`` waits for the whole graph to be ready.
@@ -77,6 +77,12 @@ class GraphResponse:
             reply = self._future.result(timeout=timeout)
         except grpc.RpcError as exc:
             raise _error(exc) from exc
+        except grpc.FutureTimeoutError:
+            raise TimeoutError(
+                f"no answer within {timeout} s; the request goes on (cancel() it, or wait again)"
+            ) from None
+        except grpc.FutureCancelledError:
+            raise Cancelled("the request was cancelled (cancel())") from None
         return _value_of(reply)
 
     def cancel(self) -> bool:
@@ -142,6 +148,13 @@ class GraphCaller:
         self._stub, self.graph, self._stream, self._timeout = stub, graph, stream, timeout
 
     def options(self, *, stream: bool | None = None, timeout: float | None = None) -> GraphCaller:
+        """A variant that streams (``stream=True``) or has a deadline of ``timeout`` seconds."""
+        if stream is not None and not isinstance(stream, bool):
+            raise TypeError(f"options(stream=...) takes True or False, not {stream!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+        ):
+            raise ValueError(f"options(timeout=...) takes seconds above 0, not {timeout!r}")
         return GraphCaller(
             self._stub,
             self.graph,
@@ -152,9 +165,15 @@ class GraphCaller:
     def remote(self, value: Any = None) -> Any:
         """Send ``value`` as the graph input: a :class:`GraphResponse` (or :class:`GraphStream`)."""
         request = GraphRequest(graph=self.graph, payload=encode(value))
-        if self._stream:
-            return GraphStream(self._stub.InvokeStream(request, timeout=self._timeout))
-        return GraphResponse(self._stub.Invoke.future(request, timeout=self._timeout))
+        try:
+            if self._stream:
+                return GraphStream(self._stub.InvokeStream(request, timeout=self._timeout))
+            return GraphResponse(self._stub.Invoke.future(request, timeout=self._timeout))
+        except ValueError:  # gRPC's "Cannot invoke RPC: Channel closed!"
+            raise ValueError(
+                f'graph "{self.graph}" was stopped with its App (close() or the with block '
+                "ended); run() it again"
+            ) from None
 
 
 class App:
@@ -184,7 +203,10 @@ class App:
 
     def url(self, name: str) -> str | None:
         """The HTTP URL of graph ``name``."""
-        return next(graph["http"] for graph in self.graphs if graph["name"] == name)
+        for graph in self.graphs:
+            if graph["name"] == name:
+                return graph["http"]
+        raise KeyError(f'no graph "{name}" runs here')
 
     def remote(self, value: Any = None) -> Any:
         return self._default.remote(value)
@@ -222,6 +244,40 @@ class App:
         self.close()
 
 
+#: The log levels of ``braid run``.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _check_arguments(
+    graphs: tuple[str | Path | Graph, ...], log_level: str, start_timeout: float
+) -> None:
+    """Refuse what ``braid run`` would refuse, before starting it: a clear error, at once."""
+    if not graphs:
+        raise ValueError("run() needs at least one graph manifest")
+    for graph in graphs:
+        if isinstance(graph, Graph):
+            continue
+        if not isinstance(graph, str | Path):
+            raise TypeError(
+                "run() takes manifest paths (str or Path) or braid.authoring.Graph objects, "
+                f"not {type(graph).__name__}"
+            )
+        app_reference = ":" in Path(graph).name  # MODULE:APP, which braid run builds
+        if not app_reference and not Path(graph).is_file():
+            what = "is a folder, not a manifest" if Path(graph).is_dir() else "does not exist"
+            raise FileNotFoundError(f"run(): {graph} {what}")
+    if log_level not in LOG_LEVELS:
+        raise ValueError(
+            f"run(log_level=...) takes one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
+        )
+    if (
+        isinstance(start_timeout, bool)
+        or not isinstance(start_timeout, int | float)
+        or not start_timeout > 0
+    ):
+        raise ValueError(f"run(start_timeout=...) takes seconds above 0, not {start_timeout!r}")
+
+
 def run(
     *graphs: str | Path | Graph,
     http: str = "127.0.0.1:0",
@@ -233,8 +289,7 @@ def run(
 
     A graph is a manifest's path, or a :class:`braid.authoring.Graph` declared in Python.
     """
-    if not graphs:
-        raise ValueError("run() needs at least one graph manifest")
+    _check_arguments(graphs, log_level, start_timeout)
     workdir = Workdir()
     status_file = Path(workdir.name) / "status.json"
     # braid run stops everything when this pipe closes: when this process exits, however.

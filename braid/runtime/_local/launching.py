@@ -68,6 +68,8 @@ class Layout(StrEnum):
     POD = "pod"
 
 
+NOTHING_TO_SERVE = "nothing to serve: both --http and --grpc are off; turn one of them on"
+
 #: Seconds between readiness probes of a running replica (the kubelet's periodSeconds).
 READINESS_PERIOD_SECONDS = 1.0
 
@@ -146,6 +148,8 @@ class Launcher:
     async def start(self) -> None:
         """Start every process and wait until the ingress is ready; stops all on failure."""
         check_servable([graph.graph for graph in self.settings.graphs])
+        if self.settings.http is None and self.settings.grpc is None:
+            raise LaunchError(NOTHING_TO_SERVE)  # before starting any replica
         self.http, self.grpc = self._ingress_addresses()
         try:
             for graph in self.settings.graphs:
@@ -155,7 +159,7 @@ class Launcher:
             for process in self.servers + self.replicas:
                 await process.start()
             await asyncio.gather(
-                *(p.wait_ready(self.settings.startup_timeout) for p in self.servers + self.replicas)
+                *(p.wait_ready(p.startup_timeout) for p in self.servers + self.replicas)
             )
             self.ingress = self._supervised(self._ingress_spec())
             await self.ingress.start()
@@ -242,6 +246,7 @@ class Launcher:
                     argv=self._braid(*args),
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
+                    port=port,
                     labels={
                         "graph": str(self.peers_file(graph)),
                         "nodes": ",".join(member.name for member in unit.members),
@@ -249,7 +254,9 @@ class Launcher:
                     readiness_period=READINESS_PERIOD_SECONDS,
                     liveness=grpc_health_probe(f"{host}:{port}", ""),
                 )
-                self.replicas.append(self._supervised(spec, listener=self._replica_changed))
+                self.replicas.append(
+                    self._supervised(spec, self._replica_changed, node.startup_seconds)
+                )
 
     def _plan_worker(self, graph: GraphFile, node: Node, name: str, sidecar: str) -> Path:
         """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
@@ -266,9 +273,13 @@ class Launcher:
         ]
         liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
-            name=f"worker {name}", argv=self._braid(*args), probe=liveness, liveness=liveness
+            name=f"worker {name}",
+            argv=self._braid(*args),
+            probe=liveness,
+            liveness=liveness,
+            port=health,
         )
-        self.servers.append(self._supervised(spec))
+        self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
@@ -285,8 +296,10 @@ class Launcher:
             probe=http_probe(self.settings.host, port, http.readiness_path),
             cwd=graph.code_dir,
             env={"PORT": str(port)},
+            port=port,
+            command_hint=f'; check http.command of node "{node.name}"',
         )
-        self.servers.append(self._supervised(spec))
+        self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return port
 
     def _ingress_spec(self) -> ProcessSpec:
@@ -302,10 +315,19 @@ class Launcher:
         elif self.grpc is not None:
             probe = grpc_health_probe(f"{self.grpc[0]}:{self.grpc[1]}", "braid.v1.Graph")
         else:
-            raise LaunchError("nothing to serve: both --http and --grpc are off")
-        return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe)
+            raise LaunchError(NOTHING_TO_SERVE)
+        port = (self.http or self.grpc or ("", None))[1]
+        return ProcessSpec(name="ingress", argv=self._braid(*args), probe=probe, port=port)
 
-    def _supervised(self, spec: ProcessSpec, listener: Listener | None = None) -> Supervised:
+    def _supervised(
+        self,
+        spec: ProcessSpec,
+        listener: Listener | None = None,
+        startup_seconds: float | None = None,
+    ) -> Supervised:
+        """``spec`` supervised; its start-up may take a node's ``startupSeconds`` if it has one,
+        else ``--startup-timeout``."""
+
         def changed(process: Supervised, ready: bool) -> None:
             if listener is not None:
                 listener(process, ready)
@@ -316,7 +338,7 @@ class Launcher:
             spec,
             backoff=self.settings.backoff,
             listener=changed,
-            startup_timeout=self.settings.startup_timeout,
+            startup_timeout=startup_seconds or self.settings.startup_timeout,
         )
 
     def _replica_changed(self, process: Supervised, ready: bool) -> None:

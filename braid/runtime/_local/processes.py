@@ -9,7 +9,10 @@ child that ignores SIGTERM.
 After start-up, a process that exits is started again on the same port after a backoff that
 doubles up to a cap (and resets once it has stayed up a while), and each restart is logged.
 Readiness is a probe, an async callable: the gRPC health service of a sidecar, a model server's
-readiness path, or the ingress's ``/-/ready``. A process with a ``readiness_period`` keeps being
+readiness path, or the ingress's ``/-/ready``. While starting, a passing probe counts only if the
+process is still running and is the one listening on its ``port`` (:mod:`.listeners`), so that
+a stale server answering on a crash-looping process's port never makes it ready. A process with
+a ``readiness_period`` keeps being
 probed while it runs, as the kubelet probes a pod: a sidecar whose worker is down turns not
 ready, and the listener takes it out of the peers file until it is ready again.
 """
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from braid.runtime._local.listeners import PortOwners, port_owners
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,11 @@ class ProcessSpec:
     #: The address peers reach it at (a sidecar's), for the peers file.
     address: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    #: Appended to the error when the command cannot be run: where the user set it.
+    command_hint: str = ""
+    #: The port it serves, on this machine: it is ready only once it listens there itself (a
+    #: probe answered by another process on that port does not count).
+    port: int | None = None
     #: Seconds between readiness probes while it runs (None: only probed while starting).
     readiness_period: float | None = None
     #: Once ready, checked every ``liveness_interval``; failing ``liveness_failures`` checks in a
@@ -137,29 +147,50 @@ class Supervised:
     async def start(self) -> None:
         self._came_up = False
         env = None if self.spec.env is None else {**os.environ, **self.spec.env}
-        self.process = await asyncio.create_subprocess_exec(
-            *self.spec.argv,
-            cwd=self.spec.cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=self._preexec,
-        )
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.spec.argv,
+                cwd=self.spec.cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=self._preexec,
+            )
+        except OSError as exc:  # no such program, not executable, no such folder
+            where = f" (in {self.spec.cwd})" if self.spec.cwd is not None else ""
+            raise LaunchError(
+                f"{self.spec.name} could not start: {self.spec.argv[0]!r}{where}: "
+                f"{exc.strerror or exc}{self.spec.command_hint}"
+            ) from None
         logger.debug("%s started (pid %s)", self.spec.name, self.process.pid)
 
     async def wait_ready(self, limit: float) -> None:
-        """Wait until the probe passes; :class:`LaunchError` if the process exits or stalls."""
+        """Wait until the probe passes, answered by this process itself while it runs;
+        :class:`LaunchError` if the process exits or stalls."""
         process = self.process
         if process is None:
             raise LaunchError(f"{self.spec.name} was never started")
+        foreign: tuple[int, ...] = ()
         try:
             async with asyncio.timeout(limit):
-                while not await self._probe():
+                while True:
+                    if await self._probe() and process.returncode is None:
+                        owners = self._port_owners(process.pid)
+                        if owners.ours is not False:
+                            break
+                        if owners.others and owners.others != foreign:
+                            logger.warning(
+                                "%s: port %s answers, but from another process (pid %s); "
+                                "waiting for %s to serve it",
+                                self.spec.name,
+                                self.spec.port,
+                                ", ".join(map(str, owners.others)),
+                                self.spec.name,
+                            )
+                        foreign = owners.others
                     if process.returncode is not None:
-                        raise LaunchError(
-                            f"{self.spec.name} exited with code {process.returncode} while "
-                            "starting; its log is above"
-                        )
+                        others = self._port_owners(process.pid).others
+                        raise LaunchError(self._exited(process.returncode, others))
                     await asyncio.sleep(self.probe_interval)
         except TimeoutError:
             raise LaunchError(
@@ -167,6 +198,18 @@ class Supervised:
             ) from None
         self._came_up = True
         self._set_ready(True)
+
+    def _port_owners(self, pid: int) -> PortOwners:
+        if self.spec.port is None:
+            return PortOwners(ours=None)
+        return port_owners(self.spec.port, session=pid)
+
+    def _exited(self, code: int, foreign: tuple[int, ...]) -> str:
+        message = f"{self.spec.name} exited with code {code} while starting"
+        if foreign:
+            pids = ", ".join(map(str, foreign))
+            message += f"; port {self.spec.port} is held by another process (pid {pids}): stop it"
+        return message + "; its log is above"
 
     def supervise(self) -> None:
         """From now on, restart the process whenever it exits."""

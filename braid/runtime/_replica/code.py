@@ -4,23 +4,50 @@ The code directory (the manifest's folder in local mode, the image's working dir
 pod) goes first on ``sys.path``. A class is constructed with the node's ``init`` keyword
 arguments plus one handle per name in ``handles`` ('-' becomes '_'); a function is used as it
 is. Every failure is a :class:`~braid.runtime._wire.errors.LoadError` that names the node and says
-what to fix, instead of an ImportError traceback.
+what to fix, instead of an ImportError traceback. A constructor that takes long (a model that
+loads for minutes) is reported every :data:`PROGRESS_SECONDS` by :func:`with_progress`, rather
+than leaving its replica's log silent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import inspect
+import logging
 import sys
 import sysconfig
+import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from braid.runtime._wire.errors import LoadError
 from braid.spec import DeploymentGraph, Node, Problem, Step, parse_call
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds between the "still constructing" lines of a node whose constructor runs long.
+PROGRESS_SECONDS = 30.0
+
+
+async def with_progress(work: Awaitable[T], *, node: str, every: float = PROGRESS_SECONDS) -> T:
+    """Await ``work`` (a node's construction), logging every ``every`` seconds until it ends."""
+    task = asyncio.ensure_future(work)
+    began = time.monotonic()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            logger.info('still constructing node "%s", %.0f s', node, time.monotonic() - began)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
 
 
 def import_target(path: str, *, node: str, code_dir: Path | None = None) -> Any:

@@ -253,7 +253,7 @@ class HttpExecutor:
                 node=self.node,
                 step=step,
             )
-        status, data = await self._post(path, json.dumps(body).encode())
+        status, data = await self._post(path, json.dumps(body).encode(), step)
         if status >= 400:
             raise UserCodeError(
                 f'HTTP node "{self.node}" (step "{step}") answered {status}: '
@@ -272,7 +272,7 @@ class HttpExecutor:
                 exc_type="InvalidJSON",
             ) from exc
 
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _post(self, path: str, body: bytes, step: str) -> tuple[int, bytes]:
         try:
             reader, writer = await asyncio.open_connection(self._host, self._port)
         except OSError as exc:
@@ -291,7 +291,7 @@ class HttpExecutor:
             raw = await reader.read()
         finally:
             writer.close()
-        return _parse_http_response(raw, self.node)
+        return _parse_http_response(raw, self.node, step)
 
     async def stream(
         self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
@@ -305,32 +305,46 @@ class HttpExecutor:
         return None
 
 
-def _parse_http_response(raw: bytes, node: str) -> tuple[int, bytes]:
+def _parse_http_response(raw: bytes, node: str, step: str = "") -> tuple[int, bytes]:
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:
         status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            body = _dechunk(body)
     except (IndexError, ValueError) as exc:
+        why = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
         raise UserCodeError(
-            f'HTTP node "{node}" sent a malformed response', node=node, exc_type="BadHTTP"
-        ) from exc
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        body = _dechunk(body)
+            f'HTTP node "{node}": malformed response from the model server{why}',
+            node=node,
+            step=step,
+            exc_type="BadHTTP",
+        ) from None
     return status, body
 
 
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
 def _dechunk(data: bytes) -> bytes:
+    """The body of a chunked response; ``ValueError`` says what is malformed."""
     out, position = bytearray(), 0
     while True:
         end = data.find(b"\r\n", position)
         if end < 0:
-            return bytes(out)
-        size = int(data[position:end].split(b";")[0] or b"0", 16)
+            raise ValueError("the chunked body ends without its last chunk")
+        size_text = data[position:end].split(b";")[0].strip()
+        if not size_text or not set(size_text) <= _HEX_DIGITS:
+            raise ValueError(f"bad chunk size {size_text[:20].decode(errors='replace')!r}")
+        size = int(size_text, 16)
         if size == 0:
             return bytes(out)
-        out += data[end + 2 : end + 2 + size]
-        position = end + 2 + size + 2
+        chunk = data[end + 2 : end + 2 + size]
+        if len(chunk) < size or data[end + 2 + size : end + 4 + size] != b"\r\n":
+            raise ValueError("a chunk is shorter than its size")
+        out += chunk
+        position = end + 4 + size

@@ -192,11 +192,21 @@ class Handle:
 
     def options(self, *, stream: bool = False) -> Handle:
         """A copy of this handle with other call options (``stream=True`` for generators)."""
+        if not isinstance(stream, bool):
+            raise TypeError(
+                f'handle to node "{self._node}": options(stream=...) takes True or False, '
+                f"not {stream!r}"
+            )
         return Handle(self._caller, self._node, stream=stream)
 
     def __getattr__(self, method: str) -> MethodHandle:
-        if method.startswith("_"):
+        if method.startswith("__"):  # Python's own protocols (copy, pickle...): not a method
             raise AttributeError(method)
+        if method.startswith("_"):
+            raise AttributeError(
+                f'handle to node "{self._node}": "{method}" is private; a handle calls public '
+                "methods only"
+            )
         return MethodHandle(self._caller, self._node, method, stream=self._stream)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:

@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry
 from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDiscovery
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._proto import braid_pb2_grpc
-from braid.runtime._replica.code import construct, import_target
+from braid.runtime._replica.code import construct, import_target, with_progress
 from braid.runtime._replica.colocation import Colocation, GroupService
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
@@ -146,6 +146,8 @@ class ReplicaHost:
         self._health_server: grpc.aio.Server | None = None
         self._started = False
         self._stopping = False
+        #: Per member, fields changed in the graph file that need a restart (already logged).
+        self._unapplied: dict[str, list[str]] = {}
 
     def _service(self, member: Node) -> ReplicaService:
         worker = self.settings.is_worker
@@ -263,7 +265,8 @@ class ReplicaHost:
         target = import_target(node.class_ or "", node=node.name, code_dir=settings.code_dir)
         handles = {name: Handle(caller, name) for name in node.handles}
         # Constructors load models: run them in a thread so that health checks still answer.
-        instance = await asyncio.to_thread(construct, node, target, handles)
+        constructing = asyncio.to_thread(construct, node, target, handles)
+        instance = await with_progress(constructing, node=node.name)
         return LocalExecutor(node.name, instance, threads=settings.sync_threads)
 
     async def stop(self) -> None:
@@ -307,6 +310,7 @@ class ReplicaHost:
                 logger.warning("ignoring an unusable update of %s: %s", path, exc)
                 continue
             for node in members:
+                self._note_restart_needed(node, path)
                 await self._reconfigure(node)
 
     async def _reconfigure(self, node: Node) -> None:
@@ -319,6 +323,25 @@ class ReplicaHost:
             logger.info('node "%s" reconfigured with a new userConfig', node.name)
         except Exception as exc:
             logger.error('node "%s": reconfigure() failed: %s', node.name, exc)
+
+    def _note_restart_needed(self, node: Node, path: Path) -> None:
+        """Say so when the graph file changes more of this node than ``userConfig``: only that
+        reaches a running replica; anything else (``init``, ``class``...) needs a restart."""
+        running = next(member for member in self.host.members if member.name == node.name)
+        fields = [
+            field.alias or name
+            for name, field in type(node).model_fields.items()
+            if name != "user_config" and getattr(node, name) != getattr(running, name)
+        ]
+        if fields and fields != self._unapplied.get(node.name):
+            logger.warning(
+                'node "%s": %s changed in %s; restart the replica to apply it (only userConfig '
+                "reaches a running replica)",
+                node.name,
+                ", ".join(fields),
+                path,
+            )
+        self._unapplied[node.name] = fields
 
 
 def _listen(server: grpc.aio.Server, address: str) -> None:

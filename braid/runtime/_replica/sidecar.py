@@ -42,7 +42,13 @@ from braid.runtime._proto.braid_pb2 import (
 )
 from braid.runtime._replica.colocation import Colocation
 from braid.runtime._replica.executors import Executor
-from braid.runtime._replica.handles import CallContext, RemoteResponse, current_call
+from braid.runtime._replica.handles import (
+    CallContext,
+    RemoteResponse,
+    Response,
+    StreamingResponse,
+    current_call,
+)
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
@@ -143,8 +149,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     # -- Replica API -------------------------------------------------------------------------
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
-        if self.refusal is not None:
-            await self._refuse(request, context, self.refusal)
+        if (refusal := self._refusal()) is not None:
+            await self._refuse(request, context, refusal)
         try:
             return await self.run_call(request, _deadline(context))
         except WorkerUnreachable as error:
@@ -266,8 +272,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[StreamItem]:
-        if self.refusal is not None:
-            await self._refuse(request, context, self.refusal)
+        if (refusal := self._refusal()) is not None:
+            await self._refuse(request, context, refusal)
         started = time.perf_counter()
         timings = _Timings()
         items: list[Any] = []
@@ -330,6 +336,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         return FetchReply(value=payload)
 
     # -- steps -------------------------------------------------------------------------------
+
+    def _refusal(self) -> str | None:
+        """Why every call is refused before running anything right now, or None: the worker is
+        down, or the node's code is still being constructed (a restarted replica listens while
+        it loads; a call it refuses goes to another replica instead of failing)."""
+        if self.refusal is None and self.executor is None:
+            return f'node "{self.node}" is still starting; try another replica'
+        return self.refusal
 
     async def _refuse(
         self, request: CallRequest, context: grpc.aio.ServicerContext, reason: str
@@ -468,8 +482,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             return encode(value)
         except CodecError as exc:
             where = f'step "{request.step}"' if request.step else f'method "{request.method}"'
+            why = exc.message
+            if isinstance(value, Response | RemoteResponse | StreamingResponse):
+                why = "it is the response of a handle call, not awaited: return await it"
             raise UserCodeError(
-                f'node "{self.node}" ({where}) returned a value braid cannot send: {exc.message}',
+                f'node "{self.node}" ({where}) returned a value braid cannot send: {why}',
                 node=self.node,
                 step=request.step,
                 exc_type="CodecError",

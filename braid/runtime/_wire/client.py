@@ -19,7 +19,12 @@ import grpc
 
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-from braid.runtime._wire.errors import DeadlineExceeded, from_rpc_error, reached_peer
+from braid.runtime._wire.errors import (
+    DeadlineExceeded,
+    ReplicaUnavailable,
+    from_rpc_error,
+    reached_peer,
+)
 from braid.runtime._wire.routing import Router
 
 #: Keepalive pings every 10 s notice dead peers during a long call.
@@ -44,7 +49,16 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
     ("grpc.http2.max_ping_strikes", 0),
     ("grpc.so_reuseport", 0),  # a second process on a busy port must fail, not share it
-    ("grpc.max_concurrent_streams", 1000),
+    # No cap on streams per connection (gRPC's default): a capped server refuses the streams a
+    # client opens beyond it before it has seen the cap (RST_STREAM REFUSED_STREAM), which
+    # reaches the caller as UNAVAILABLE. braid bounds calls itself, with a retry hint: each
+    # replica's admission (maxOngoingRequests, maxQueuedRequests), and the ingress's cap per
+    # client connection (MAX_CALLS_PER_CONNECTION in _ingress/grpc_service.py).
+    # gRPC's core also cancels calls (CANCELLED, never seen by braid) once more than 1,000 wait
+    # for the application to pick them up: a burst of 1,500 on one channel lost about 50. Let
+    # the burst through to braid's own limits, which answer with a code and a retry hint.
+    ("grpc.server.max_pending_requests", 10_000),
+    ("grpc.server.max_pending_requests_hard_limit", 30_000),
 )
 
 
@@ -154,7 +168,7 @@ class ReplicaClient:
         """Run ``request`` on a replica of ``request.node``; returns the address and the reply."""
         tried: list[str] = []
         while True:
-            target = address or self.router.choose(request.node, exclude=tried)
+            target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             try:
                 with self.router.tracking(target):
@@ -178,7 +192,7 @@ class ReplicaClient:
         """Run a streaming ``request``; yields items as the replica produces them."""
         tried: list[str] = []
         while True:
-            target = address or self.router.choose(request.node, exclude=tried)
+            target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             started = False
             with self.router.tracking(target):
@@ -212,6 +226,17 @@ class ReplicaClient:
             raise from_rpc_error(exc, address=address, node=node) from exc
         value: Payload = reply.value
         return value
+
+    async def _choose(
+        self, request: CallRequest, tried: Sequence[str], deadline: float | None
+    ) -> str:
+        """A replica for ``request`` other than ``tried``, after waiting a while if the node
+        has none ready (all of them restarting)."""
+        try:
+            return await self.router.wait_choose(request.node, deadline=deadline, exclude=tried)
+        except ReplicaUnavailable as exc:
+            exc.step = exc.step or request.step
+            raise
 
     def _never_connected(self, exc: grpc.aio.AioRpcError, address: str) -> bool:
         """Whether ``exc`` says the request never reached ``address`` (then mark it down)."""

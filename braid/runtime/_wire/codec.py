@@ -168,9 +168,15 @@ def decode(
     return _loads(header, hook)
 
 
+def _no_constant(name: str) -> Any:
+    # Encoding never writes NaN or Infinity (they are not JSON); a payload that holds them came
+    # from elsewhere, and its value could not be sent on.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _loads(header: bytes, hook: Callable[[dict[str, Any]], Any] | None) -> Any:
     try:
-        return json.loads(header, object_hook=hook)
+        return json.loads(header, object_hook=hook, parse_constant=_no_constant)
     except RecursionError:
         raise CodecError("malformed payload: its header is nested too deeply") from None
     except (ValueError, TypeError, KeyError, IndexError) as exc:

@@ -13,7 +13,9 @@ Hierarchy::
         ├── Overloaded             RESOURCE_EXHAUSTED, 503: queue full; says when to retry
         ├── ReplicaUnavailable     UNAVAILABLE, 503: no ready replica, or it died mid-call
         ├── DeadlineExceeded       DEADLINE_EXCEEDED, 504: the request's deadline passed
-        └── Cancelled              CANCELLED, 499: the caller went away
+        ├── Cancelled              CANCELLED, 499: the caller went away
+        └── StreamingOutput        FAILED_PRECONDITION, 400: a streaming graph called for one
+                                   value (gRPC Invoke, .result()); read it as a stream
 
 A ``RequestError`` crosses a gRPC hop as a status code plus the trailing metadata entry
 ``braid-error-bin`` (JSON), so that the far side rebuilds the same error with the same node and
@@ -202,6 +204,14 @@ class Cancelled(RequestError):
     http_status = 499
 
 
+class StreamingOutput(RequestError):
+    """A graph whose output is a generator was called for one value (gRPC ``Invoke``,
+    ``GraphResponse.result()``): call it as a stream (``InvokeStream``, ``stream=True``)."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    http_status = 400
+
+
 _KINDS: dict[str, type[RequestError]] = {
     cls.__name__: cls
     for cls in (
@@ -212,6 +222,7 @@ _KINDS: dict[str, type[RequestError]] = {
         ReplicaUnavailable,
         DeadlineExceeded,
         Cancelled,
+        StreamingOutput,
     )
 }
 _BY_CODE: dict[grpc.StatusCode, type[RequestError]] = {
@@ -222,6 +233,7 @@ _BY_CODE: dict[grpc.StatusCode, type[RequestError]] = {
     grpc.StatusCode.UNAVAILABLE: ReplicaUnavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.CANCELLED: Cancelled,
+    grpc.StatusCode.FAILED_PRECONDITION: StreamingOutput,
 }
 
 

@@ -5,11 +5,15 @@ with fewer requests in flight from this process (Mitzenmacher's "power of two ch
 the balance of least-loaded routing at the cost of two lookups, without a central router, and
 without pinning to one pod the way a long-lived HTTP/2 connection through kube-proxy would.
 A replica whose connection failed is avoided for a short cooldown, so that new requests go to
-live replicas while discovery catches up.
+live replicas while discovery catches up. When a node has no ready replica at all (every one of
+them restarting), :meth:`Router.wait_choose` waits for one to come back, for at most
+:data:`REPLICA_WAIT_SECONDS` and never past the request's deadline, as Ray Serve's handles and
+Knative's activator hold requests: a brief outage delays requests instead of failing them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import time
@@ -20,6 +24,11 @@ from braid.runtime._wire.errors import ReplicaUnavailable
 
 #: How long a replica that refused a connection is skipped (discovery usually drops it sooner).
 DOWN_COOLDOWN_SECONDS = 2.0
+#: Longest wait for a node with no ready replica to get one: a crashed replica's restart under
+#: ``braid run`` (its backoff is capped at 10 s) or a replaced pod's readiness.
+REPLICA_WAIT_SECONDS = 10.0
+#: How often a waiting request looks again (discovery itself refreshes every 0.2 s or on events).
+_WAIT_POLL_SECONDS = 0.05
 
 
 class Router:
@@ -41,12 +50,43 @@ class Router:
     def choose(self, node: str, *, exclude: Collection[str] = ()) -> str:
         """The address of a replica of ``node``; :class:`ReplicaUnavailable` if none is ready."""
         candidates = [a for a in self._discovery.replicas(node) if a not in exclude]
-        if self._down_until:
-            now = self._clock()
-            live = [a for a in candidates if self._down_until.get(a, 0.0) <= now]
-            candidates = live or candidates  # all marked down: try anyway rather than fail
+        candidates = self._live(candidates) or candidates  # all marked down: try anyway
         if not candidates:
             raise ReplicaUnavailable(f'no ready replica of node "{node}"', node=node)
+        return self._pick(candidates)
+
+    async def wait_choose(
+        self, node: str, *, deadline: float | None, exclude: Collection[str] = ()
+    ) -> str:
+        """Like :meth:`choose`, but when ``node`` has no ready replica (or only ones in
+        ``exclude`` or marked down), wait for one: at most :data:`REPLICA_WAIT_SECONDS`, and
+        not past ``deadline`` on this router's clock. Then :meth:`choose` decides."""
+        began = self._clock()
+        until = began + REPLICA_WAIT_SECONDS
+        if deadline is not None:
+            until = min(until, deadline)
+        while True:
+            candidates = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
+            if candidates:
+                return self._pick(candidates)
+            if self._clock() >= until:
+                break
+            await asyncio.sleep(max(min(_WAIT_POLL_SECONDS, until - self._clock()), 0.0))
+        try:
+            return self.choose(node)
+        except ReplicaUnavailable as exc:
+            exc.message = f"{exc.message} (waited {self._clock() - began:.1f} s for one)"
+            exc.args = (exc.message,)
+            raise
+
+    def _live(self, candidates: list[str]) -> list[str]:
+        """The candidates not marked down."""
+        if not self._down_until:
+            return candidates
+        now = self._clock()
+        return [a for a in candidates if self._down_until.get(a, 0.0) <= now]
+
+    def _pick(self, candidates: list[str]) -> str:
         if len(candidates) == 1:
             return candidates[0]
         first, second = self._rng.sample(candidates, 2)

@@ -6,13 +6,16 @@ module pays for start-up once. The ingress's answers are the examples' documente
 
 from __future__ import annotations
 
+import itertools
 import json
+import shlex
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 from edge_harness import (
     GRPCURL,
+    ROOT,
     Running,
     braid_run,
     curl,
@@ -213,3 +216,29 @@ def test_ingress_metrics_count_requests_per_graph_and_status(running: Running) -
     assert 'braid_ingress_requests_total{graph="chain",protocol="http",status="200"}' in metrics
     assert "braid_ingress_request_duration_seconds_bucket" in metrics
     assert 'braid_ingress_in_flight_requests{graph="chain",protocol="http"} 0.0' in metrics
+
+
+def _readme_calls() -> list[tuple[str, list[str], str]]:
+    """Each ``$ curl -d BODY localhost:8000/PATH`` of an example's README with the answer shown
+    on the next line: (the example's name here, the curl arguments before the URL, the answer)."""
+    found = []
+    for name, (folder, manifest, _) in EXAMPLES.items():
+        if manifest != "graph.yaml":
+            continue
+        lines = (ROOT / "examples" / folder / "README.md").read_text().splitlines()
+        for line, answer in itertools.pairwise(lines):
+            if not line.startswith("$ curl ") or answer.startswith("```"):
+                continue
+            words = shlex.split(line[2:])[1:]
+            if len(words) == 3 and words[0] == "-d" and words[2].startswith("localhost:8000/"):
+                found.append((name, words[:2], answer))
+    return found
+
+
+@pytest.mark.parametrize(("name", "arguments", "answer"), _readme_calls())
+def test_each_readme_shows_what_braid_answers(
+    running: Running, name: str, arguments: list[str], answer: str
+) -> None:
+    result = curl(*arguments, url(running, name))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == answer

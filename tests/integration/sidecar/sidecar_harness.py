@@ -24,14 +24,12 @@ def reserve_port(reservations: PortReservations) -> int:
     return reservations.reserve("127.0.0.1")
 
 
-def wait_serving(address: str, timeout: float = 20.0) -> None:
+def wait_serving(address: str, timeout: float = 20.0, service: str = "braid.v1.Replica") -> None:
     async def check() -> bool:
         async with grpc.aio.insecure_channel(address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             try:
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service="braid.v1.Replica"), timeout=1
-                )
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
             except grpc.aio.AioRpcError:
                 return False
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
@@ -42,6 +40,11 @@ def wait_serving(address: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError(f"{address} never became SERVING")
+
+
+def wait_listening(address: str, timeout: float = 20.0) -> None:
+    """Wait until a sidecar answers health at all (it listens while its code still loads)."""
+    wait_serving(address, timeout, service="")
 
 
 @dataclass

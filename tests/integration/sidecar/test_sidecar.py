@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar_harness import HERE, Replicas, wait_serving
+from sidecar_harness import HERE, Replicas, wait_listening, wait_serving
 
 from braid.runtime import DeadlineExceeded, Overloaded, UserCodeError
 from braid.runtime._discovery.peers import StaticDiscovery
@@ -269,6 +269,23 @@ def test_user_config_changes_reach_running_replicas_without_restart(
     assert replicas.processes["configured"][0].poll() is None
 
 
+def test_a_change_that_needs_a_restart_is_logged_not_ignored(replicas_for: MakeReplicas) -> None:
+    replicas = replicas_for(GRAPH)
+    [address] = replicas.start("echo")
+    edited = "{name: echo, class: testnodes:Echo, init: {unused: 1}}"
+    replicas.graph.write_text(GRAPH.replace("{name: echo, class: testnodes:Echo}", edited))
+    log = replicas.directory / f"echo-{address.rsplit(':', 1)[1]}.log"
+    for _ in range(200):  # bounded: the replica polls the file every second
+        if "restart the replica to apply it" in log.read_text():
+            break
+        time.sleep(0.1)
+    assert (
+        f'node "echo": init changed in {replicas.graph}; restart the replica to apply it '
+        "(only userConfig reaches a running replica)"
+    ) in log.read_text()
+    assert asyncio.run(run(client_for(replicas), call("echo", "run", 4))) == 4
+
+
 def test_readiness_waits_for_the_constructor(replicas_for: MakeReplicas, tmp_path: Path) -> None:
     manifest = GRAPH.replace("testnodes:Echo}", "testnodes:SlowStart, init: {seconds: 1.5}}", 1)
     replicas = replicas_for(manifest)
@@ -308,6 +325,30 @@ def test_new_calls_avoid_a_killed_replica(replicas_for: MakeReplicas) -> None:
         return [await run(client, call("echo", "run", i)) for i in range(10)]
 
     assert asyncio.run(scenario()) == list(range(10))
+
+
+def test_a_replica_still_constructing_refuses_calls_so_they_go_elsewhere(
+    replicas_for: MakeReplicas, tmp_path: Path
+) -> None:
+    # A restarted replica listens while its constructor runs: a call it gets meanwhile must be
+    # refused as never started (and so retried on another replica), not failed as unavailable.
+    marker, release = tmp_path / "first", tmp_path / "release"
+    slow = f"testnodes:SlowAfterFirst, init: {{marker: '{marker}', release: '{release}'}}}}"
+    replicas = replicas_for(GRAPH.replace("testnodes:Echo}", slow, 1))
+    replicas.start("echo")
+    [starting] = replicas.start("echo", wait=False)
+    wait_listening(starting)
+    try:
+        for number in range(5):
+            request = call("echo", "run", number)
+            assert asyncio.run(_run_at(client_for(replicas), request, starting)) == number
+    finally:
+        release.touch()
+
+
+async def _run_at(client: ReplicaClient, request: CallRequest, address: str) -> Any:
+    _, reply = await client.call(request, deadline=time.monotonic() + 10, address=address)
+    return decode(reply.result)
 
 
 def test_the_metrics_port_exports_per_step_metrics(replicas_for: MakeReplicas) -> None:

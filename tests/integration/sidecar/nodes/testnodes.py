@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +32,22 @@ class SlowStart:
         time.sleep(seconds)
 
     def run(self, value: Any) -> Any:
+        return value
+
+
+class SlowAfterFirst:
+    """Constructed at once in the first replica; every later one waits in its constructor until
+    the file ``release`` exists (at most 30 s), so a test can hold a replica mid-start."""
+
+    def __init__(self, marker: str, release: str) -> None:
+        first = Path(marker)
+        if first.exists():
+            ends = time.monotonic() + 30
+            while not Path(release).exists() and time.monotonic() < ends:
+                time.sleep(0.05)
+        first.touch()
+
+    async def run(self, value: Any) -> Any:
         return value
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
-from braid.runtime._flow.results import StreamingOutput
 from braid.runtime._flow.running import FlowRunner
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, Payload, StreamItem
 from braid.runtime._wire.client import ReplicaClient
@@ -21,6 +20,7 @@ from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
+    StreamingOutput,
     UpstreamFailed,
     UserCodeError,
 )

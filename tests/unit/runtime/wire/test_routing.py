@@ -52,3 +52,44 @@ def test_a_replica_marked_down_is_avoided_until_its_cooldown_ends() -> None:
 def test_excluded_replicas_are_skipped() -> None:
     router = Router(StaticDiscovery({"a": ["x:1", "y:2"]}))
     assert router.choose("a", exclude=["x:1"]) == "y:2"
+
+
+class _Appearing:
+    """Discovery where node "a" gets its replica after a number of looks."""
+
+    def __init__(self, looks: int) -> None:
+        self.looks = looks
+
+    def replicas(self, node: str) -> list[str]:
+        self.looks -= 1
+        return ["x:1"] if self.looks < 0 else []
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_request_waits_for_a_replica_of_a_node_that_has_none_ready() -> None:
+    router = Router(_Appearing(looks=3))
+    assert await router.wait_choose("a", deadline=None) == "x:1"
+
+
+async def test_waiting_for_a_replica_ends_at_the_deadline_with_a_clear_error() -> None:
+    ticks = iter(range(1000))  # a clock that moves one second each time it is read
+    router = Router(StaticDiscovery({"a": []}), clock=lambda: float(next(ticks)))
+    with pytest.raises(ReplicaUnavailable, match=r'no ready replica of node "a" \(waited \d'):
+        await router.wait_choose("a", deadline=4.0)
+
+
+async def test_a_retry_waits_for_a_replica_other_than_the_one_that_refused() -> None:
+    # Both replicas restarting: "x:1" refused the call, "y:2" is back after a few looks.
+    class Returning(_Appearing):
+        def replicas(self, node: str) -> list[str]:
+            self.looks -= 1
+            return ["x:1", "y:2"] if self.looks < 0 else ["x:1"]
+
+    router = Router(Returning(looks=3))
+    router.mark_down("x:1")
+    assert await router.wait_choose("a", deadline=None, exclude=["x:1"]) == "y:2"
