@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from braid.spec._base import SpecModel
 from braid.spec._pods import (
@@ -394,9 +394,29 @@ class Ingress(SpecModel):
     request_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Deadline of one request across every hop, in seconds."
     )
+    max_request_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Longest deadline a client may ask for per request (X-Request-Timeout, or a gRPC "
+            "deadline), in seconds; a request that asks for none gets requestTimeoutSeconds. "
+            "Default: requestTimeoutSeconds (clients may only shorten it)."
+        ),
+    )
     max_request_bytes: Quantity = Field(
         default="256Mi", description="Largest request body accepted (larger gets 413)."
     )
+
+    @model_validator(mode="after")
+    def _longest_covers_the_default(self) -> Ingress:
+        longest = self.max_request_timeout_seconds
+        if longest is not None and longest < self.request_timeout_seconds:
+            raise ValueError(
+                f"maxRequestTimeoutSeconds ({longest:g}) is below requestTimeoutSeconds "
+                f"({self.request_timeout_seconds:g}): the longest deadline a client may ask for "
+                "cannot be shorter than the default"
+            )
+        return self
 
 
 class Group(SpecModel):

@@ -266,7 +266,7 @@ class _Run:
             error.message = (
                 f"{error.message}: the request's deadline of {self.budget:.3g} s passed; raise "
                 "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "
-                "(HTTP) or gRPC deadline"
+                "(HTTP) or gRPC deadline (up to spec.ingress.maxRequestTimeoutSeconds)"
             )
             error.args = (error.message,)
         return error

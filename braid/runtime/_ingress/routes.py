@@ -47,9 +47,16 @@ class GraphRoute:
     def max_request_bytes(self) -> int:
         return int(parse_quantity(self.graph.spec.ingress.max_request_bytes))
 
+    @property
+    def max_timeout(self) -> float:
+        """The longest deadline a client may ask for (never below the default)."""
+        ingress = self.graph.spec.ingress
+        return max(ingress.max_request_timeout_seconds or 0.0, ingress.request_timeout_seconds)
+
     def deadline(self, requested: float | None, *, now: float | None = None) -> float:
-        """The request's absolute deadline: the graph's timeout, or a smaller requested one."""
-        timeout = self.timeout if requested is None else min(self.timeout, requested)
+        """The request's absolute deadline: the graph's timeout when the client asks for none,
+        else what it asks for, up to ``maxRequestTimeoutSeconds``."""
+        timeout = self.timeout if requested is None else min(self.max_timeout, requested)
         return (time.monotonic() if now is None else now) + timeout
 
     def missing_nodes(self) -> list[str]:

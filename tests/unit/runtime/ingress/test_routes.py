@@ -15,7 +15,7 @@ from braid.runtime._ingress.routes import (
     parse_timeout,
 )
 from braid.runtime._wire.errors import BadRequest
-from braid.spec import DeploymentGraph, validate_graph
+from braid.spec import DeploymentGraph, GraphInvalid, validate_graph
 
 
 def graph(name: str, prefix: str, timeout: float = 60.0) -> DeploymentGraph:
@@ -77,6 +77,25 @@ def test_conflicting_graphs_are_refused() -> None:
         check_servable([graph("a", "/x"), graph("a", "/y")])
     with pytest.raises(IngressConfigError, match="at least one graph"):
         check_servable([])
+
+
+def test_a_client_may_ask_for_more_up_to_the_graphs_longest() -> None:
+    document = graph("a", "/", timeout=10).model_dump(by_alias=True, mode="json")
+    document["spec"]["ingress"]["maxRequestTimeoutSeconds"] = 600
+    graph_route = GraphRoute(
+        graph=validate_graph(document), runner=None, discovery=StaticDiscovery({})
+    )  # type: ignore[arg-type]
+    assert graph_route.deadline(None, now=100.0) == 110.0  # no ask: the default
+    assert graph_route.deadline(120, now=100.0) == 220.0  # raised per request
+    assert graph_route.deadline(3600, now=100.0) == 700.0  # up to the graph's longest
+
+
+def test_the_longest_deadline_cannot_be_below_the_default() -> None:
+    document = graph("a", "/", timeout=60).model_dump(by_alias=True, mode="json")
+    document["spec"]["ingress"]["maxRequestTimeoutSeconds"] = 30
+    with pytest.raises(GraphInvalid) as caught:
+        validate_graph(document)
+    assert "maxRequestTimeoutSeconds (30) is below requestTimeoutSeconds (60)" in str(caught.value)
 
 
 def test_deadline_is_the_smaller_of_graph_and_client() -> None:
