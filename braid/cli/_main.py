@@ -14,12 +14,22 @@ import sys
 from collections.abc import Sequence
 
 from braid._version import __version__
-from braid.cli import _build, _crd, _ingress, _operator, _render, _run, _sidecar, _validate
+from braid.cli import (
+    _build,
+    _crd,
+    _graph,
+    _ingress,
+    _operator,
+    _render,
+    _run,
+    _sidecar,
+    _validate,
+)
 from braid.cli._output import fail
 from braid.spec import SpecError
 
 # The order here is the order of `braid --help`.
-_COMMANDS = (_run, _build, _validate, _crd, _render, _sidecar, _ingress, _operator)
+_COMMANDS = (_run, _build, _validate, _graph, _crd, _render, _sidecar, _ingress, _operator)
 
 _DESCRIPTION = """\
 braid serves multi-model inference graphs: declare nodes and a flow in one DeploymentGraph
@@ -30,6 +40,7 @@ _EPILOG = """\
 examples:
   braid validate examples/*/graph.yaml     check manifests, every problem with its field path
   braid build app.py:app -o graph.yaml     write the manifest of a graph declared in Python
+  braid graph graph.yaml -f svg -o g.svg   draw a graph's flow (Mermaid by default)
   braid crd -o crds/deploymentgraphs.braid.dev.yaml   write the CustomResourceDefinition
 
 Run `braid COMMAND --help` for the options of a command.

@@ -65,7 +65,8 @@ from braid.spec._statuses import (
     GraphStatus,
     NodeStatus,
 )
-from braid.spec._validating import validate_graph
+from braid.spec._validating import inspect_graph, validate_graph
+from braid.spec._views import GraphView
 
 __all__ = [
     "API_GROUP",
@@ -96,6 +97,7 @@ __all__ = [
     "GraphInvalid",
     "GraphSpec",
     "GraphStatus",
+    "GraphView",
     "Group",
     "Host",
     "HttpMethod",
@@ -117,6 +119,7 @@ __all__ = [
     "group_host",
     "host_of",
     "hosts",
+    "inspect_graph",
     "iter_references",
     "load_graph",
     "parse_call",

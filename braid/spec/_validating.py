@@ -62,6 +62,20 @@ def validate_graph(document: object) -> DeploymentGraph:
     return graph
 
 
+def inspect_graph(document: object) -> tuple[GraphView, list[Problem]]:
+    """The graph's view and every problem, without raising for an invalid graph.
+
+    For pictures of manifests that may be invalid (``braid graph``): a valid graph gives its
+    whole view and no problems; an invalid one gives the nodes and steps that parse on their own
+    and the problems. A document that is not a ``DeploymentGraph`` raises :class:`ManifestError`.
+    """
+    try:
+        return GraphView.of(validate_graph(document)), []
+    except GraphInvalid as exc:
+        assert isinstance(document, Mapping)
+        return _partial_view(dict(document)), exc.problems
+
+
 def _check_header(document: dict[str, Any]) -> None:
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if kind != KIND:
