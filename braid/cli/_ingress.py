@@ -79,6 +79,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert"
     )
+    parser.add_argument(
+        "--no-graph-page",
+        dest="graph_page",
+        action="store_false",
+        help="do not serve the live graph pages at /-/graph",
+    )
+    parser.add_argument(
+        "--replica-metrics-port",
+        type=int,
+        metavar="PORT",
+        help="with --discovery kubernetes: the port of every replica's metrics (for /-/graph)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -135,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         reuse_port=args.reuse_port,
         drain_timeout=args.drain_timeout,
         tls=tls,
+        graph_page=args.graph_page,
+        replica_metrics_port=args.replica_metrics_port,
     )
     try:
         asyncio.run(serve_ingress(settings))

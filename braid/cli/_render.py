@@ -26,6 +26,11 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+def env_flag_on(name: str) -> bool:
+    """A flag that is on unless the variable says false (unset means on)."""
+    return os.environ.get(name, "").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     """The rendering settings, shared by ``braid render`` and ``braid operator``."""
     parser.add_argument(
@@ -52,6 +57,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         help="render a NetworkPolicy that admits only the graph's own pods to its nodes "
         "(env BRAID_NETWORK_POLICIES)",
     )
+    parser.add_argument(
+        "--no-graph-page",
+        dest="graph_page",
+        action="store_false",
+        default=env_flag_on("BRAID_GRAPH_PAGE"),
+        help="render ingresses without the live graph page at /-/graph "
+        "(env BRAID_GRAPH_PAGE=false)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace, **more: Any) -> OperatorSettings:
@@ -60,6 +73,7 @@ def settings_from_args(args: argparse.Namespace, **more: Any) -> OperatorSetting
         gpu_resource_name=args.gpu_resource_name,
         pod_disruption_budgets=args.pod_disruption_budgets,
         network_policies=args.network_policies,
+        graph_page=args.graph_page,
         **more,
     )
 

@@ -176,3 +176,5 @@ def _announce(launcher: Launcher) -> None:
         http = endpoint["http"] or "(HTTP off)"
         grpc = f"gRPC {endpoint['grpc']}" if endpoint["grpc"] else "(gRPC off)"
         print(f"  {str(endpoint['name']).ljust(width)}  {http}  {grpc}", flush=True)
+        if endpoint["page"]:
+            print(f"  {''.ljust(width)}  live graph: {endpoint['page']}", flush=True)

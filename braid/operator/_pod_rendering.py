@@ -289,6 +289,10 @@ def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict
     command = ["braid", "ingress", "--graph", GRAPH_FILE]
     command += ["--http", f"0.0.0.0:{INGRESS_HTTP_PORT}", "--grpc", f"0.0.0.0:{INGRESS_GRPC_PORT}"]
     command += ["--metrics-port", str(METRICS_PORT), "--discovery", "kubernetes"]
+    # The live graph page reads each replica's metrics on its sidecar's metrics port.
+    command += ["--replica-metrics-port", str(METRICS_PORT)]
+    if not settings.graph_page:
+        command += ["--no-graph-page"]
     container = {
         "name": "ingress",
         "image": settings.runtime_image,

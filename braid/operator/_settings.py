@@ -45,6 +45,10 @@ class OperatorSettings(BaseModel):
         default=False,
         description="Render a NetworkPolicy that admits only the graph's own pods to its nodes.",
     )
+    graph_page: bool = Field(
+        default=True,
+        description="Serve the live graph page at /-/graph on every ingress (chart: graphPage).",
+    )
     sidecar_cpu_request: str = Field(default="100m", description="CPU request of each sidecar.")
     sidecar_memory_request: str = Field(
         default="128Mi", description="Memory request of each sidecar and ingress container."

@@ -377,6 +377,13 @@ class HttpIngress(SpecModel):
         default="/",
         description='Route prefix of the graph; the longest matching prefix wins, e.g. "/content".',
     )
+    graph_page: bool = Field(
+        default=True,
+        description=(
+            "Serve the live graph page (the flow's picture with figures per node, read-only) "
+            "at /-/graph/<graph> on the ingress."
+        ),
+    )
 
 
 class GrpcIngress(SpecModel):

@@ -185,8 +185,11 @@ class KubernetesDiscovery:
         graph: str,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics_port: int | None = None,
     ) -> None:
         self._access, self._graph, self._sleep = access, graph, sleep
+        #: Every replica's sidecar serves its metrics on this port of its pod's address.
+        self._metrics_port = metrics_port
         self._slices: dict[str, SliceEndpoints] = {}
         self._peers: dict[str, tuple[str, ...]] = {}
         #: The last resourceVersion seen; empty until the first list, and after a 410.
@@ -200,6 +203,12 @@ class KubernetesDiscovery:
 
     def replicas(self, node: str) -> Sequence[str]:
         return self._peers.get(node, ())
+
+    def metrics_address(self, replica: str) -> str | None:
+        if self._metrics_port is None:
+            return None
+        host = replica.rsplit(":", 1)[0]
+        return f"{host}:{self._metrics_port}"
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="braid-endpointslice-watch")

@@ -2,7 +2,9 @@
 
 - :class:`StaticDiscovery` serves a fixed map, or a JSON peers file that ``braid run`` writes and
   rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``); the file
-  is re-read when its modification time changes, checked at most every ``poll_interval``.
+  is re-read when its modification time changes, checked at most every ``poll_interval``. The
+  file may also map each replica to its metrics address (``"metrics": {"127.0.0.1:7101":
+  "127.0.0.1:7102"}``), which the live graph page reads figures from.
 - :mod:`braid.runtime._discovery.endpointslices` watches EndpointSlices in a cluster.
 
 The router asks ``replicas(node)`` on every pick, so implementations keep that call cheap: a
@@ -17,9 +19,18 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class MetricsDirectory(Protocol):
+    """Where a replica serves its Prometheus metrics, for the live graph page."""
+
+    def metrics_address(self, replica: str) -> str | None:
+        """``host:port`` of the metrics of the replica at ``replica``; ``None`` if unknown."""
+        ...
 
 
 class Discovery(Protocol):
@@ -50,6 +61,7 @@ class StaticDiscovery:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._peers: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (peers or {}).items()}
+        self._metrics: dict[str, str] = {}
         self._file = peers_file
         self._interval = poll_interval
         self._clock = clock
@@ -62,6 +74,9 @@ class StaticDiscovery:
         if self._file is not None and self._clock() - self._checked >= self._interval:
             self._reload()
         return self._peers.get(node, ())
+
+    def metrics_address(self, replica: str) -> str | None:
+        return self._metrics.get(replica)
 
     async def start(self) -> None:
         return None
@@ -83,18 +98,26 @@ class StaticDiscovery:
         try:
             data = json.loads(path.read_text())
             nodes = data["nodes"]
-            self._peers = {
+            peers = {
                 str(node): tuple(str(a) for a in addresses) for node, addresses in nodes.items()
             }
+            metrics = {str(k): str(v) for k, v in data.get("metrics", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.warning("peers file %s is unreadable, keeping the last peers: %s", path, exc)
             return
+        self._peers, self._metrics = peers, metrics
         self._mtime = mtime
         logger.debug("peers reloaded from %s: %s", path, self._peers)
 
 
-def write_peers_file(path: Path, peers: Mapping[str, Sequence[str]]) -> None:
-    """Atomically (re)write a peers file for :class:`StaticDiscovery`."""
+def write_peers_file(
+    path: Path, peers: Mapping[str, Sequence[str]], metrics: Mapping[str, str] | None = None
+) -> None:
+    """Atomically (re)write a peers file for :class:`StaticDiscovery`; ``metrics`` maps a
+    replica's address to its metrics address."""
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps({"nodes": {k: list(v) for k, v in peers.items()}}, indent=2))
+    document: dict[str, object] = {"nodes": {k: list(v) for k, v in peers.items()}}
+    if metrics:
+        document["metrics"] = dict(metrics)
+    temporary.write_text(json.dumps(document, indent=2))
     os.replace(temporary, path)

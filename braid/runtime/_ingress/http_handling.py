@@ -7,7 +7,8 @@ Routes:
   sends) or raw bytes (``application/octet-stream``); ``GET <routePrefix>`` runs the graph on
   ``null``, or on the JSON in ``?input=``. The longest route prefix wins.
 - ``GET /-/healthz`` (the process is up), ``GET /-/ready`` (every node of every graph has a ready
-  replica; 503 with the missing ones otherwise), ``GET /-/routes`` (prefix to graph name).
+  replica; 503 with the missing ones otherwise), ``GET /-/routes`` (prefix to graph name), and
+  the live graph pages under ``GET /-/graph`` (:mod:`braid.runtime._ingress.graph_page`).
 
 A client may shorten the graph's deadline with ``X-Request-Timeout: <seconds>``. A result that is
 bytes goes out as ``application/octet-stream``; other results as JSON. A streaming result goes
@@ -26,6 +27,8 @@ import time
 from collections.abc import Callable
 
 from braid.runtime._flow.results import FlowResult
+from braid.runtime._ingress.graph_page import PREFIX as PAGES
+from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.http_asgi import BodyLimits, HttpRequest, Responder, sse_event
 from braid.runtime._ingress.http_protocol import error_body
 from braid.runtime._ingress.metrics import IngressMetrics
@@ -58,9 +61,11 @@ class HttpIngress:
         metrics: IngressMetrics,
         *,
         clock: Callable[[], float] = time.monotonic,
+        pages: GraphPages | None = None,
     ) -> None:
         self.routes = routes
         self.metrics = metrics
+        self.pages = pages
         self.clock = clock
         #: Stopping: readiness is false at once.
         self.draining = False
@@ -163,7 +168,12 @@ class HttpIngress:
         if request.method != "GET":
             await responder.send_error(405, "MethodNotAllowed", "use GET", headers={"Allow": "GET"})
             return
-        if request.path == "/-/healthz":
+        if request.path == PAGES or request.path.startswith(PAGES + "/"):
+            if self.pages is None:
+                await responder.send_error(404, "NotFound", "this ingress serves no graph pages")
+            else:
+                await self.pages(request, responder)
+        elif request.path == "/-/healthz":
             await responder.send(200, b'{"status":"ok"}\n')
         elif request.path == "/-/ready":
             missing = self.routes.missing_nodes()

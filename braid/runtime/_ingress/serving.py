@@ -32,6 +32,7 @@ from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDis
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
+from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
 from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder
 from braid.runtime._ingress.http_handling import HttpIngress
@@ -68,6 +69,10 @@ class IngressSettings:
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS
     #: Serve HTTPS on the HTTP address with this certificate and key.
     tls: TlsFiles | None = None
+    #: Serve the live graph pages at /-/graph (each graph may still turn its own off).
+    graph_page: bool = True
+    #: In a cluster: the port every replica's sidecar serves its metrics on (for the pages).
+    replica_metrics_port: int | None = None
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -75,7 +80,9 @@ def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: in
     if settings.discovery == "kubernetes":
         if settings.cluster is None:
             raise IngressConfigError("kubernetes discovery needs the cluster's address")
-        return KubernetesDiscovery(settings.cluster, graph.metadata.name)
+        return KubernetesDiscovery(
+            settings.cluster, graph.metadata.name, metrics_port=settings.replica_metrics_port
+        )
     peers = settings.peers_files
     if not peers:
         raise IngressConfigError("static discovery needs --peers FILE (written by braid run)")
@@ -99,6 +106,7 @@ class Ingress:
         metrics: IngressMetrics | None = None,
         reuse_port: bool = False,
         tls: TlsFiles | None = None,
+        graph_page: bool = True,
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
@@ -107,7 +115,8 @@ class Ingress:
             runner = FlowRunner(plan_flow(graph), ReplicaClient(Router(discovery), self.pool))
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
         self.routes = RouteTable(routes)
-        self.http_handler = HttpIngress(self.routes, self.metrics)
+        self.pages = GraphPages(self.routes, enabled=graph_page)
+        self.http_handler = HttpIngress(self.routes, self.metrics, pages=self.pages)
         app = AsgiAdapter(
             self.http_handler, limits=limits, body_limits=self.http_handler.body_limits
         )
@@ -121,7 +130,13 @@ class Ingress:
     def from_settings(cls, settings: IngressSettings) -> Ingress:
         graphs = [load_graph(path) for path in settings.graph_files]
         pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
-        return cls(pairs, limits=settings.limits, reuse_port=settings.reuse_port, tls=settings.tls)
+        return cls(
+            pairs,
+            limits=settings.limits,
+            reuse_port=settings.reuse_port,
+            tls=settings.tls,
+            graph_page=settings.graph_page,
+        )
 
     async def start(
         self,

@@ -139,6 +139,8 @@ class Launcher:
         self.grpc: tuple[str, int] | None = None
         self.metrics_port: int | None = None
         self._peers: dict[Path, dict[str, list[str]]] = {}
+        #: Per peers file: each ready replica's address to its metrics address.
+        self._metrics: dict[Path, dict[str, str]] = {}
         self.ports = PortReservations()
         self._started = False
 
@@ -183,14 +185,18 @@ class Launcher:
             self._temporary.cleanup()
 
     def endpoints(self) -> list[dict[str, str | None]]:
-        """Per graph: its name, HTTP URL and gRPC target."""
+        """Per graph: its name, HTTP URL, gRPC target and live page's URL (if it has one)."""
         found: list[dict[str, str | None]] = []
         for graph in self.settings.graphs:
-            http = None
+            http = page = None
+            name = graph.graph.metadata.name
             if self.http is not None:
-                http = f"http://{self.http[0]}:{self.http[1]}{graph.graph.spec.ingress.http.route_prefix}"
+                origin = f"http://{self.http[0]}:{self.http[1]}"
+                http = f"{origin}{graph.graph.spec.ingress.http.route_prefix}"
+                if graph.graph.spec.ingress.http.graph_page:
+                    page = f"{origin}/-/graph/{name}"
             grpc = f"{self.grpc[0]}:{self.grpc[1]}" if self.grpc is not None else None
-            found.append({"name": graph.graph.metadata.name, "http": http, "grpc": grpc})
+            found.append({"name": name, "http": http, "grpc": grpc, "page": page})
         return found
 
     def pids(self) -> list[int]:
@@ -223,6 +229,7 @@ class Launcher:
             for index in range(replica_count(node)):
                 name = f"{graph.graph.metadata.name}/{node.name}#{index}"
                 port = self.ports.reserve(host)
+                metrics_port = self.ports.reserve(host)
                 args = [
                     "sidecar",
                     "--reuse-port",
@@ -231,7 +238,7 @@ class Launcher:
                         "--listen",
                         f"{host}:{port}",
                         "--metrics-port",
-                        str(self.ports.reserve(host)),
+                        str(metrics_port),
                     ),
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                     *("--drain-timeout", str(self.settings.drain_timeout)),
@@ -250,6 +257,7 @@ class Launcher:
                     labels={
                         "graph": str(self.peers_file(graph)),
                         "nodes": ",".join(member.name for member in unit.members),
+                        "metrics": f"{host}:{metrics_port}",
                     },
                     readiness_period=READINESS_PERIOD_SECONDS,
                     liveness=grpc_health_probe(f"{host}:{port}", ""),
@@ -351,7 +359,12 @@ class Launcher:
                 addresses.append(spec.address)
             elif not ready and spec.address in addresses:
                 addresses.remove(spec.address)
-        write_peers_file(peers_file, self._peers[peers_file])
+        metrics = self._metrics.setdefault(peers_file, {})
+        if ready and spec.address is not None:
+            metrics[spec.address] = spec.labels["metrics"]
+        elif spec.address is not None:
+            metrics.pop(spec.address, None)
+        write_peers_file(peers_file, self._peers[peers_file], metrics)
 
     def _write_status(self) -> None:
         path = self.settings.status_file

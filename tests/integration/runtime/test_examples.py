@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from edge_harness import (
     GRPCURL,
     ROOT,
@@ -48,6 +49,11 @@ def running(tmp_path_factory: pytest.TempPathFactory, layout: str) -> Iterator[R
         example_copy(folder, work, graph_file=manifest, route=route)
         for folder, manifest, route in EXAMPLES.values()
     ]
+    # One graph turns its live page off, as a manifest may.
+    weights = files[list(EXAMPLES).index("weights")]
+    manifest = yaml.safe_load(weights.read_text())
+    manifest["spec"]["ingress"]["http"]["graphPage"] = False
+    weights.write_text(yaml.safe_dump(manifest))
     with braid_run(files, work, "--layout", layout) as launched:
         yield launched
 
@@ -242,3 +248,52 @@ def test_each_readme_shows_what_braid_answers(
     result = curl(*arguments, url(running, name))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == answer
+
+
+def test_the_graph_pages_index_lists_every_graph_whose_page_is_on(running: Running) -> None:
+    index = curl("-sS", f"http://{running.http}/-/graph")
+    assert index.returncode == 0, index.stderr
+    for name in EXAMPLES:
+        assert (f'href="/-/graph/{name}"' in index.stdout) == (name != "weights"), name
+
+
+def test_a_graph_page_is_one_offline_page_with_its_picture_and_live_figures(
+    running: Running,
+) -> None:
+    base = f"http://{running.http}/-/graph/chain"
+    page = curl("-sS", "-i", base)
+    assert "content-type: text/html; charset=utf-8" in page.stdout.lower()
+    assert "<script>" in page.stdout and "/-/graph/chain" in page.stdout
+    # Offline: nothing is loaded from elsewhere (no CDN, no external script or style).
+    assert "http://" not in page.stdout and "https://" not in page.stdout
+    assert " src=" not in page.stdout and "<link" not in page.stdout
+    picture = curl("-sS", "-i", f"{base}/picture.svg")
+    assert "content-type: image/svg+xml" in picture.stdout.lower()
+    assert 'data-node="adder"' in picture.stdout and 'data-node="multiplier"' in picture.stdout
+    for number in range(5):
+        assert json.loads(curl("-d", str(number), url(running, "chain")).stdout) == (number + 1) * 2
+    figures = json.loads(curl("-sS", f"{base}/figures.json").stdout)
+    assert figures["graph"] == "chain"
+    for node in ("adder", "multiplier"):
+        shown = figures["nodes"][node]
+        assert shown["ready"] == shown["desired"] == 1
+        assert shown["scraped"] == 1
+        assert shown["requests"] >= 5  # read from the replica's own metrics
+        assert shown["errors"] == 0
+        assert shown["p50Ms"] is not None and shown["p50Ms"] > 0
+
+
+def test_graph_pages_refuse_what_they_do_not_serve(running: Running) -> None:
+    def status(*args: str) -> tuple[str, str]:
+        result = curl("-sS", "-o", "-", "-w", "\\n%{http_code}", *args)
+        body, _, code = result.stdout.rpartition("\n")
+        return code, body
+
+    code, body = status(f"http://{running.http}/-/graph/weights")
+    assert code == "404" and "graphPage: false" in body
+    code, body = status(f"http://{running.http}/-/graph/nope")
+    assert code == "404" and json.loads(body)["error"]["message"].startswith('no graph "nope"')
+    code, body = status(f"http://{running.http}/-/graph/chain/other.txt")
+    assert code == "404"
+    code, _ = status("-X", "POST", "-d", "x", f"http://{running.http}/-/graph/chain")
+    assert code == "405"

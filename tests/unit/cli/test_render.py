@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from braid.cli import main
+from braid.cli._main import build_parser
+from braid.cli._render import settings_from_args
 from braid.operator import OperatorSettings, render
 from braid.spec import load_graph
 
@@ -54,3 +56,16 @@ def test_invalid_manifest_lists_its_problems(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "spec.nodes[0].replicas" in captured.err
+
+
+def test_render_takes_the_graph_page_setting_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BRAID_GRAPH_PAGE", "false")
+    args = build_parser().parse_args(["render", "examples/chain/graph.yaml"])
+    assert settings_from_args(args).graph_page is False
+    monkeypatch.delenv("BRAID_GRAPH_PAGE")
+    args = build_parser().parse_args(["render", "examples/chain/graph.yaml"])
+    assert settings_from_args(args).graph_page is True
+    args = build_parser().parse_args(["render", "--no-graph-page", "examples/chain/graph.yaml"])
+    assert settings_from_args(args).graph_page is False

@@ -147,3 +147,13 @@ def test_the_operator_watches_pods_but_never_writes_them() -> None:
         assert grants(rules, "", "pods", verb)
     for verb in ("create", "patch", "update", "delete"):
         assert not grants(rules, "", "pods", verb)
+
+
+def test_graph_pages_are_on_by_default_and_the_chart_turns_them_off() -> None:
+    def page_env(*values: str) -> str:
+        deployment = next(obj for obj in template(*values) if obj["kind"] == "Deployment")
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        return str({var["name"]: var["value"] for var in env}["BRAID_GRAPH_PAGE"])
+
+    assert page_env() == "true"
+    assert page_env("graphPage.enabled=false") == "false"

@@ -289,3 +289,14 @@ def test_rendered_braid_commands_are_ones_the_cli_accepts(path: str) -> None:
             expanded = [part.replace("$(BRAID_POD_IP)", "10.0.0.7") for part in command[1:]]
             args = parser.parse_args(expanded)  # exits (fails the test) on an unknown flag
             assert callable(args.handler), (obj["metadata"]["name"], each["name"])
+
+
+def test_the_ingress_reads_replica_metrics_for_its_graph_page_unless_turned_off() -> None:
+    on = container(by_key(render(chain(), SETTINGS))["Deployment", "chain-ingress"], "ingress")
+    assert on["command"][-2:] == ["--replica-metrics-port", str(on["ports"][2]["containerPort"])]
+    assert "--no-graph-page" not in on["command"]
+    off_settings = OperatorSettings(
+        runtime_image="registry.example.com/braid:test", graph_page=False
+    )
+    off = container(by_key(render(chain(), off_settings))["Deployment", "chain-ingress"], "ingress")
+    assert off["command"][-1] == "--no-graph-page"
