@@ -4,10 +4,12 @@ User code meets :class:`Handle`, :class:`Response` and :class:`StreamingResponse
 the launcher use :class:`ReplicaSettings` and :func:`serve_replica`.
 """
 
+from braid.runtime._client.calls import GraphCaller, GraphResponse, GraphStream
+from braid.runtime._client.connecting import Client, connect
 from braid.runtime._discovery.endpointslices import ClusterAccess
 from braid.runtime._ingress.http_listener import TlsFiles
 from braid.runtime._ingress.serving import IngressSettings, serve_ingress
-from braid.runtime._local.apps import App, GraphCaller, GraphResponse, GraphStream, run
+from braid.runtime._local.apps import App, run
 from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._replica.code import code_problems
@@ -34,6 +36,7 @@ __all__ = [
     "BadRequest",
     "BraidRuntimeError",
     "Cancelled",
+    "Client",
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
@@ -61,6 +64,7 @@ __all__ = [
     "UpstreamFailed",
     "UserCodeError",
     "code_problems",
+    "connect",
     "run",
     "serve_ingress",
     "serve_replica",

@@ -103,7 +103,7 @@ def test_the_errors_share_one_root() -> None:
 
 
 def test_braid_exports_its_version() -> None:
-    assert braid.__all__ == ["__version__"]
+    assert braid.__all__ == ["__version__", "connect"]
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", braid.__version__)
 
 
@@ -112,6 +112,7 @@ RUNTIME_NAMES = [
     "BadRequest",
     "BraidRuntimeError",
     "Cancelled",
+    "Client",
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
@@ -139,6 +140,7 @@ RUNTIME_NAMES = [
     "UpstreamFailed",
     "UserCodeError",
     "code_problems",
+    "connect",
     "run",
     "serve_ingress",
     "serve_replica",

@@ -19,7 +19,6 @@ ingress over gRPC with braid's codec, so numpy arrays and bytes arrive as they l
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import json
@@ -28,152 +27,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
-
-import grpc
+from typing import Any
 
 from braid.authoring import Graph
+from braid.runtime._client.calls import GraphCaller
+from braid.runtime._client.connecting import Client
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._local.workdirs import Workdir
-from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
-from braid.runtime._proto.braid_pb2_grpc import GraphStub
-from braid.runtime._wire.client import CHANNEL_OPTIONS
-from braid.runtime._wire.codec import decode, encode
-from braid.runtime._wire.errors import Cancelled, RequestError, from_rpc_error
 from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 #: How long ``run`` waits for the whole graph to be ready.
 START_TIMEOUT_SECONDS = 120.0
-
-
-def _value_of(reply: GraphReply) -> Any:
-    which = reply.WhichOneof("output")
-    if which == "json":
-        return json.loads(reply.json)
-    if which == "raw":
-        return reply.raw
-    if which == "payload":
-        return decode(reply.payload)
-    return None
-
-
-def _error(exc: grpc.RpcError) -> RequestError:
-    # A sync RpcError has the same code/details/trailing_metadata as an AioRpcError.
-    return from_rpc_error(cast(grpc.aio.AioRpcError, exc))
-
-
-class GraphResponse:
-    """The pending result of one graph request: ``.result()`` or ``await``."""
-
-    def __init__(self, future: grpc.Future) -> None:
-        self._future = future
-
-    def result(self, timeout: float | None = None) -> Any:
-        """Wait for the output; raises the request's :class:`RequestError` if it failed."""
-        try:
-            reply = self._future.result(timeout=timeout)
-        except grpc.RpcError as exc:
-            raise _error(exc) from exc
-        except grpc.FutureTimeoutError:
-            raise TimeoutError(
-                f"no answer within {timeout} s; the request goes on (cancel() it, or wait again)"
-            ) from None
-        except grpc.FutureCancelledError:
-            raise Cancelled("the request was cancelled (cancel())") from None
-        return _value_of(reply)
-
-    def cancel(self) -> bool:
-        return bool(self._future.cancel())
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-
-        def settle() -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        def wake(_: Any) -> None:
-            loop.call_soon_threadsafe(settle)
-
-        self._future.add_done_callback(wake)
-        try:
-            yield from waiter.__await__()
-        except asyncio.CancelledError:
-            self._future.cancel()
-            raise
-        return self.result()
-
-
-class GraphStream:
-    """The items of a streaming graph request, as a sync or an async iterator."""
-
-    def __init__(self, call: Any) -> None:
-        self._call = call
-
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            for reply in self._call:
-                yield _value_of(reply)
-        except grpc.RpcError as exc:
-            raise _error(exc) from exc
-        finally:
-            self._call.cancel()
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        items = iter(self)
-        done = object()
-        try:
-            while True:
-                item = await asyncio.to_thread(next, items, done)
-                if item is done:
-                    return
-                yield item
-        finally:
-            self._call.cancel()
-
-    def cancel(self) -> None:
-        self._call.cancel()
-
-
-class GraphCaller:
-    """Calls one graph through the ingress; :meth:`options` makes a variant."""
-
-    def __init__(
-        self, stub: GraphStub, graph: str, *, stream: bool = False, timeout: float | None = None
-    ) -> None:
-        self._stub, self.graph, self._stream, self._timeout = stub, graph, stream, timeout
-
-    def options(self, *, stream: bool | None = None, timeout: float | None = None) -> GraphCaller:
-        """A variant that streams (``stream=True``) or has a deadline of ``timeout`` seconds."""
-        if stream is not None and not isinstance(stream, bool):
-            raise TypeError(f"options(stream=...) takes True or False, not {stream!r}")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-        ):
-            raise ValueError(f"options(timeout=...) takes seconds above 0, not {timeout!r}")
-        return GraphCaller(
-            self._stub,
-            self.graph,
-            stream=self._stream if stream is None else stream,
-            timeout=self._timeout if timeout is None else timeout,
-        )
-
-    def remote(self, value: Any = None) -> Any:
-        """Send ``value`` as the graph input: a :class:`GraphResponse` (or :class:`GraphStream`)."""
-        request = GraphRequest(graph=self.graph, payload=encode(value))
-        try:
-            if self._stream:
-                return GraphStream(self._stub.InvokeStream(request, timeout=self._timeout))
-            return GraphResponse(self._stub.Invoke.future(request, timeout=self._timeout))
-        except ValueError:  # gRPC's "Cannot invoke RPC: Channel closed!"
-            raise ValueError(
-                f'graph "{self.graph}" was stopped with its App (close() or the with block '
-                "ended); run() it again"
-            ) from None
 
 
 class App:
@@ -192,14 +58,13 @@ class App:
         self.pids: list[int] = status["pids"]
         self._closed = False
         atexit.register(self.close)
-        self._channel = grpc.insecure_channel(self.grpc_target, options=CHANNEL_OPTIONS)
-        self._stub = GraphStub(self._channel)  # type: ignore[no-untyped-call]
-        self._default = GraphCaller(self._stub, str(self.graphs[0]["name"]))
+        self._client = Client(self.grpc_target)
+        self._default = self._client.graph(str(self.graphs[0]["name"]))
 
     def graph(self, name: str) -> GraphCaller:
         if name not in {graph["name"] for graph in self.graphs}:
             raise KeyError(f'no graph "{name}" runs here')
-        return GraphCaller(self._stub, name)
+        return self._client.graph(name)
 
     def url(self, name: str) -> str | None:
         """The HTTP URL of graph ``name``."""
@@ -230,7 +95,7 @@ class App:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
-        self._channel.close()
+        self._client.close()
         with contextlib.suppress(OSError):
             os.close(self._pipe)
         self._workdir.cleanup()

@@ -248,6 +248,8 @@ def test_an_app_used_after_close_says_so(app: tuple[App, Path]) -> None:
     running, _ = app
     caller = running.graph("chain")
     running.close()
-    with pytest.raises(ValueError, match='graph "chain" was stopped with its App'):
+    with pytest.raises(
+        ValueError, match='graph "chain" cannot be called: its connection was closed'
+    ):
         caller.remote(5)
     running.close()  # closing twice is harmless

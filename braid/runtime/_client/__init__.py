@@ -1,0 +1,1 @@
+"""Clients of running graphs: calls through an ingress's gRPC API (``braid.connect``)."""
