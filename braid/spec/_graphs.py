@@ -150,6 +150,44 @@ class Autoscaling(SpecModel):
     )
 
 
+class LocalEnvironment(SpecModel):
+    """Under ``braid run`` only: the Python environment of a node's processes.
+
+    On Kubernetes a node's image is its environment; on one machine every node would otherwise
+    share braid's interpreter. Give an interpreter that has braid installed, or requirements that
+    braid installs into a virtualenv of their own, cached between runs and layered over braid's
+    environment (its packages win; braid and its dependencies stay importable).
+    """
+
+    python: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Interpreter to run the node with (braid must be installed in it), e.g. "
+            "/opt/venvs/legacy/bin/python; a relative path is relative to the manifest's folder."
+        ),
+    )
+    requirements: list[str] = Field(
+        default_factory=list,
+        description=(
+            'pip requirements of the node, e.g. ["scikit-learn==1.3.2"], installed into a '
+            "cached virtualenv (with uv when it is installed, else pip)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_of_the_two(self) -> LocalEnvironment:
+        if (self.python is None) == (not self.requirements):
+            raise ValueError("give either python (an interpreter) or requirements, not both")
+        for requirement in self.requirements:
+            if not requirement.strip() or requirement.lstrip().startswith("-"):
+                raise ValueError(
+                    f"requirement {requirement!r} is not a requirement: give a package with an "
+                    "optional version, e.g. six==1.16.0 (pip options are not allowed)"
+                )
+        return self
+
+
 class HttpMethod(SpecModel):
     """One method of an HTTP model server node, mapped to a path on that server."""
 
@@ -297,6 +335,14 @@ class Node(SpecModel):
     rollout: RolloutStrategy | None = Field(
         default=None,
         description="maxUnavailable and maxSurge of the node's rolling updates.",
+    )
+    local: LocalEnvironment | None = Field(
+        default=None,
+        description=(
+            "Under braid run only: the node's Python environment (an interpreter, or "
+            "requirements installed into a cached virtualenv). Ignored on Kubernetes, where the "
+            "node's image is its environment."
+        ),
     )
 
 

@@ -37,6 +37,7 @@ SHARED_FIELDS = (
     "pod_annotations",
     "pod_labels",
     "rollout",
+    "local",
 )
 
 

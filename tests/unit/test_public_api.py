@@ -47,6 +47,7 @@ SPEC_NAMES = [
     "HttpMethod",
     "HttpServer",
     "Ingress",
+    "LocalEnvironment",
     "ManifestError",
     "Node",
     "NodeStatus",

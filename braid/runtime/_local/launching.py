@@ -34,6 +34,7 @@ from pathlib import Path
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
 from braid.runtime._local import workdirs
+from braid.runtime._local.environments import interpreter_of
 from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
     Backoff,
@@ -141,6 +142,8 @@ class Launcher:
         self._peers: dict[Path, dict[str, list[str]]] = {}
         #: Per peers file: each ready replica's address to its metrics address.
         self._metrics: dict[Path, dict[str, str]] = {}
+        #: The interpreter of each (manifest, node or group) that has a local environment.
+        self._pythons: dict[tuple[Path, str], str] = {}
         self.ports = PortReservations()
         self._started = False
 
@@ -154,6 +157,7 @@ class Launcher:
             raise LaunchError(NOTHING_TO_SERVE)  # before starting any replica
         self.http, self.grpc = self._ingress_addresses()
         try:
+            await self._prepare_environments()
             for graph in self.settings.graphs:
                 self._peers[self.peers_file(graph)] = {n.name: [] for n in graph.graph.spec.nodes}
                 write_peers_file(self.peers_file(graph), self._peers[self.peers_file(graph)])
@@ -219,8 +223,31 @@ class Launcher:
             addresses.append((host, port))
         return addresses[0], addresses[1]
 
-    def _braid(self, *args: str) -> list[str]:
-        return [self.settings.python, "-m", "braid", "--log-level", self.settings.log_level, *args]
+    def _braid(self, *args: str, python: str | None = None) -> list[str]:
+        python = python or self.settings.python
+        return [python, "-m", "braid", "--log-level", self.settings.log_level, *args]
+
+    async def _prepare_environments(self) -> None:
+        """The interpreter of every node (or group) with a ``local`` environment; building a
+        virtualenv for requirements the first time (cached after)."""
+        for graph in self.settings.graphs:
+            for unit in hosts(graph.graph):
+                local = unit.node.local
+                if local is None:
+                    continue
+                if local.requirements:
+                    logger.info(
+                        "node %s: preparing its environment (%s)",
+                        unit.name,
+                        " ".join(local.requirements),
+                    )
+                self._pythons[(graph.path, unit.name)] = await asyncio.to_thread(
+                    interpreter_of,
+                    unit.name,
+                    local,
+                    manifest_dir=graph.path.parent,
+                    base_python=self.settings.python,
+                )
 
     def _plan_graph(self, graph: GraphFile) -> None:
         host = self.settings.host
@@ -243,14 +270,16 @@ class Launcher:
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                     *("--drain-timeout", str(self.settings.drain_timeout)),
                 ]
+                python = self._pythons.get((graph.path, node.name))
                 if node.http is not None:
                     args += ["--http-port", str(self._plan_server(graph, node, name))]
                 elif self.settings.layout is Layout.POD:
-                    socket = self._plan_worker(graph, node, name, f"{host}:{port}")
+                    socket = self._plan_worker(graph, node, name, f"{host}:{port}", python)
                     args += ["--worker-socket", str(socket)]
+                    python = None  # the worker runs the node's code; the sidecar stays braid's
                 spec = ProcessSpec(
                     name=f"replica {name}",
-                    argv=self._braid(*args),
+                    argv=self._braid(*args, python=python),
                     probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
                     address=f"{host}:{port}",
                     port=port,
@@ -266,7 +295,9 @@ class Launcher:
                     self._supervised(spec, self._replica_changed, node.startup_seconds)
                 )
 
-    def _plan_worker(self, graph: GraphFile, node: Node, name: str, sidecar: str) -> Path:
+    def _plan_worker(
+        self, graph: GraphFile, node: Node, name: str, sidecar: str, python: str | None
+    ) -> Path:
         """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
         host = self.settings.host
         # Short: a Unix socket's path is limited to 107 bytes.
@@ -282,7 +313,7 @@ class Launcher:
         liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
             name=f"worker {name}",
-            argv=self._braid(*args),
+            argv=self._braid(*args, python=python),
             probe=liveness,
             liveness=liveness,
             port=health,
