@@ -10,7 +10,7 @@ scope that called ``graph()``, so that the manifest reads like the Python.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,10 @@ class Graph:
         variables: dict[str, object],
         origin: Origin | None,
         code_dir: Path | None,
+        groups: Mapping[str, Sequence[BoundNode]] | None = None,
     ) -> None:
         self._output = output
+        self._groups = dict(groups or {})
         self.name = name
         self._spec, self._metadata = spec, metadata
         # The objects are kept, so that their ids stay theirs until the graph is built.
@@ -100,11 +102,34 @@ class Graph:
         document["spec"] = {
             **{key: value for key, value in self._spec.items() if key != "ingress"},
             "nodes": [names.node(node) for node in walk.nodes],
-            "flow": flow,
         }
+        if self._groups:
+            document["spec"]["groups"] = self._group_documents(node_names, problems)
+        document["spec"]["flow"] = flow
         if self._spec.get("ingress"):
             document["spec"]["ingress"] = self._spec["ingress"]
         return document, names, problems
+
+    def _group_documents(
+        self, node_names: Mapping[int, str], problems: list[SourceProblem]
+    ) -> list[dict[str, Any]]:
+        found = []
+        for group, members in self._groups.items():
+            named = []
+            for member in members:
+                if id(member) in node_names:
+                    named.append(node_names[id(member)])
+                else:
+                    problems.append(
+                        SourceProblem(
+                            member._origin,
+                            member.describe(),
+                            "",
+                            f'is in group "{group}" but no step of the flow calls it',
+                        )
+                    )
+            found.append({"name": group, "nodes": named})
+        return found
 
     def build(self) -> DeploymentGraph:
         """The validated graph; :class:`BuildInvalid` lists every problem at its source line."""
@@ -148,14 +173,24 @@ def graph(
     ingress_replicas: int | None = None,
     request_timeout_seconds: float | None = None,
     max_request_bytes: str | int | None = None,
+    groups: Mapping[str, Sequence[BoundNode]] | None = None,
 ) -> Graph:
     """A graph whose result is ``output``: every step and node it depends on, and an ingress.
 
     Unnamed nodes and steps are named after the variables that hold them in the calling scope.
+    ``groups`` co-locates nodes (``{"pipeline": [parse, scale]}``, decision 0009): each group's
+    nodes run in one pod and one process.
     """
     origin = caller_origin()
     if not isinstance(output, Value):
         raise BindError(at(origin, f"graph() takes the flow's output value, got {output!r}"))
+    for group, members in (groups or {}).items():
+        if isinstance(members, (str, BoundNode)) or not all(
+            isinstance(member, BoundNode) for member in members
+        ):
+            raise BindError(
+                at(origin, f'groups["{group}"] takes a list of bound nodes, got {members!r}')
+            )
     spec: dict[str, Any] = {}
     if image is not None:
         spec["image"] = image
@@ -181,6 +216,7 @@ def graph(
         variables=variables,
         origin=origin,
         code_dir=code_dir,
+        groups=groups,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from braid.authoring._errors import BindError, Origin, at, caller_origin
 from braid.authoring._values import Call, Method, NodeBase, Value, check_argument
-from braid.spec import CALL_METHOD
+from braid.spec import CALL_METHOD, Node
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -29,7 +29,11 @@ OPTIONS_ATTRIBUTE = "__braid_node__"
 
 
 class NodeOptions(TypedDict, total=False):
-    """Deployment options of a node, the manifest's node fields in snake_case (docs/spec.md)."""
+    """Deployment options of a node: the manifest's node fields in snake_case (docs/spec.md).
+
+    Values are plain data (mappings and lists, as in the manifest) or :mod:`braid.spec` models.
+    ``env`` also takes a mapping of name to value.
+    """
 
     name: str
     image: str
@@ -39,26 +43,35 @@ class NodeOptions(TypedDict, total=False):
     max_queued_requests: int
     user_config: Any  # any JSON value
     version: str
-    env: Mapping[str, str]
+    env: Any  # a mapping of name to value, or a list of braid.spec.EnvVar (or mappings)
     resources: Any  # braid.spec.Resources or a mapping of its fields
     node_selector: Mapping[str, str]
     tolerations: Any  # a list of braid.spec.Toleration or mappings
+    env_from: Any
+    volumes: Any
+    volume_mounts: Any
+    service_account_name: str
+    image_pull_secrets: Any
+    affinity: Any
+    topology_spread_constraints: Any
+    priority_class_name: str
+    runtime_class_name: str
+    startup_seconds: int
+    termination_grace_period_seconds: int
+    pod_annotations: Mapping[str, str]
+    pod_labels: Mapping[str, str]
+    rollout: Any
+    local: Any  # braid.spec.LocalEnvironment or a mapping: python, or requirements
 
 
-#: Option -> manifest field.
+#: Node fields that the binding itself writes, never options: the code and its arguments.
+_BOUND_FIELDS = frozenset({"class_", "http", "init", "handles"})
+#: Option -> manifest field: every field of a manifest's node (braid.spec.Node) but the bound
+#: ones, so that a field added to the spec is an option at once (a test pins NodeOptions to it).
 MANIFEST_FIELDS = {
-    "name": "name",
-    "image": "image",
-    "replicas": "replicas",
-    "autoscaling": "autoscaling",
-    "max_ongoing_requests": "maxOngoingRequests",
-    "max_queued_requests": "maxQueuedRequests",
-    "user_config": "userConfig",
-    "version": "version",
-    "env": "env",
-    "resources": "resources",
-    "node_selector": "nodeSelector",
-    "tolerations": "tolerations",
+    option: str(info.alias or option)
+    for option, info in Node.model_fields.items()
+    if option not in _BOUND_FIELDS
 }
 
 

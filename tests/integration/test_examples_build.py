@@ -31,13 +31,12 @@ BUILDS = [
     ("http-model-server", "app.py:app", "graph.yaml"),
     ("content-understanding", "app.py:app", "graph.yaml"),
     ("iris", "app.py:app", "graph.yaml"),
+    ("fused-chain", "app.py:app", "graph.yaml"),
+    ("model-weights", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.
-WITHOUT_TWIN = {
-    Path("fused-chain/graph.yaml"): "braid.authoring cannot declare spec.groups yet",
-    Path("model-weights/graph.yaml"): "braid.authoring has no options for pod settings yet",
-}
+WITHOUT_TWIN: dict[Path, str] = {}
 
 
 def keyed(graph: DeploymentGraph) -> dict[str, Any]:
