@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from braid.cli import _shared_memory
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
@@ -79,6 +80,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert"
     )
+    _shared_memory.add_flags(parser, peers=False)
     parser.set_defaults(handler=run)
 
 
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         reuse_port=args.reuse_port,
         drain_timeout=args.drain_timeout,
         tls=tls,
+        shared_memory=_shared_memory.settings(args),
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -131,6 +131,7 @@ RUNTIME_NAMES = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "SharedMemorySettings",
     "StreamingOutput",
     "StreamingResponse",
     "TlsFiles",

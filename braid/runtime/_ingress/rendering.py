@@ -104,6 +104,20 @@ def grpc_input(request: GraphRequest) -> Any:
     return None
 
 
+def framed_reply(output: Output) -> GraphReply | bytes:
+    """:func:`grpc_reply`, with a raw output as the serialized ``GraphReply`` framed here: one
+    copy of the bytes where building and serializing the message makes two (decision 0012)."""
+    raw = raw_bytes(output)
+    if raw is None:
+        return grpc_reply(output)
+    size, head = len(raw), bytearray(b"\x12")  # field 2 (raw), length-delimited
+    while size >= 0x80:
+        head.append((size & 0x7F) | 0x80)
+        size >>= 7
+    head.append(size)
+    return b"".join((head, raw))
+
+
 def grpc_reply(output: Output) -> GraphReply:
     """A ``GraphReply``: JSON text when the value is JSON, raw bytes, or the codec payload."""
     raw = raw_bytes(output)

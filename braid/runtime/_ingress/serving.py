@@ -41,6 +41,7 @@ from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
 from braid.runtime._wire.routing import Router
+from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class IngressSettings:
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS
     #: Serve HTTPS on the HTTP address with this certificate and key.
     tls: TlsFiles | None = None
+    #: A memory-backed folder that every replica shares with the ingress (braid run, one host):
+    #: large inputs and outputs cross it instead of gRPC (decision 0012).
+    shared_memory: SharedMemorySettings | None = None
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -99,12 +103,19 @@ class Ingress:
         metrics: IngressMetrics | None = None,
         reuse_port: bool = False,
         tls: TlsFiles | None = None,
+        shared_memory: SharedMemorySettings | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
+        self.shared = (
+            SharedMemory(shared_memory, on_fallback=self.metrics.shared_memory_fallbacks.inc)
+            if shared_memory is not None
+            else None
+        )
         routes = []
         for graph, discovery in graphs:
-            runner = FlowRunner(plan_flow(graph), ReplicaClient(Router(discovery), self.pool))
+            client = ReplicaClient(Router(discovery), self.pool, shared=self.shared)
+            runner = FlowRunner(plan_flow(graph), client)
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
         self.routes = RouteTable(routes)
         self.http_handler = HttpIngress(self.routes, self.metrics)
@@ -121,7 +132,13 @@ class Ingress:
     def from_settings(cls, settings: IngressSettings) -> Ingress:
         graphs = [load_graph(path) for path in settings.graph_files]
         pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
-        return cls(pairs, limits=settings.limits, reuse_port=settings.reuse_port, tls=settings.tls)
+        return cls(
+            pairs,
+            limits=settings.limits,
+            reuse_port=settings.reuse_port,
+            tls=settings.tls,
+            shared_memory=settings.shared_memory,
+        )
 
     async def start(
         self,
@@ -163,6 +180,8 @@ class Ingress:
             await route.runner.close()
             await route.discovery.close()
         await self.pool.close()
+        if self.shared is not None:
+            self.shared.close()
 
     async def _watch_ready(self) -> None:
         ready: bool | None = None
