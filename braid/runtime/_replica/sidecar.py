@@ -161,16 +161,18 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
         if (refusal := self._refusal()) is not None:
             await self._refuse(request, context, refusal)
+        retryable = False
         try:
             return self._outgoing(await self.run_call(request, _deadline(context)), context)
         except WorkerUnreachable as error:
+            retryable = True  # nothing read it: the caller sends it to another replica as it is
             await self._refuse(request, context, error.message)
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
         finally:
-            if self.shared is not None:  # what was not read by now never will be
+            if self.shared is not None and not retryable:  # unread by now, never read
                 self.shared.release_message(request)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 

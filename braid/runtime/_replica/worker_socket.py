@@ -149,11 +149,17 @@ class SocketExecutor:
         try:
             reply = await self._stub.Call(request, timeout=timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from exc
-        finally:
-            if self._shared is not None:
-                self._shared.release_message(request)  # read by now, or never going to be
+            error = self._error(exc)
+            if not isinstance(error, WorkerUnreachable):
+                self._release(request)  # else the call goes to another replica as it is
+            raise error from exc
+        self._release(request)
         return EncodedResult(reply.result, self._shared)
+
+    def _release(self, request: CallRequest) -> None:
+        """The worker is done with the call: what it did not read, nobody will."""
+        if self._shared is not None:
+            self._shared.release_message(request)
 
     async def stream(
         self, method: str, arguments: Arguments, step: str
@@ -169,8 +175,7 @@ class SocketExecutor:
             raise self._error(exc) from exc
         finally:
             call.cancel()
-            if self._shared is not None:
-                self._shared.release_message(request)
+            self._release(request)
 
     def _error(self, exc: grpc.aio.AioRpcError) -> ReplicaUnavailable | Exception:
         if never_reached(exc):
