@@ -35,7 +35,7 @@ from grpc_reflection.v1alpha import reflection
 
 from braid.runtime._flow.results import FlowResult
 from braid.runtime._ingress.metrics import IngressMetrics
-from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply
+from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply, raw_request
 from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
@@ -91,14 +91,21 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         return reply if isinstance(reply, GraphReply) else GraphReply.FromString(reply)
 
     async def _invoke(
-        self, request: GraphRequest, context: grpc.aio.ServicerContext, size: int | None = None
+        self,
+        request: GraphRequest,
+        context: grpc.aio.ServicerContext,
+        size: int | None = None,
+        raw: bytes | memoryview | None = None,
     ) -> GraphReply | bytes:
-        """``Invoke``; a raw output comes back serialized already (see ``framed_reply``)."""
+        """``Invoke``; a raw output comes back serialized already (see ``framed_reply``).
+        ``raw``: the raw input, read from the serialized request without a copy."""
         route = await self._route(request, context)
         started, code = self.clock(), "CANCELLED"
         with self.metrics.tracking(route.name, "grpc"):
             try:
-                result = await self._start(route, request, context, allow_stream=False, size=size)
+                result = await self._start(
+                    route, request, context, allow_stream=False, size=size, raw=raw
+                )
                 reply = framed_reply(result.value)
                 code = "OK"
                 return reply
@@ -134,6 +141,11 @@ class GraphService(braid_pb2_grpc.GraphServicer):
     ) -> GraphReply | bytes:
         """``Invoke`` of a serialized request, parsed here (see the module's docstring)."""
         async with self._admitted(context):
+            fast = raw_request(data)
+            if fast is not None:  # raw bytes in: never copied into a protobuf message
+                graph, raw = fast
+                request = GraphRequest(graph=graph)
+                return await self._invoke(request, context, size=len(data), raw=raw)
             return await self._invoke(await _parse(data, context), context, size=len(data))
 
     async def invoke_stream_bytes(
@@ -190,6 +202,7 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         *,
         allow_stream: bool,
         size: int | None = None,
+        raw: bytes | memoryview | None = None,
     ) -> FlowResult:
         if size is None:  # ByteSize() serializes the message: a copy of a large input
             size = request.ByteSize()
@@ -199,7 +212,7 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                 f"{route.max_request_bytes} bytes (spec.ingress.maxRequestBytes)"
             )
             raise error
-        value = grpc_input(request)
+        value = grpc_input(request) if raw is None else raw
         requested = context.time_remaining()
         if requested is not None:
             # Answer before the client's own timer fires, so that a deadline error names the

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from braid.runtime._flow.results import Output
-from braid.runtime._ingress.rendering import framed_reply
+from braid.runtime._ingress.rendering import framed_reply, raw_request
 from braid.runtime._proto.braid_pb2 import (
     CallReply,
     CallRequest,
     GraphReply,
+    GraphRequest,
     Payload,
     SharedBuffer,
     Upstream,
@@ -198,3 +199,25 @@ def test_a_raw_output_is_framed_as_the_graph_reply_it_stands_for() -> None:
         assert isinstance(framed, bytes)
         assert framed == GraphReply(raw=data).SerializeToString()
     assert isinstance(framed_reply(Output(encode({"a": 1}))), GraphReply)
+
+
+def test_a_raw_request_is_read_without_copying_its_bytes() -> None:
+    for size in (0, 5, 200_000):
+        data = os.urandom(size)
+        parsed = raw_request(GraphRequest(graph="bulk", raw=data).SerializeToString())
+        assert parsed is not None
+        graph, raw = parsed
+        assert graph == "bulk" and bytes(raw) == data
+        assert isinstance(raw, memoryview) == (size >= 64 * KB)
+    assert raw_request(GraphRequest(raw=b"x").SerializeToString()) == ("", b"x")
+    # Anything else is left to the protobuf parser (and its errors).
+    for other in (
+        GraphRequest(graph="g"),
+        GraphRequest(graph="g", json="1"),
+        GraphRequest(payload=encode([1])),
+    ):
+        assert raw_request(other.SerializeToString()) is None
+    whole = GraphRequest(graph="g", raw=b"abc").SerializeToString()
+    assert raw_request(whole[:-1]) is None  # truncated
+    assert raw_request(b"\x0a\x02\xff\xfe\x1a\x00") is None  # a graph name that is not UTF-8
+    assert raw_request(b"\x08\x01") is None  # a varint field
