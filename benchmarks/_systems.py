@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from benchmarks import _wrk
 from benchmarks._results import Measurement, Status
 from benchmarks._stats import summarize
-from benchmarks._workloads import Workload
+from benchmarks._workloads import MB, Workload
 
 BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
 GRAPHS = BENCHMARKS / "graphs"
+#: Payloads from this size get a tenth of the payload requests (100 MB takes seconds on Ray).
+LARGE_PAYLOAD = 100 * MB
 
 
 class Unavailable(RuntimeError):
@@ -55,6 +57,8 @@ class Settings:
 
     def requests_for(self, workload: Workload) -> tuple[int, int]:
         """(timed requests, warm-up requests): fewer for the large payloads."""
+        if workload.payload_bytes >= LARGE_PAYLOAD:  # 100 MB: seconds a request on Ray
+            return max(self.payload_requests // 10, 5), max(self.payload_warmup // 10, 2)
         if workload.payload_bytes:
             return self.payload_requests, self.payload_warmup
         return self.requests, self.warmup

@@ -57,6 +57,8 @@ TARGETS: tuple[Target, ...] = (
     Target("fanout-3", "p50_ms", RAY, Bound.AT_MOST, 0.25),
     Target("http-chain-3", "throughput_rps", RAY, Bound.AT_LEAST, 5.0),
     Target("payload-10mb", "p50_ms", RAY, Bound.AT_MOST, 1.0),
+    Target("payload-1mb", "p50_ms", RAY, Bound.AT_MOST, 0.5),
+    Target("payload-100mb", "p50_ms", RAY, Bound.AT_MOST, 1.0),
     Target("idle-memory", "rss_mb", RAY, Bound.AT_MOST, 0.5),
 )
 

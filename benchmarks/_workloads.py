@@ -75,6 +75,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("http-chain-3", "HTTP, chain of 3, 32 connections", Kind.HTTP, Shape.CHAIN, 3),
     Workload("payload-1mb", "1 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 1 * MB),
     Workload("payload-10mb", "10 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 10 * MB),
+    Workload("payload-100mb", "100 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 100 * MB),
     Workload("idle-memory", "idle replica, resident memory", Kind.MEMORY),
 )
 
@@ -87,6 +88,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "http-chain-3",
         "payload-1mb",
         "payload-10mb",
+        "payload-100mb",
         "idle-memory",
     ),
     "sweep": (

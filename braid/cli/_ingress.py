@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from braid.cli import _shared_memory
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
@@ -91,6 +92,7 @@ def register(subparsers: Any) -> None:
         metavar="PORT",
         help="with --discovery kubernetes: the port of every replica's metrics (for /-/graph)",
     )
+    _shared_memory.add_flags(parser, peers=False)
     parser.set_defaults(handler=run)
 
 
@@ -149,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         tls=tls,
         graph_page=args.graph_page,
         replica_metrics_port=args.replica_metrics_port,
+        shared_memory=_shared_memory.settings(args),
     )
     try:
         asyncio.run(serve_ingress(settings))

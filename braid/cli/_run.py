@@ -91,6 +91,13 @@ def register(subparsers: Any) -> None:
         help="on Ctrl-C or SIGTERM, let requests in flight finish for at most this long "
         f"(default {DRAIN_TIMEOUT_SECONDS})",
     )
+    parser.add_argument(
+        "--shared-memory-bytes",
+        type=int,
+        metavar="BYTES",
+        help="large values cross between the processes through shared memory (/dev/shm), at "
+        "most this much at once (default 4 GiB; 0 turns shared memory off)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -136,6 +143,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         layout=Layout(args.layout),
         startup_timeout=args.startup_timeout,
         drain_timeout=args.drain_timeout,
+        shared_memory_bytes=args.shared_memory_bytes,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from braid.cli import _shared_memory
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
@@ -102,6 +103,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="then let calls in flight finish for at most this long",
     )
+    _shared_memory.add_flags(parser)
 
 
 def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
@@ -133,6 +135,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
         drain_seconds=args.drain_seconds,
         drain_timeout=args.drain_timeout,
         advertise=advertise,
+        shared_memory=_shared_memory.settings(args),
+        shared_memory_peers=args.shared_memory_peers,
         **extra,
     )
 

@@ -41,6 +41,11 @@ GRAPH_FILE = f"{GRAPH_DIR}/graph.json"
 GRAPH_KEY = "graph.json"
 SOCKET_DIR = "/var/run/braid"
 WORKER_SOCKET = f"{SOCKET_DIR}/worker.sock"
+#: Large values between the sidecar and the worker (decision 0012): the same emptyDir as the
+#: socket, backed by memory (medium: Memory).
+SHARED_MEMORY_DIR = f"{SOCKET_DIR}/shm"
+#: At most this much in it at once (it counts towards the pod's memory); beyond it, the socket.
+SHARED_MEMORY_BYTES = 1024**3
 
 SIDECAR_PORT = 7000
 #: The worker's gRPC health service (``braid worker --health-port``), the model container's

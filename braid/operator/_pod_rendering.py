@@ -18,6 +18,8 @@ from braid.operator._labels import (
     INGRESS_GRPC_PORT,
     INGRESS_HTTP_PORT,
     METRICS_PORT,
+    SHARED_MEMORY_BYTES,
+    SHARED_MEMORY_DIR,
     SIDECAR_PORT,
     SOCKET_DIR,
     WORKER_HEALTH_PORT,
@@ -66,7 +68,18 @@ def model_code(graph: DeploymentGraph, node: Node, settings: OperatorSettings) -
     command = ["braid", "worker", "--graph", GRAPH_FILE, "--node", node.name]
     command += ["--socket", WORKER_SOCKET, "--discovery", "kubernetes"]
     command += ["--advertise", f"$(BRAID_POD_IP):{SIDECAR_PORT}"]
-    return ModelCode(image, [*command, "--health-port", str(WORKER_HEALTH_PORT)], None)
+    command += ["--health-port", str(WORKER_HEALTH_PORT)]
+    return ModelCode(image, [*command, *_shared_memory()], None)
+
+
+def _shared_memory() -> list[str]:
+    """Sidecar and worker share large values through the socket's memory-backed emptyDir."""
+    return [
+        "--shared-memory-dir",
+        SHARED_MEMORY_DIR,
+        "--shared-memory-bytes",
+        str(SHARED_MEMORY_BYTES),
+    ]
 
 
 def _replica_ready() -> dict[str, Any]:
@@ -207,6 +220,8 @@ def _sidecar_container(
     else:
         command += ["--worker-socket", WORKER_SOCKET]
     command += ["--discovery", "kubernetes"]
+    if node.http is None:
+        command += _shared_memory()
     return {
         "name": "sidecar",
         "image": settings.runtime_image,
@@ -240,8 +255,8 @@ def _volumes(graph: DeploymentGraph, *, socket: bool) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [
         {"name": _GRAPH_VOLUME, "configMap": {"name": config_map_name(graph)}},
     ]
-    if socket:
-        volumes.append({"name": _SOCKET_VOLUME, "emptyDir": {}})
+    if socket:  # memory-backed: it also holds the shared-memory segments (decision 0012)
+        volumes.append({"name": _SOCKET_VOLUME, "emptyDir": {"medium": "Memory"}})
     volumes.append({"name": _TMP_VOLUME, "emptyDir": {}})
     return volumes
 

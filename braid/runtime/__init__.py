@@ -30,6 +30,7 @@ from braid.runtime._wire.errors import (
     UpstreamFailed,
     UserCodeError,
 )
+from braid.runtime._wire.shared_memory import SharedMemorySettings
 
 __all__ = [
     "App",
@@ -58,6 +59,7 @@ __all__ = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "SharedMemorySettings",
     "StreamingOutput",
     "StreamingResponse",
     "TlsFiles",

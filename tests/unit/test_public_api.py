@@ -135,6 +135,7 @@ RUNTIME_NAMES = [
     "ReplicaUnavailable",
     "RequestError",
     "Response",
+    "SharedMemorySettings",
     "StreamingOutput",
     "StreamingResponse",
     "TlsFiles",

@@ -32,6 +32,7 @@ from typing import Any
 from braid.runtime._proto.braid_pb2 import Payload, Upstream
 from braid.runtime._wire.codec import UpstreamMarker, encode
 from braid.runtime._wire.errors import BadRequest
+from braid.runtime._wire.shared_memory import SharedMemory
 from braid.spec import (
     DeploymentGraph,
     Reference,
@@ -258,6 +259,7 @@ def build_call(
     flow_input: str,
     input_value: Any,
     upstream: Callable[[Reference], Upstream],
+    shared: SharedMemory | None = None,
 ) -> tuple[Payload, list[Upstream]]:
     """The encoded ``[args, kwargs]`` of one call, and its ``Upstream`` entries in marker order.
 
@@ -274,7 +276,8 @@ def build_call(
 
     args = substitute(list(call.args), resolve)
     kwargs = substitute(dict(call.kwargs), resolve)
-    return encode([args, kwargs]), [upstream(reference) for reference in call.upstreams]
+    payload = encode([args, kwargs], shared=shared)  # large inputs go to shared memory once
+    return payload, [upstream(reference) for reference in call.upstreams]
 
 
 def pick_input(reference: Reference, value: Any, *, step: str) -> Any:

@@ -328,6 +328,7 @@ class _Run:
             flow_input=self.plan.input,
             input_value=self.input,
             upstream=upstream,
+            shared=self.runner.client.shared,
         )
         consumers = self.dispatch.consumers[step.name]
         then = []

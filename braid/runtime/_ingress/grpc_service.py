@@ -35,7 +35,7 @@ from grpc_reflection.v1alpha import reflection
 
 from braid.runtime._flow.results import FlowResult
 from braid.runtime._ingress.metrics import IngressMetrics
-from braid.runtime._ingress.rendering import grpc_input, grpc_reply
+from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply, raw_request
 from braid.runtime._ingress.routes import GraphRoute, RouteTable
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
@@ -87,12 +87,26 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         self._calls: Counter[str] = Counter()
 
     async def Invoke(self, request: GraphRequest, context: grpc.aio.ServicerContext) -> GraphReply:
+        reply = await self._invoke(request, context)
+        return reply if isinstance(reply, GraphReply) else GraphReply.FromString(reply)
+
+    async def _invoke(
+        self,
+        request: GraphRequest,
+        context: grpc.aio.ServicerContext,
+        size: int | None = None,
+        raw: bytes | memoryview | None = None,
+    ) -> GraphReply | bytes:
+        """``Invoke``; a raw output comes back serialized already (see ``framed_reply``).
+        ``raw``: the raw input, read from the serialized request without a copy."""
         route = await self._route(request, context)
         started, code = self.clock(), "CANCELLED"
         with self.metrics.tracking(route.name, "grpc"):
             try:
-                result = await self._start(route, request, context, allow_stream=False)
-                reply = grpc_reply(result.value)
+                result = await self._start(
+                    route, request, context, allow_stream=False, size=size, raw=raw
+                )
+                reply = framed_reply(result.value)
                 code = "OK"
                 return reply
             except RequestError as error:
@@ -122,10 +136,17 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             finally:
                 self.metrics.observe(route.name, "grpc", code, self.clock() - started)
 
-    async def invoke_bytes(self, data: bytes, context: grpc.aio.ServicerContext) -> GraphReply:
+    async def invoke_bytes(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> GraphReply | bytes:
         """``Invoke`` of a serialized request, parsed here (see the module's docstring)."""
         async with self._admitted(context):
-            return await self.Invoke(await _parse(data, context), context)
+            fast = raw_request(data)
+            if fast is not None:  # raw bytes in: never copied into a protobuf message
+                graph, raw = fast
+                request = GraphRequest(graph=graph)
+                return await self._invoke(request, context, size=len(data), raw=raw)
+            return await self._invoke(await _parse(data, context), context, size=len(data))
 
     async def invoke_stream_bytes(
         self, data: bytes, context: grpc.aio.ServicerContext
@@ -180,15 +201,18 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         context: grpc.aio.ServicerContext,
         *,
         allow_stream: bool,
+        size: int | None = None,
+        raw: bytes | memoryview | None = None,
     ) -> FlowResult:
-        size = request.ByteSize()
+        if size is None:  # ByteSize() serializes the message: a copy of a large input
+            size = request.ByteSize()
         if size > route.max_request_bytes:
             error = RequestTooLarge(
                 f'the request for graph "{route.name}" is {size} bytes; its limit is '
                 f"{route.max_request_bytes} bytes (spec.ingress.maxRequestBytes)"
             )
             raise error
-        value = grpc_input(request)
+        value = grpc_input(request) if raw is None else raw
         requested = context.time_remaining()
         if requested is not None:
             # Answer before the client's own timer fires, so that a deadline error names the
@@ -220,17 +244,21 @@ async def _parse(data: bytes, context: grpc.aio.ServicerContext) -> GraphRequest
         raise error from None  # pragma: no cover - abort raises
 
 
+def _serialize(reply: GraphReply | bytes) -> bytes:
+    """A reply, unless it is serialized already (a raw output, framed by ``framed_reply``)."""
+    return reply if isinstance(reply, bytes) else reply.SerializeToString()
+
+
 def _graph_handler(service: GraphService) -> grpc.GenericRpcHandler:
     """``braid.v1.Graph`` with bytes in (braid parses them) and ``GraphReply`` out."""
-    reply = GraphReply.SerializeToString
     return grpc.method_handlers_generic_handler(
         GRAPH_SERVICE,
         {
             "Invoke": grpc.unary_unary_rpc_method_handler(
-                service.invoke_bytes, response_serializer=reply
+                service.invoke_bytes, response_serializer=_serialize
             ),
             "InvokeStream": grpc.unary_stream_rpc_method_handler(
-                service.invoke_stream_bytes, response_serializer=reply
+                service.invoke_stream_bytes, response_serializer=_serialize
             ),
         },
     )

@@ -34,6 +34,11 @@ class IngressMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.shared_memory_fallbacks = Counter(
+            "braid_shared_memory_fallbacks",
+            "Large buffers sent over the wire because shared memory was full or unusable.",
+            registry=self.registry,
+        )
         self.errors = Counter(
             "braid_ingress_errors",
             "Failed graph requests, by error kind (also those that fail a stream midway).",

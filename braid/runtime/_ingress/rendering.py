@@ -89,6 +89,49 @@ def _refuse_marker(index: int) -> Any:
     raise CodecError("a graph input cannot hold $up or $ref markers")
 
 
+#: Below this size a raw input is copied into ``bytes`` (cheap); above, it stays a view.
+_RAW_VIEW_BYTES = 64 * 1024
+
+
+def raw_request(data: bytes) -> tuple[str, bytes | memoryview] | None:
+    """A serialized ``GraphRequest`` with ``graph`` and ``raw`` only, read without copying the
+    raw input (a large one stays a view of ``data``, written from there to shared memory:
+    decision 0012); None for anything else, which the protobuf parser then reads."""
+    view, position, graph, raw = memoryview(data), 0, "", None
+    while position < len(view):
+        tag, position = _varint(view, position)
+        size, position = _varint(view, position) if tag & 7 == 2 else (-1, position)
+        end = position + size
+        if size < 0 or end > len(view) or tag >> 3 not in (1, 3):
+            return None
+        if tag >> 3 == 1:
+            try:
+                graph = str(view[position:end], "utf-8")
+            except UnicodeDecodeError:
+                return None
+        else:
+            raw = view[position:end]
+        position = end
+    if raw is None:
+        return None
+    if len(raw) < _RAW_VIEW_BYTES:
+        return graph, raw.tobytes()
+    return graph, raw
+
+
+def _varint(view: memoryview, position: int) -> tuple[int, int]:
+    """The varint at ``position`` and the position after it; (-1, ...) when malformed."""
+    value = shift = 0
+    while position < len(view) and shift < 64:
+        byte = view[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position
+        shift += 7
+    return -1, position
+
+
 def grpc_input(request: GraphRequest) -> Any:
     """The graph input of a ``GraphRequest`` (``json``, ``raw`` or ``payload``)."""
     which = request.WhichOneof("input")
@@ -102,6 +145,20 @@ def grpc_input(request: GraphRequest) -> Any:
         except CodecError as exc:
             raise BadRequest(f"GraphRequest.payload: {exc}") from exc
     return None
+
+
+def framed_reply(output: Output) -> GraphReply | bytes:
+    """:func:`grpc_reply`, with a raw output as the serialized ``GraphReply`` framed here: one
+    copy of the bytes where building and serializing the message makes two (decision 0012)."""
+    raw = raw_bytes(output)
+    if raw is None:
+        return grpc_reply(output)
+    size, head = len(raw), bytearray(b"\x12")  # field 2 (raw), length-delimited
+    while size >= 0x80:
+        head.append((size & 0x7F) | 0x80)
+        size >>= 7
+    head.append(size)
+    return b"".join((head, raw))
 
 
 def grpc_reply(output: Output) -> GraphReply:

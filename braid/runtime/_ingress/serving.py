@@ -42,6 +42,7 @@ from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
 from braid.runtime._wire.routing import Router
+from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ class IngressSettings:
     graph_page: bool = True
     #: In a cluster: the port every replica's sidecar serves its metrics on (for the pages).
     replica_metrics_port: int | None = None
+    #: A memory-backed folder that every replica shares with the ingress (braid run, one host):
+    #: large inputs and outputs cross it instead of gRPC (decision 0012).
+    shared_memory: SharedMemorySettings | None = None
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -107,12 +111,19 @@ class Ingress:
         reuse_port: bool = False,
         tls: TlsFiles | None = None,
         graph_page: bool = True,
+        shared_memory: SharedMemorySettings | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
+        self.shared = (
+            SharedMemory(shared_memory, on_fallback=self.metrics.shared_memory_fallbacks.inc)
+            if shared_memory is not None
+            else None
+        )
         routes = []
         for graph, discovery in graphs:
-            runner = FlowRunner(plan_flow(graph), ReplicaClient(Router(discovery), self.pool))
+            client = ReplicaClient(Router(discovery), self.pool, shared=self.shared)
+            runner = FlowRunner(plan_flow(graph), client)
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
         self.routes = RouteTable(routes)
         self.pages = GraphPages(self.routes, enabled=graph_page)
@@ -136,6 +147,7 @@ class Ingress:
             reuse_port=settings.reuse_port,
             tls=settings.tls,
             graph_page=settings.graph_page,
+            shared_memory=settings.shared_memory,
         )
 
     async def start(
@@ -178,6 +190,8 @@ class Ingress:
             await route.runner.close()
             await route.discovery.close()
         await self.pool.close()
+        if self.shared is not None:
+            self.shared.close()
 
     async def _watch_ready(self) -> None:
         ready: bool | None = None

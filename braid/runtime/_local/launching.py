@@ -93,6 +93,9 @@ class LaunchSettings:
     python: str = sys.executable
     backoff: Backoff = field(default_factory=Backoff)
     layout: Layout = Layout.PROCESS
+    #: Bytes the processes may hold in shared memory at once (decision 0012); None: their
+    #: default, 0: no shared memory (every value over gRPC).
+    shared_memory_bytes: int | None = None
 
 
 def free_port(host: str) -> int:
@@ -146,6 +149,8 @@ class Launcher:
         self._pythons: dict[tuple[Path, str], str] = {}
         self.ports = PortReservations()
         self._started = False
+        #: The shared-memory folder of every process of this run, removed when it stops.
+        self._shared = workdirs.shared_memory_dir() if settings.shared_memory_bytes != 0 else None
 
     def peers_file(self, graph: GraphFile) -> Path:
         return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
@@ -185,6 +190,8 @@ class Launcher:
             await self.ingress.stop(grace)
         await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
         self.ports.close()
+        if self._shared is not None:
+            self._shared.cleanup()
         if self._temporary is not None:
             self._temporary.cleanup()
 
@@ -249,6 +256,15 @@ class Launcher:
                     base_python=self.settings.python,
                 )
 
+    def _shared_memory(self, *, peers: bool = True) -> list[str]:
+        """Every process of the run shares one folder in /dev/shm (all on this host)."""
+        if self._shared is None:
+            return []
+        args = ["--shared-memory-dir", self._shared.name]
+        if self.settings.shared_memory_bytes is not None:
+            args += ["--shared-memory-bytes", str(self.settings.shared_memory_bytes)]
+        return [*args, "--shared-memory-peers"] if peers else args
+
     def _plan_graph(self, graph: GraphFile) -> None:
         host = self.settings.host
         for unit in hosts(graph.graph):  # a node, or a co-location group in one process
@@ -269,6 +285,7 @@ class Launcher:
                     ),
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                     *("--drain-timeout", str(self.settings.drain_timeout)),
+                    *self._shared_memory(),
                 ]
                 python = self._pythons.get((graph.path, node.name))
                 if node.http is not None:
@@ -309,6 +326,7 @@ class Launcher:
             *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
             *("--advertise", sidecar, "--health-port", str(health), "--health-host", host),
             *("--drain-timeout", str(self.settings.drain_timeout), "--reuse-port"),
+            *self._shared_memory(),
         ]
         liveness = grpc_health_probe(f"{host}:{health}", "")
         spec = ProcessSpec(
@@ -349,6 +367,7 @@ class Launcher:
         self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]
         args += ["--drain-timeout", str(self.settings.drain_timeout)]
+        args += self._shared_memory(peers=False)
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")
         elif self.grpc is not None:
@@ -406,6 +425,7 @@ class Launcher:
             "http": _address(self.http),
             "grpc": _address(self.grpc),
             "metrics": f"http://{self.settings.host}:{self.metrics_port}/metrics",
+            "shared_memory": self._shared.name if self._shared is not None else None,
             "pids": self.pids(),
             "processes": [
                 {

@@ -1,6 +1,9 @@
 """Working folders of ``braid run`` and ``run()``, the sweep of those a killed run left, and
 the manifests that ``run()`` builds from graphs declared in Python.
 
+``braid run``'s shared-memory folder (decision 0012) lives in ``/dev/shm`` under the same kind
+of name, and a later run sweeps it the same way.
+
 A run that is killed with SIGKILL cannot remove its temporary folder (peers files, the status
 file). Each folder's name carries the pid of the process that made it
 (``braid-run-<pid>-<random>``), so the next run removes every such folder whose process is gone.
@@ -25,6 +28,19 @@ def work_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     """A temporary folder named after this process, sweeping stale ones first."""
     sweep_stale()
     return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
+
+
+#: Where shared-memory folders go: a tmpfs on Linux.
+SHARED_MEMORY_ROOT = Path("/dev/shm")  # noqa: S108 - a folder of our own is made inside it
+
+
+def shared_memory_dir() -> tempfile.TemporaryDirectory[str] | None:
+    """A fresh folder in ``/dev/shm`` named after this process, or None where there is none
+    (then values cross between processes over gRPC only)."""
+    if not SHARED_MEMORY_ROOT.is_dir() or not os.access(SHARED_MEMORY_ROOT, os.W_OK):
+        return None
+    sweep_stale(SHARED_MEMORY_ROOT)
+    return tempfile.TemporaryDirectory(prefix=f"braid-run-{os.getpid()}-", dir=SHARED_MEMORY_ROOT)
 
 
 def sweep_stale(root: Path | None = None) -> list[Path]:

@@ -7,12 +7,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Payload(_message.Message):
-    __slots__ = ("header", "buffers")
+    __slots__ = ("header", "buffers", "shared")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     BUFFERS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     header: bytes
     buffers: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, header: _Optional[bytes] = ..., buffers: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    shared: _containers.RepeatedCompositeFieldContainer[SharedBuffer]
+    def __init__(self, header: _Optional[bytes] = ..., buffers: _Optional[_Iterable[bytes]] = ..., shared: _Optional[_Iterable[_Union[SharedBuffer, _Mapping]]] = ...) -> None: ...
+
+class SharedBuffer(_message.Message):
+    __slots__ = ("index", "segment", "size")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    segment: str
+    size: int
+    def __init__(self, index: _Optional[int] = ..., segment: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Upstream(_message.Message):
     __slots__ = ("address", "key", "path", "value")

@@ -8,7 +8,9 @@
   model container and sidecar container share an emptyDir).
 - :class:`HttpExecutor` forwards to an HTTP model server in the same pod, one JSON POST a call.
 
-They share one small protocol, so the sidecar does not care which one it has.
+They share one small protocol, so the sidecar does not care which one it has. A call's
+:class:`~braid.runtime._replica.arguments.Arguments` arrive encoded: an executor that runs code
+here decodes them, one that forwards them (the worker's) passes them on untouched.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from braid.runtime._replica.arguments import Arguments
 from braid.runtime._replica.sync_threads import SyncThreads
 from braid.runtime._wire.errors import (
     BadRequest,
@@ -45,12 +48,13 @@ class Executor(Protocol):
 
     node: str
 
-    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
-        """Run ``method`` and return its value; a generator's items come back as a list."""
+    async def call(self, method: str, arguments: Arguments, step: str) -> Any:
+        """Run ``method`` and return its value; a generator's items come back as a list. The
+        value may be an :class:`~braid.runtime._replica.arguments.EncodedResult`."""
         ...
 
     def stream(
-        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+        self, method: str, arguments: Arguments, step: str
     ) -> AsyncIterator[tuple[Any, bool]]:
         """Run ``method`` and yield ``(item, final)``: a generator's items with ``final`` False,
         or a plain method's value once with ``final`` True."""
@@ -105,10 +109,11 @@ class LocalExecutor:
             function = getattr(function, "__call__", function)  # noqa: B004 - a callable instance
         return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
 
-    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
+    async def call(self, method: str, arguments: Arguments, step: str) -> Any:
         if self.is_stream(method):
-            return [item async for item, _ in self.stream(method, args, kwargs, step)]
+            return [item async for item, _ in self.stream(method, arguments, step)]
         function = self.method(method)
+        args, kwargs = arguments.decode()
         try:
             if _is_async(function):
                 return await function(*args, **kwargs)
@@ -133,12 +138,13 @@ class LocalExecutor:
             ) from exc
 
     async def stream(
-        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+        self, method: str, arguments: Arguments, step: str
     ) -> AsyncIterator[tuple[Any, bool]]:
         if not self.is_stream(method):
-            yield await self.call(method, args, kwargs, step), True
+            yield await self.call(method, arguments, step), True
             return
         function = self.method(method)
+        args, kwargs = arguments.decode()
         try:
             produced = function(*args, **kwargs)
             if inspect.isasyncgen(produced):
@@ -236,12 +242,13 @@ class HttpExecutor:
         self.node = node
         self._host, self._port, self._paths = host, port, paths
 
-    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
+    async def call(self, method: str, arguments: Arguments, step: str) -> Any:
         path = self._paths.get(method)
         if path is None:
             raise NotFound(
                 f'HTTP node "{self.node}" has no method "{method}"', node=self.node, step=step
             )
+        args, kwargs = arguments.decode()
         if len(args) == 1 and not kwargs:
             body: Any = args[0]
         elif not args:
@@ -294,9 +301,9 @@ class HttpExecutor:
         return _parse_http_response(raw, self.node, step)
 
     async def stream(
-        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+        self, method: str, arguments: Arguments, step: str
     ) -> AsyncIterator[tuple[Any, bool]]:
-        yield await self.call(method, args, kwargs, step), True
+        yield await self.call(method, arguments, step), True
 
     async def reconfigure(self, user_config: Any) -> None:
         return None

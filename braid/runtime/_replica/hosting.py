@@ -57,6 +57,7 @@ from braid.runtime._replica.worker_socket import (
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.routing import Router
+from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import (
     DRAIN_TIMEOUT_SECONDS,
     DeploymentGraph,
@@ -96,6 +97,11 @@ class ReplicaSettings:
     result_ttl_seconds: float = 120.0
     sync_threads: int = 16
     reuse_port: bool = False
+    #: A folder on a memory-backed file system for large values (decision 0012): shared with
+    #: the worker (a pod's emptyDir with medium Memory), and with every peer when
+    #: ``shared_memory_peers`` (braid run: all processes on one host).
+    shared_memory: SharedMemorySettings | None = None
+    shared_memory_peers: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,12 +126,20 @@ class ReplicaHost:
         self.loop = asyncio.get_running_loop()
         self.discovery = make_discovery(settings, graph.metadata.name)
         self.pool = ChannelPool()
-        self.client = ReplicaClient(Router(self.discovery), self.pool)
-        self.store = ResultStore(
-            max_bytes=settings.max_result_bytes, ttl=settings.result_ttl_seconds
-        )
         self.registry = CollectorRegistry()
         self.metrics = SidecarMetrics(self.registry, graph.metadata.name, self.node.name)
+        self.shared = (
+            SharedMemory(
+                settings.shared_memory, on_fallback=self.metrics.shared_memory_fallbacks.inc
+            )
+            if settings.shared_memory is not None
+            else None
+        )
+        peers_share = self.shared if settings.shared_memory_peers else None
+        self.client = ReplicaClient(Router(self.discovery), self.pool, shared=peers_share)
+        self.store = ResultStore(
+            max_bytes=settings.max_result_bytes, ttl=settings.result_ttl_seconds, shared=self.shared
+        )
         self.services = {member.name: self._service(member) for member in self.host.members}
         if self.host.group is not None:
             address = settings.advertise or settings.listen
@@ -161,6 +175,9 @@ class ReplicaHost:
             admission=Admission(limit, queued),
             metrics=self.metrics,
             loop=self.loop,
+            shared=self.shared,
+            # A worker's only caller is its sidecar; braid run's processes are all on one host.
+            share_results=worker or self.settings.shared_memory_peers,
         )
 
     async def start(self) -> None:
@@ -247,7 +264,7 @@ class ReplicaHost:
             port = settings.http_port or node.http.port
             return HttpExecutor(node.name, port, {m.name: m.path for m in node.http.methods})
         if settings.worker_socket is not None and not settings.is_worker:
-            executor = SocketExecutor(node.name, settings.worker_socket)
+            executor = SocketExecutor(node.name, settings.worker_socket, shared=self.shared)
             await executor.wait_ready()
             return executor
         # A worker is reached through its sidecar, whose address it is given as --advertise.
@@ -286,6 +303,8 @@ class ReplicaHost:
                 await service.executor.close()
         await self.discovery.close()
         await self.pool.close()
+        if self.shared is not None:
+            self.shared.close()
 
     async def _expire_results(self) -> None:
         while True:

@@ -82,6 +82,11 @@ class SidecarMetrics:
             ("graph", "node"),
             registry=registry,
         )
+        self.shared_memory_fallbacks = Counter(
+            "braid_shared_memory_fallbacks",
+            "Large buffers sent over the wire because shared memory was full or unusable.",
+            registry=registry,
+        )
         self.store_bytes = Gauge(
             "braid_result_store_bytes", "Bytes of results held for consumers.", registry=registry
         )

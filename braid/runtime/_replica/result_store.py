@@ -19,6 +19,7 @@ from typing import Any
 from braid.runtime._proto.braid_pb2 import Payload
 from braid.runtime._wire.codec import decode, encode, payload_size
 from braid.runtime._wire.errors import DeadlineExceeded, NotFound, Overloaded, RequestError
+from braid.runtime._wire.shared_memory import SharedMemory, buffers_of
 from braid.spec import Reference
 
 
@@ -34,9 +35,11 @@ class _Entry:
     decoded: bool = False
 
 
-def pick_payload(value: Any, path: Sequence[str], *, source: str) -> Payload:
+def pick_payload(
+    value: Any, path: Sequence[str], *, source: str, shared: SharedMemory | None = None
+) -> Payload:
     """Encode the field of ``value`` at ``path`` (``$source.a.0``); NotFound names the field."""
-    return encode(pick_value(value, path, source=source))
+    return encode(pick_value(value, path, source=source), shared=shared)
 
 
 def pick_value(value: Any, path: Sequence[str], *, source: str) -> Any:
@@ -58,7 +61,11 @@ class ResultStore:
         max_bytes: int = 2 * 1024**3,
         ttl: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedMemory | None = None,
     ) -> None:
+        #: Values in shared memory: the store holds a name of each segment of its own, and
+        #: hands each fetch another (decision 0012).
+        self._shared = shared
         self._entries: dict[str, _Entry] = {}
         self._max_bytes = max_bytes
         self._ttl = ttl
@@ -112,6 +119,8 @@ class ResultStore:
             raise NotFound(f'result "{key}" is gone')
         if path:
             payload = self._pick(key, entry, payload, path)
+        elif payload.shared and self._shared is not None:
+            payload = self._shared.link(payload)
         self._consume(key, entry)
         return payload
 
@@ -131,7 +140,8 @@ class ResultStore:
 
     def _pick(self, key: str, entry: _Entry, payload: Payload, path: Sequence[str]) -> Payload:
         if not entry.decoded:
-            entry.value, entry.decoded = decode(payload), True
+            buffers = buffers_of(payload, self._shared, consume=False)
+            entry.value, entry.decoded = decode(payload, buffers=buffers), True
         return pick_payload(entry.value, path, source=key.rsplit("/", 1)[-1])
 
     def _consume(self, key: str, entry: _Entry) -> None:
@@ -143,3 +153,5 @@ class ResultStore:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.size
+            if entry.payload is not None and self._shared is not None:
+                self._shared.release_payload(entry.payload)

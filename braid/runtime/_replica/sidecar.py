@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -40,6 +40,7 @@ from braid.runtime._proto.braid_pb2 import (
     StreamItem,
     Upstream,
 )
+from braid.runtime._replica.arguments import Arguments, EncodedResult, plain
 from braid.runtime._replica.colocation import Colocation
 from braid.runtime._replica.executors import Executor
 from braid.runtime._replica.handles import (
@@ -66,9 +67,11 @@ from braid.runtime._wire.errors import (
     code_of,
     error_metadata,
 )
+from braid.runtime._wire.shared_memory import Message, SharedMemory, caller_domain, payloads_of
 
 logger = logging.getLogger(__name__)
 
+_M = TypeVar("_M", bound=Message)
 _REFERENCE_MARKER = re.compile(rb'\{"\$ref":(\d+)\}')
 #: No inline values: every upstream comes inline in its request or is fetched.
 _NO_VALUE: Any = object()
@@ -125,8 +128,15 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         admission: Admission,
         metrics: SidecarMetrics,
         loop: asyncio.AbstractEventLoop,
+        shared: SharedMemory | None = None,
+        share_results: bool = False,
     ) -> None:
         self.graph, self.node = graph, node
+        #: This host's shared-memory folder: large values to and from callers that read it too.
+        self.shared = shared
+        #: Write results to shared memory as they are encoded: every caller and consumer of
+        #: this replica is on this host (braid run, or a worker behind its pod's sidecar).
+        self._results_shared = shared if share_results else None
         self.executor: Executor | None = None
         self._client, self._store, self._admission, self._metrics = (
             client,
@@ -151,14 +161,19 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
         if (refusal := self._refusal()) is not None:
             await self._refuse(request, context, refusal)
+        retryable = False
         try:
-            return await self.run_call(request, _deadline(context))
+            return self._outgoing(await self.run_call(request, _deadline(context)), context)
         except WorkerUnreachable as error:
+            retryable = True  # nothing read it: the caller sends it to another replica as it is
             await self._refuse(request, context, error.message)
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
+        finally:
+            if self.shared is not None and not retryable:  # unread by now, never read
+                self.shared.release_message(request)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     async def run_call(
@@ -177,10 +192,21 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             self._observe(request, started, timings, code_of(error))
             raise
         self._observe(request, started, timings, grpc.StatusCode.OK)
-        reply = CallReply(result=payload) if request.return_result else CallReply()
-        if request.then:  # a later step that fails names itself
-            reply.then.extend(await self._continue(request, payload, value, deadline))
+        try:
+            reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
+            if request.then:  # a later step that fails names itself
+                reply.then.extend(await self._continue(request, payload, value, deadline))
+        finally:
+            if payload is not None and self.shared is not None:
+                self.shared.release_payload(payload)  # each message got a link of its own
         return reply
+
+    def _copy(self, payload: Payload | None) -> Payload | None:
+        """``payload`` for one more message: its shared-memory segments get names of their
+        own, so that every receiver reads and removes its own (decision 0012)."""
+        if payload is None or not payload.shared or self.shared is None:
+            return payload
+        return self.shared.link(payload)
 
     async def _step(
         self, request: CallRequest, deadline: float | None, timings: _Timings, inline: Any
@@ -190,14 +216,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         The result is encoded only when something outside this process needs it: the caller,
         the result store, or a continuation on another replica.
         """
-        args, kwargs = await self._arguments(request, deadline, timings, inline)
+        arguments = await self._arguments(request, deadline, timings, inline)
         executor = self._admit(request, stream=False)
         try:
             await self._admission.acquire()
             try:
                 self._gauges()
                 value = await self._run(
-                    executor.call(request.method, args, kwargs, request.step),
+                    executor.call(request.method, arguments, request.step),
                     request,
                     deadline,
                     timings,
@@ -212,7 +238,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             ):
                 payload = self._encode(value, request)
             if request.result_key and payload is not None:
-                self._store.put(request.result_key, payload, request.consumers, value=value)
+                stored = None if isinstance(value, EncodedResult) else value
+                kept = payload
+                if payload.shared and self.shared is not None:
+                    kept = self.shared.link(payload, expires=False)
+                self._store.put(request.result_key, kept, request.consumers, value=stored)
             return payload, value
         finally:
             self._admission.leave()
@@ -228,15 +258,20 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             member = self.colocation.member_for(follow)
             if member is not None:
                 calls.append(
-                    member.run_inline(follow, value, source=request.step, deadline=deadline)
+                    member.run_inline(follow, plain(value), source=request.step, deadline=deadline)
                 )
                 continue
             for upstream in follow.upstreams:
                 if not upstream.address and not upstream.HasField("value") and payload is not None:
                     upstream.value.CopyFrom(
-                        payload
+                        self._copy(payload)
                         if not upstream.path
-                        else pick_payload(value, upstream.path, source=request.step)
+                        else pick_payload(
+                            plain(value),
+                            upstream.path,
+                            source=request.step,
+                            shared=self._results_shared,
+                        )
                     )
             calls.append(self._remote(follow, deadline))
         if len(calls) == 1:
@@ -248,8 +283,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         return list(results)  # type: ignore[arg-type]
 
     async def _remote(self, follow: CallRequest, deadline: float | None) -> CallReply:
+        # The continuation's reply goes back to this call's caller as it is: buffers that it
+        # carries in shared memory stay there (the caller reads them, or they are read back
+        # into the reply for a caller that cannot; see _outgoing).
         _, reply = await self._client.call(
-            follow, deadline=deadline, address=follow.address or None
+            follow, deadline=deadline, address=follow.address or None, absorb=False
         )
         return reply
 
@@ -280,7 +318,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         single = False
         try:
             deadline = _deadline(context)
-            args, kwargs = await self._arguments(request, deadline, timings, _NO_VALUE)
+            arguments = await self._arguments(request, deadline, timings, _NO_VALUE)
             executor = self._admit(request, stream=True)
             try:
                 await self._admission.acquire()
@@ -291,12 +329,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 began = time.perf_counter()
                 try:
                     async for item, final in executor.stream(
-                        request.method, args, kwargs, request.step
+                        request.method, arguments, request.step
                     ):
                         single = final
                         if request.result_key:
-                            items.append(item)
-                        yield StreamItem(item=self._encode(item, request), final=final)
+                            items.append(plain(item))
+                        encoded = self._encode(item, request, shared=None)
+                        yield self._outgoing(StreamItem(item=encoded, final=final), context)
                 finally:
                     timings.user_code = time.perf_counter() - began
                     self._admission.release()
@@ -304,7 +343,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                     value = items[0] if single else items
                     self._store.put(
                         request.result_key,
-                        self._encode(value, request),
+                        self._encode(value, request, shared=None),
                         request.consumers,
                         value=value,
                     )
@@ -333,7 +372,26 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
-        return FetchReply(value=payload)
+        return self._outgoing(FetchReply(value=payload), context)
+
+    def _outgoing(self, message: _M, context: grpc.aio.ServicerContext) -> _M:
+        """``message`` for the caller: large buffers through shared memory when the caller
+        reads this host's folder, else every buffer inline (decision 0012)."""
+        shared = self.shared
+        if shared is None:
+            return message
+        if caller_domain(context.invocation_metadata()) != shared.domain:
+            shared.absorb(message)  # e.g. a worker's reply, for a caller on another host
+            return message
+        shared.offload(message)
+        if any(payload.shared for payload in payloads_of(message)):
+
+            def release_if_cancelled(done: grpc.aio.ServicerContext) -> None:
+                if done.cancelled():  # the caller went away: nobody will read them
+                    shared.release_message(message)
+
+            context.add_done_callback(release_if_cancelled)
+        return message
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -409,9 +467,12 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
     async def _arguments(
         self, request: CallRequest, deadline: float | None, timings: _Timings, inline: Any
-    ) -> tuple[list[Any], dict[str, Any]]:
+    ) -> Arguments:
+        """The call's arguments with every upstream value resolved, still encoded: decoded by
+        code in this process, passed on untouched to a worker (decision 0012)."""
         upstreams = request.upstreams
         values: dict[int, Any] = {} if inline is _NO_VALUE else dict(inline)
+        payloads: dict[int, Payload] = {}
         if upstreams:
             references = {int(i) for i in _REFERENCE_MARKER.findall(request.args.header)}
             wanted = []
@@ -419,13 +480,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 if index in values:
                     continue
                 if upstream.HasField("value"):
-                    values[index] = decode(upstream.value)
+                    payloads[index] = upstream.value
                 elif index not in references:
                     wanted.append(index)
             began = time.perf_counter()
             if len(wanted) == 1:
                 only = wanted[0]
-                values[only] = await self._fetch_upstream(upstreams[only], deadline, request)
+                payloads[only] = await self._fetch_upstream(upstreams[only], deadline, request)
             elif wanted:
                 fetched = await asyncio.gather(
                     *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
@@ -434,39 +495,30 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 for index, result in zip(wanted, fetched, strict=True):
                     if isinstance(result, BaseException):
                         raise result
-                    values[index] = result
+                    payloads[index] = result
             timings.upstream = time.perf_counter() - began
-        try:
-            decoded = decode(
-                request.args,
-                upstream=values.__getitem__,
-                reference=lambda i: self._remote_response(upstreams[i], deadline),
-            )
-            args, kwargs = decoded
-        except (CodecError, ValueError, TypeError, KeyError, IndexError) as exc:
-            raise RequestError(
-                f'malformed arguments for node "{self.node}": {exc}',
-                node=self.node,
-                step=request.step,
-            ) from exc
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise RequestError(
-                f'malformed arguments for node "{self.node}"', node=self.node, step=request.step
-            )
-        return args, kwargs
+        return Arguments(
+            request.args,
+            upstreams,
+            node=self.node,
+            step=request.step,
+            payloads=payloads,
+            values=values,
+            reference=lambda i: self._remote_response(upstreams[i], deadline),
+            shared=self.shared,
+        )
 
     async def _fetch_upstream(
         self, upstream: Upstream, deadline: float | None, request: CallRequest
-    ) -> Any:
-        try:
-            payload = await self._client.fetch(
-                upstream.address, upstream.key, list(upstream.path), deadline=deadline
+    ) -> Payload:
+        try:  # a value in shared memory stays there until the code's arguments are decoded
+            return await self._client.fetch(
+                upstream.address, upstream.key, list(upstream.path), deadline=deadline, absorb=False
             )
         except RequestError as error:
             if isinstance(error, DeadlineExceeded | Cancelled):
                 raise
             raise UpstreamFailed(error, node=self.node, step=request.step) from error
-        return decode(payload)
 
     def _remote_response(self, upstream: Upstream, deadline: float | None) -> RemoteResponse:
         async def fetch() -> Any:
@@ -477,9 +529,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
         return RemoteResponse(fetch, self._loop, origin=upstream)
 
-    def _encode(self, value: Any, request: CallRequest) -> Any:
+    def _encode(self, value: Any, request: CallRequest, *, shared: Any = _NO_VALUE) -> Any:
+        if isinstance(value, EncodedResult):  # a worker's result: passed on untouched
+            return value.payload
         try:
-            return encode(value)
+            return encode(value, shared=self._results_shared if shared is _NO_VALUE else shared)
         except CodecError as exc:
             where = f'step "{request.step}"' if request.step else f'method "{request.method}"'
             why = exc.message

@@ -2,8 +2,11 @@
 
 In a pod, the node's code runs in the model container as ``braid worker``, which serves
 ``braid.v1.Replica`` on a Unix socket in an emptyDir shared with the sidecar container. The
-sidecar resolves top-level upstream arguments itself and forwards calls with plain values, so
-the worker never talks to peers for step inputs. Two things cross the socket by reference:
+sidecar resolves top-level upstream arguments itself and forwards the call's payload and the
+resolved upstream payloads untouched, never decoding them (decision 0012), so the worker never
+talks to peers for step inputs; the worker's result comes back the same way. With a shared
+memory folder (an emptyDir with ``medium: Memory`` mounted in both containers), large buffers
+cross the socket as shared-memory references. Two things cross the socket by reference:
 
 - a response passed by reference (``$ref``) goes on to the worker as the same reference, so that
   the user's code receives a response it awaits itself, fetched from the producer's sidecar;
@@ -29,12 +32,13 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload, Upstream
+from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
-from braid.runtime._replica.handles import RemoteResponse, current_call
+from braid.runtime._replica.arguments import Arguments, EncodedResult
+from braid.runtime._replica.handles import current_call
 from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE, never_reached
-from braid.runtime._wire.codec import ReferenceMarker, decode, encode
 from braid.runtime._wire.errors import ReplicaUnavailable, from_rpc_error
+from braid.runtime._wire.shared_memory import DOMAIN_KEY, SharedMemory
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +72,10 @@ WATCH_TIMEOUT_SECONDS = 1.0
 class SocketExecutor:
     """Runs methods in a ``braid worker`` process reached over a Unix socket."""
 
-    def __init__(self, node: str, socket: Path) -> None:
+    def __init__(self, node: str, socket: Path, *, shared: SharedMemory | None = None) -> None:
         self.node = node
+        self._shared = shared
+        self._metadata = ((DOMAIN_KEY, shared.domain),) if shared is not None else None
         self._target = f"unix:{socket}"
         self._channel = grpc.aio.insecure_channel(self._target, options=list(_SOCKET_OPTIONS))
         self._stub = ReplicaStub(self._channel)  # type: ignore[no-untyped-call]
@@ -117,17 +123,16 @@ class SocketExecutor:
         return value
 
     def _request(
-        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
+        self, method: str, arguments: Arguments, step: str
     ) -> tuple[CallRequest, float | None]:
         context = current_call.get()
-        upstreams: list[Upstream] = []
-        forwarded = _forward_references([args, kwargs], upstreams)
+        payload, upstreams = arguments.forward()
         request = CallRequest(
             request_id=context.request_id if context else "",
             node=self.node,
             method=method,
             step=step,
-            args=encode(forwarded),
+            args=payload,
             upstreams=upstreams,
             return_result=True,
             caller="sidecar",
@@ -137,26 +142,40 @@ class SocketExecutor:
             timeout = max(context.deadline - time.monotonic(), 0.001)
         return request, timeout
 
-    async def call(self, method: str, args: list[Any], kwargs: dict[str, Any], step: str) -> Any:
-        request, timeout = self._request(method, args, kwargs, step)
+    async def call(self, method: str, arguments: Arguments, step: str) -> EncodedResult:
+        request, timeout = self._request(method, arguments, step)
+        if self._shared is not None:
+            self._shared.offload(request)
         try:
-            reply = await self._stub.Call(request, timeout=timeout)
+            reply = await self._stub.Call(request, timeout=timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from exc
-        return decode(reply.result)
+            error = self._error(exc)
+            if not isinstance(error, WorkerUnreachable):
+                self._release(request)  # else the call goes to another replica as it is
+            raise error from exc
+        self._release(request)
+        return EncodedResult(reply.result, self._shared)
+
+    def _release(self, request: CallRequest) -> None:
+        """The worker is done with the call: what it did not read, nobody will."""
+        if self._shared is not None:
+            self._shared.release_message(request)
 
     async def stream(
-        self, method: str, args: list[Any], kwargs: dict[str, Any], step: str
-    ) -> AsyncIterator[tuple[Any, bool]]:
-        request, timeout = self._request(method, args, kwargs, step)
-        call = self._stub.CallStream(request, timeout=timeout)
+        self, method: str, arguments: Arguments, step: str
+    ) -> AsyncIterator[tuple[EncodedResult, bool]]:
+        request, timeout = self._request(method, arguments, step)
+        if self._shared is not None:
+            self._shared.offload(request)
+        call = self._stub.CallStream(request, timeout=timeout, metadata=self._metadata)
         try:
             async for item in call:
-                yield decode(item.item), item.final
+                yield EncodedResult(item.item, self._shared), item.final
         except grpc.aio.AioRpcError as exc:
             raise self._error(exc) from exc
         finally:
             call.cancel()
+            self._release(request)
 
     def _error(self, exc: grpc.aio.AioRpcError) -> ReplicaUnavailable | Exception:
         if never_reached(exc):
@@ -172,15 +191,3 @@ class SocketExecutor:
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
-
-
-def _forward_references(value: Any, upstreams: list[Upstream]) -> Any:
-    """``value`` with each response passed by reference turned back into a ``$ref`` marker."""
-    if isinstance(value, RemoteResponse) and value.origin is not None:
-        upstreams.append(value.origin)
-        return ReferenceMarker(len(upstreams) - 1)
-    if isinstance(value, list | tuple):
-        return [_forward_references(item, upstreams) for item in value]
-    if isinstance(value, dict):
-        return {key: _forward_references(item, upstreams) for key, item in value.items()}
-    return value

@@ -20,12 +20,15 @@ import grpc
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._wire.errors import (
+    CodecError,
     DeadlineExceeded,
     ReplicaUnavailable,
+    RequestError,
     from_rpc_error,
     reached_peer,
 )
 from braid.runtime._wire.routing import Router
+from braid.runtime._wire.shared_memory import DOMAIN_KEY, Message, SharedMemory
 
 #: Keepalive pings every 10 s notice dead peers during a long call.
 KEEPALIVE_MS = 10_000
@@ -156,23 +159,67 @@ class ChannelPool:
 
 
 class ReplicaClient:
-    """Calls steps and handle methods on replicas, and fetches results from them."""
+    """Calls steps and handle methods on replicas, and fetches results from them.
 
-    def __init__(self, router: Router, pool: ChannelPool) -> None:
+    With ``shared`` (every replica it calls shares that folder: ``braid run``), large buffers
+    go through shared memory, both ways (docs/decisions/0012-bulk-payloads.md).
+    """
+
+    def __init__(
+        self, router: Router, pool: ChannelPool, *, shared: SharedMemory | None = None
+    ) -> None:
         self.router = router
         self._pool = pool
+        self.shared = shared
+        self._metadata = ((DOMAIN_KEY, shared.domain),) if shared is not None else None
 
     async def call(
-        self, request: CallRequest, *, deadline: float | None, address: str | None = None
+        self,
+        request: CallRequest,
+        *,
+        deadline: float | None,
+        address: str | None = None,
+        absorb: bool = True,
     ) -> tuple[str, CallReply]:
-        """Run ``request`` on a replica of ``request.node``; returns the address and the reply."""
+        """Run ``request`` on a replica of ``request.node``; returns the address and the reply.
+
+        ``absorb=False`` leaves buffers that the reply carries in shared memory (a sidecar
+        passing its continuations' replies back to its own caller)."""
+        if self.shared is not None:
+            self.shared.offload(request)
+        try:
+            target, reply = await self._call(request, deadline, address)
+        except BaseException:
+            if self.shared is not None:  # whatever the callee did not read, nobody will
+                self.shared.release_message(request)
+            raise
+        if absorb:
+            self._absorb(reply, request.node, request.step)
+        return target, reply
+
+    def _absorb(self, message: Message, node: str, step: str = "") -> None:
+        if self.shared is None:
+            return
+        try:
+            self.shared.absorb(message)
+        except CodecError as exc:
+            raise RequestError(
+                f'the reply of node "{node}" could not be read: {exc.message}', node=node, step=step
+            ) from exc
+
+    async def _call(
+        self, request: CallRequest, deadline: float | None, address: str | None
+    ) -> tuple[str, CallReply]:
         tried: list[str] = []
+        metadata = self._metadata
         while True:
             target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             try:
                 with self.router.tracking(target):
-                    reply: CallReply = await self._pool.stub(target).Call(request, timeout=timeout)
+                    reply: CallReply = await self._pool.stub(target).Call(
+                        request, timeout=timeout, metadata=metadata
+                    )
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc, address=target, node=request.node, step=request.step)
                 # A call that never ran may go elsewhere, unless a consumer will fetch its
@@ -191,15 +238,20 @@ class ReplicaClient:
     ) -> AsyncIterator[StreamItem]:
         """Run a streaming ``request``; yields items as the replica produces them."""
         tried: list[str] = []
+        if self.shared is not None:
+            self.shared.offload(request)
         while True:
             target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
             started = False
             with self.router.tracking(target):
-                call = self._pool.stub(target).CallStream(request, timeout=timeout)
+                call = self._pool.stub(target).CallStream(
+                    request, timeout=timeout, metadata=self._metadata
+                )
                 try:
                     async for item in call:
                         started = True
+                        self._absorb(item, request.node, request.step)
                         yield item
                     return
                 except grpc.aio.AioRpcError as exc:
@@ -207,6 +259,8 @@ class ReplicaClient:
                     if never and not started and address is None and not tried:
                         tried.append(target)  # nothing reached it: once more, elsewhere
                         continue
+                    if self.shared is not None:
+                        self.shared.release_message(request)
                     raise from_rpc_error(
                         exc, address=target, node=request.node, step=request.step
                     ) from exc
@@ -214,16 +268,26 @@ class ReplicaClient:
                     call.cancel()
 
     async def fetch(
-        self, address: str, key: str, path: Sequence[str], *, deadline: float | None, node: str = ""
+        self,
+        address: str,
+        key: str,
+        path: Sequence[str],
+        *,
+        deadline: float | None,
+        node: str = "",
+        absorb: bool = True,
     ) -> Payload:
-        """Fetch the result stored under ``key`` at ``address``, waiting until it is ready."""
+        """Fetch the result stored under ``key`` at ``address``, waiting until it is ready.
+        ``absorb=False``: buffers in shared memory stay there, for the caller to read."""
         timeout = remaining(deadline, node=node)
         try:
             reply = await self._pool.stub(address).Fetch(
-                FetchRequest(key=key, path=list(path)), timeout=timeout
+                FetchRequest(key=key, path=list(path)), timeout=timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc, address=address, node=node) from exc
+        if absorb:
+            self._absorb(reply, node)
         value: Payload = reply.value
         return value
 

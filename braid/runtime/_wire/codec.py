@@ -25,10 +25,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from braid.runtime._proto.braid_pb2 import Payload
+from braid.runtime._proto.braid_pb2 import Payload, SharedBuffer
 from braid.runtime._wire.errors import CodecError
+
+if TYPE_CHECKING:
+    from braid.runtime._wire.shared_memory import SharedMemory
 
 _SEPARATORS = (",", ":")
 _MARKER_KEYS = frozenset({"$b", "$nd", "$up", "$ref", "$esc"})
@@ -51,17 +54,30 @@ class ReferenceMarker:
 class _Encoder:
     """One encoding: collects buffers while ``json.dumps`` walks the value."""
 
-    __slots__ = ("buffers", "markers")
+    __slots__ = ("buffers", "markers", "shared", "written")
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedMemory | None = None) -> None:
         self.buffers: list[bytes] = []
         self.markers = 0
+        self.shared = shared
+        #: Buffers written straight to shared memory (decision 0012), never copied into protobuf.
+        self.written: list[SharedBuffer] = []
+
+    def _add(self, buffer: Any) -> int:
+        if self.shared is not None:
+            written = self.shared.write_buffer(buffer)
+            if written is not None:
+                written.index = len(self.buffers)
+                self.written.append(written)
+                self.buffers.append(b"")
+                return written.index
+        self.buffers.append(bytes(buffer))
+        return len(self.buffers) - 1
 
     def default(self, value: Any) -> Any:  # noqa: PLR0911 - one return per supported type
         if isinstance(value, (bytes, bytearray, memoryview)):
             self.markers += 1
-            self.buffers.append(bytes(value))
-            return {"$b": len(self.buffers) - 1}
+            return {"$b": self._add(value)}
         if isinstance(value, UpstreamMarker):
             self.markers += 1
             return {"$up": value.index}
@@ -92,17 +108,21 @@ class _Encoder:
 
         contiguous = np.ascontiguousarray(value)
         self.markers += 1
-        self.buffers.append(contiguous.tobytes())
+        # A 0-d or empty array has no memoryview of its own bytes to cast; tobytes() is tiny.
+        data = contiguous.reshape(-1).view(np.uint8) if contiguous.size else contiguous.tobytes()
         return {
-            "$nd": len(self.buffers) - 1,
+            "$nd": self._add(data),
             "dtype": contiguous.dtype.str,
             "shape": list(value.shape),
         }
 
 
-def encode(value: Any) -> Payload:
-    """Encode ``value`` into a payload; :class:`CodecError` names what cannot be encoded."""
-    encoder = _Encoder()
+def encode(value: Any, *, shared: SharedMemory | None = None) -> Payload:
+    """Encode ``value`` into a payload; :class:`CodecError` names what cannot be encoded.
+
+    With ``shared``, buffers from its threshold up are written once to shared memory and the
+    payload refers to them (its receiver must share the folder; decision 0012)."""
+    encoder = _Encoder(shared)
     try:
         # allow_nan=False: NaN and Infinity are not JSON; a client could not parse the answer.
         header = json.dumps(value, default=encoder.default, separators=_SEPARATORS, allow_nan=False)
@@ -113,11 +133,13 @@ def encode(value: Any) -> Payload:
     # Strings or keys of the user's own that start with "$" could be read as markers: take the
     # slow path that escapes such dicts only when the header holds more "$ than we emitted.
     if header.count('"$') > encoder.markers:
-        encoder = _Encoder()
+        if shared is not None and encoder.written:
+            shared.release(entry.segment for entry in encoder.written)
+        encoder = _Encoder(shared)
         header = json.dumps(
             _escape(value), default=encoder.default, separators=_SEPARATORS, allow_nan=False
         )
-    return Payload(header=header.encode(), buffers=encoder.buffers)
+    return Payload(header=header.encode(), buffers=encoder.buffers, shared=encoder.written)
 
 
 def _escape(value: Any) -> Any:
@@ -139,12 +161,17 @@ def decode(
     *,
     upstream: Resolver | None = None,
     reference: Resolver | None = None,
+    buffers: Sequence[bytes] | None = None,
 ) -> Any:
-    """Decode ``payload``. ``upstream``/``reference`` turn ``$up``/``$ref`` markers into values."""
+    """Decode ``payload``. ``upstream``/``reference`` turn ``$up``/``$ref`` markers into values.
+    ``buffers`` replaces ``payload.buffers`` (with those from shared memory read in)."""
     header = payload.header
     if not header:
         return None
-    buffers: Sequence[bytes] = payload.buffers
+    if buffers is None:
+        if payload.shared:
+            raise CodecError("a value in shared memory reached a process that cannot read it")
+        buffers = payload.buffers
     if b'"$' not in header:
         return _loads(header, None)
 
@@ -206,4 +233,5 @@ def _array(buffers: Sequence[bytes], marker: dict[str, Any]) -> Any:
 
 def payload_size(payload: Payload) -> int:
     """Bytes of a payload on the wire, roughly (header plus buffers)."""
-    return len(payload.header) + sum(len(buffer) for buffer in payload.buffers)
+    shared: int = sum(int(entry.size) for entry in payload.shared)
+    return len(payload.header) + sum(len(buffer) for buffer in payload.buffers) + shared

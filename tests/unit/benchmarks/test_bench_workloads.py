@@ -20,6 +20,7 @@ def test_groups_and_names_select_in_table_order_without_repeats() -> None:
         "http-chain-3",
         "payload-1mb",
         "payload-10mb",
+        "payload-100mb",
         "idle-memory",
     ]
 

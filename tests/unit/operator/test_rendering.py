@@ -99,13 +99,18 @@ def test_python_node_pod_runs_worker_and_sidecar() -> None:
         "--node", "adder", "--socket", "/var/run/braid/worker.sock",
         "--discovery", "kubernetes", "--advertise", "$(BRAID_POD_IP):7000",
         "--health-port", "8086",
+        "--shared-memory-dir", "/var/run/braid/shm", "--shared-memory-bytes", "1073741824",
     ]  # fmt: skip
     # A hung worker stops answering its health service and the kubelet restarts it.
     assert model["ports"] == [{"name": "health", "containerPort": 8086, "protocol": "TCP"}]
     assert model["livenessProbe"]["grpc"] == {"port": 8086, "service": ""}
-    assert sidecar["command"][-4:] == [
+    assert sidecar["command"][-8:] == [
         "--worker-socket", "/var/run/braid/worker.sock", "--discovery", "kubernetes",
+        "--shared-memory-dir", "/var/run/braid/shm", "--shared-memory-bytes", "1073741824",
     ]  # fmt: skip
+    # Large values cross between the two through the socket's emptyDir, backed by memory.
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["braid-run"]["emptyDir"] == {"medium": "Memory"}
     assert sidecar["readinessProbe"]["grpc"] == {"port": 7000, "service": "braid.v1.Replica"}
     assert sidecar["livenessProbe"]["grpc"] == {"port": 7000, "service": ""}
     ports = {p["containerPort"] for c in (model, sidecar) for p in c["ports"]}

@@ -38,6 +38,7 @@ class FakeClient:
         self.behaviour = behaviour
         self.calls: list[CallRequest] = []
         self.cancelled: list[str] = []
+        self.shared = None  # no shared memory: every value inline (decision 0012)
 
     async def _result(self, request: CallRequest) -> Any:
         self.calls.append(request)
