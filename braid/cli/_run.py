@@ -29,6 +29,7 @@ from braid.runtime import (
     Layout,
 )
 from braid.runtime._local.processes import watch_parent
+from braid.runtime._local.scaling import DEFAULT_INTERVAL_SECONDS
 from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
@@ -91,6 +92,14 @@ def register(subparsers: Any) -> None:
         help="on Ctrl-C or SIGTERM, let requests in flight finish for at most this long "
         f"(default {DRAIN_TIMEOUT_SECONDS})",
     )
+    parser.add_argument(
+        "--autoscale-interval",
+        type=float,
+        default=DEFAULT_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help="seconds between autoscaling decisions for nodes with autoscaling "
+        f"(default {DEFAULT_INTERVAL_SECONDS})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -136,6 +145,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         layout=Layout(args.layout),
         startup_timeout=args.startup_timeout,
         drain_timeout=args.drain_timeout,
+        autoscale_interval=args.autoscale_interval,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

@@ -14,6 +14,7 @@ from braid.spec._graphs import (
     KIND,
     PLURAL,
     Autoscaling,
+    AutoscalingMode,
     DeploymentGraph,
     Dispatch,
     DispatchCase,
@@ -57,6 +58,7 @@ from braid.spec._references import (
     substitute,
 )
 from braid.spec._rules import step_dependencies
+from braid.spec._scaling import ScalingDecision, ScalingState, decide_replicas, wanted_replicas
 from braid.spec._statuses import (
     Condition,
     ConditionStatus,
@@ -82,6 +84,7 @@ __all__ = [
     "RESERVED_VOLUME_NAMES",
     "SHARED_FIELDS",
     "Autoscaling",
+    "AutoscalingMode",
     "CallTarget",
     "Condition",
     "ConditionStatus",
@@ -108,12 +111,15 @@ __all__ = [
     "Reference",
     "Resources",
     "RolloutStrategy",
+    "ScalingDecision",
+    "ScalingState",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
     "Volume",
     "VolumeMount",
+    "decide_replicas",
     "group_host",
     "host_of",
     "hosts",
@@ -129,4 +135,5 @@ __all__ = [
     "step_dependencies",
     "substitute",
     "validate_graph",
+    "wanted_replicas",
 ]

@@ -27,6 +27,7 @@ SPEC_NAMES = [
     "RESERVED_VOLUME_NAMES",
     "SHARED_FIELDS",
     "Autoscaling",
+    "AutoscalingMode",
     "CallTarget",
     "Condition",
     "ConditionStatus",
@@ -53,12 +54,15 @@ SPEC_NAMES = [
     "Reference",
     "Resources",
     "RolloutStrategy",
+    "ScalingDecision",
+    "ScalingState",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
     "Volume",
     "VolumeMount",
+    "decide_replicas",
     "group_host",
     "host_of",
     "hosts",
@@ -74,6 +78,7 @@ SPEC_NAMES = [
     "step_dependencies",
     "substitute",
     "validate_graph",
+    "wanted_replicas",
 ]
 
 

@@ -1,7 +1,9 @@
 """Peer discovery: which replicas of each node are ready, behind one small interface.
 
 - :class:`StaticDiscovery` serves a fixed map, or a JSON peers file that ``braid run`` writes and
-  rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``); the file
+  rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``, and
+  ``"failures": {"adder": {"message": ..., "until": <epoch seconds>}}`` while a node's replica
+  could not start, so that requests held for it fail with the reason); the file
   is re-read when its modification time changes, checked at most every ``poll_interval``.
 - :mod:`braid.runtime._discovery.endpointslices` watches EndpointSlices in a cluster.
 
@@ -29,6 +31,10 @@ class Discovery(Protocol):
         """Addresses (``host:port``) of the ready replicas of ``node``; maybe empty."""
         ...
 
+    def failure(self, node: str) -> str | None:
+        """Why no replica of ``node`` could start, while callers should stop waiting for one."""
+        ...
+
     async def start(self) -> None:
         """Begin watching (no-op for static maps)."""
         ...
@@ -50,6 +56,7 @@ class StaticDiscovery:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._peers: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (peers or {}).items()}
+        self._failures: dict[str, tuple[str, float]] = {}
         self._file = peers_file
         self._interval = poll_interval
         self._clock = clock
@@ -62,6 +69,13 @@ class StaticDiscovery:
         if self._file is not None and self._clock() - self._checked >= self._interval:
             self._reload()
         return self._peers.get(node, ())
+
+    def failure(self, node: str) -> str | None:
+        self.replicas(node)  # refresh, rate-limited
+        found = self._failures.get(node)
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0]
 
     async def start(self) -> None:
         return None
@@ -86,6 +100,10 @@ class StaticDiscovery:
             self._peers = {
                 str(node): tuple(str(a) for a in addresses) for node, addresses in nodes.items()
             }
+            self._failures = {
+                str(node): (str(failure["message"]), float(failure["until"]))
+                for node, failure in data.get("failures", {}).items()
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.warning("peers file %s is unreadable, keeping the last peers: %s", path, exc)
             return
@@ -93,8 +111,16 @@ class StaticDiscovery:
         logger.debug("peers reloaded from %s: %s", path, self._peers)
 
 
-def write_peers_file(path: Path, peers: Mapping[str, Sequence[str]]) -> None:
-    """Atomically (re)write a peers file for :class:`StaticDiscovery`."""
+def write_peers_file(
+    path: Path,
+    peers: Mapping[str, Sequence[str]],
+    failures: Mapping[str, tuple[str, float]] | None = None,
+) -> None:
+    """Atomically (re)write a peers file for :class:`StaticDiscovery`; ``failures`` maps a node
+    to why its replica could not start and until when (epoch seconds) callers should say so."""
+    data: dict[str, object] = {"nodes": {k: list(v) for k, v in peers.items()}}
+    if failures:
+        data["failures"] = {k: {"message": m, "until": u} for k, (m, u) in failures.items()}
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps({"nodes": {k: list(v) for k, v in peers.items()}}, indent=2))
+    temporary.write_text(json.dumps(data, indent=2))
     os.replace(temporary, path)

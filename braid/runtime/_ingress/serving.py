@@ -40,6 +40,7 @@ from braid.runtime._ingress.http_protocol import HttpLimits
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
 
@@ -103,9 +104,13 @@ class Ingress:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
         routes = []
+        routers: list[tuple[str, Router]] = []
         for graph, discovery in graphs:
-            runner = FlowRunner(plan_flow(graph), ReplicaClient(Router(discovery), self.pool))
+            router = Router(discovery, buffers=buffers_of(graph))
+            routers.append((graph.metadata.name, router))
+            runner = FlowRunner(plan_flow(graph), ReplicaClient(router, self.pool))
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
+        self.metrics.registry.register(HeldCollector(lambda: routers))
         self.routes = RouteTable(routes)
         self.http_handler = HttpIngress(self.routes, self.metrics)
         app = AsgiAdapter(

@@ -56,6 +56,7 @@ from braid.runtime._replica.worker_socket import (
     SocketExecutor,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
+from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.spec import (
     DRAIN_TIMEOUT_SECONDS,
@@ -120,12 +121,14 @@ class ReplicaHost:
         self.loop = asyncio.get_running_loop()
         self.discovery = make_discovery(settings, graph.metadata.name)
         self.pool = ChannelPool()
-        self.client = ReplicaClient(Router(self.discovery), self.pool)
+        router = Router(self.discovery, buffers=buffers_of(graph))
+        self.client = ReplicaClient(router, self.pool)
         self.store = ResultStore(
             max_bytes=settings.max_result_bytes, ttl=settings.result_ttl_seconds
         )
         self.registry = CollectorRegistry()
         self.metrics = SidecarMetrics(self.registry, graph.metadata.name, self.node.name)
+        self.registry.register(HeldCollector(lambda: [(graph.metadata.name, router)]))
         self.services = {member.name: self._service(member) for member in self.host.members}
         if self.host.group is not None:
             address = settings.advertise or settings.listen
