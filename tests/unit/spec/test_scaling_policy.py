@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from braid.spec import Autoscaling, ScalingDecision, ScalingState, decide_replicas, wanted_replicas
+import pytest
+
+from braid.spec import (
+    Autoscaling,
+    GraphInvalid,
+    ScalingDecision,
+    ScalingState,
+    decide_replicas,
+    validate_graph,
+    wanted_replicas,
+)
 
 
 def policy(**fields: object) -> Autoscaling:
@@ -135,3 +145,60 @@ def test_load_at_target_is_content() -> None:
     decision = loop.tick([2.0, 2.0, 2.0])
     assert decision.replicas == 3
     assert decision.state == ScalingState()
+
+
+def test_an_hpa_cannot_scale_to_zero_and_says_where() -> None:
+    document = {
+        "apiVersion": "braid.dev/v1alpha1",
+        "kind": "DeploymentGraph",
+        "metadata": {"name": "g"},
+        "spec": {
+            "nodes": [
+                {
+                    "name": "n",
+                    "class": "m:C",
+                    "autoscaling": {"mode": "hpa", "minReplicas": 0, "maxReplicas": 2},
+                }
+            ],
+            "flow": {
+                "input": "x",
+                "steps": [{"name": "s", "call": "n.f", "args": ["$x"]}],
+                "output": "$s",
+            },
+        },
+    }
+    with pytest.raises(GraphInvalid) as caught:
+        validate_graph(document)
+    paths = [problem.path for problem in caught.value.problems]
+    assert paths == ["spec.nodes[0].autoscaling.minReplicas"]
+    document["spec"]["nodes"][0]["autoscaling"]["mode"] = "builtin"  # type: ignore[index]
+    assert validate_graph(document).spec.nodes[0].autoscaling is not None
+
+
+def test_unknown_autoscaling_fields_and_bad_values_name_their_path() -> None:
+    document = {
+        "apiVersion": "braid.dev/v1alpha1",
+        "kind": "DeploymentGraph",
+        "metadata": {"name": "g"},
+        "spec": {
+            "nodes": [
+                {
+                    "name": "n",
+                    "class": "m:C",
+                    "autoscaling": {"maxReplicas": 2, "upscaleDelaySeconds": -1, "mode": "keda"},
+                }
+            ],
+            "flow": {
+                "input": "x",
+                "steps": [{"name": "s", "call": "n.f", "args": ["$x"]}],
+                "output": "$s",
+            },
+        },
+    }
+    with pytest.raises(GraphInvalid) as caught:
+        validate_graph(document)
+    paths = sorted(problem.path for problem in caught.value.problems)
+    assert paths == [
+        "spec.nodes[0].autoscaling.mode",
+        "spec.nodes[0].autoscaling.upscaleDelaySeconds",
+    ]
