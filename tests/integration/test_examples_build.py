@@ -31,6 +31,7 @@ BUILDS = [
     ("http-model-server", "app.py:app", "graph.yaml"),
     ("content-understanding", "app.py:app", "graph.yaml"),
     ("iris", "app.py:app", "graph.yaml"),
+    ("autoscaling", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.
