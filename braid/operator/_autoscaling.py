@@ -109,7 +109,7 @@ def pod_load(text: str, graph: str) -> PodLoad:
     return PodLoad(ongoing, held)
 
 
-def _ready_address(pod: Mapping[str, Any]) -> str | None:
+def ready_address(pod: Mapping[str, Any]) -> str | None:
     status = pod.get("status") or {}
     ip = status.get("podIP")
     ready = any(
@@ -166,7 +166,7 @@ class Autoscaler:
         return changed
 
     async def _loads(self, pods: Sequence[Mapping[str, Any]], graph: str) -> dict[str, PodLoad]:
-        addresses = sorted({a for pod in pods if (a := _ready_address(pod)) is not None})
+        addresses = sorted({a for pod in pods if (a := ready_address(pod)) is not None})
         texts = await asyncio.gather(*(self._read(a) for a in addresses))
         return {a: pod_load(text, graph) for a, text in zip(addresses, texts, strict=True)}
 
@@ -198,7 +198,7 @@ class Autoscaler:
             if (pod.get("metadata") or {}).get("labels", {}).get(NODE_LABEL) == unit
             and (pod.get("metadata") or {}).get("labels", {}).get(COMPONENT_LABEL)
             == Component.NODE.value
-            and (address := _ready_address(pod)) is not None
+            and (address := ready_address(pod)) is not None
         ]
         ongoing = [sum(loads[a].ongoing.get(n, 0.0) for n in names) for a in own if a in loads]
         held = sum(load.held.get(n, 0.0) for load in loads.values() for n in names)

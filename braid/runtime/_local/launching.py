@@ -175,6 +175,8 @@ class Launcher:
         self._unit_replicas: dict[tuple[str, str], list[LocalReplica]] = {}
         self._next_index: dict[tuple[str, str], int] = {}
         self._scaling_tasks: set[asyncio.Task[None]] = set()
+        #: Replicas being drained: out of the lists above, still to be stopped.
+        self._draining: list[LocalReplica] = []
         self._autoscaler: asyncio.Task[None] | None = None
 
     def peers_file(self, graph: GraphFile) -> Path:
@@ -219,7 +221,8 @@ class Launcher:
                 await task
         if self.ingress is not None:
             await self.ingress.stop(grace)
-        await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
+        draining = [p for r in self._draining for p in (r.sidecar, *r.companions)]
+        await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers + draining))
         self.ports.close()
         if self._temporary is not None:
             self._temporary.cleanup()
@@ -403,11 +406,13 @@ class Launcher:
     async def _drain(self, replica: LocalReplica) -> None:
         """Take a replica out of the peers file, give callers time to notice, then stop it:
         SIGTERM makes it finish the calls it has (no request is lost)."""
+        self._draining.append(replica)  # stop() stops it, should this be cancelled
         await replica.sidecar.withdraw()
         await asyncio.sleep(WITHDRAW_NOTICE_SECONDS)
         grace = self.settings.drain_timeout + self.settings.grace
         await replica.sidecar.stop(grace)
         await asyncio.gather(*(p.stop(grace) for p in replica.companions))
+        self._draining.remove(replica)
         self._write_status()
 
     def _plan_worker(

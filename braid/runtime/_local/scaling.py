@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -127,10 +127,12 @@ class LocalAutoscaler:
         *,
         interval: float = DEFAULT_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        read: Callable[[str], Awaitable[str]] = read_metrics,
     ) -> None:
         self._target = target
         self._interval = interval
         self._clock = clock
+        self._read = read
 
     async def run(self) -> None:
         """Forever: decide, act, wait one interval (cancel to stop)."""
@@ -146,7 +148,7 @@ class LocalAutoscaler:
         if not units:
             return
         addresses = sorted(set(self._target.metrics_addresses()))
-        texts = await asyncio.gather(*(read_metrics(a) for a in addresses))
+        texts = await asyncio.gather(*(self._read(a) for a in addresses))
         loads = dict(zip(addresses, (parse_load(t) for t in texts), strict=True))
         now = self._clock()
         for unit in units:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from edge_harness import GRAPHS, Running, braid_run, post_json, request, wait_gone
+from edge_harness import GRAPHS, Running, braid_run, grpcurl, post_json, request, wait_gone
 
 CONDITION_TIMEOUT = 90.0
 
@@ -165,6 +165,10 @@ def test_a_full_buffer_answers_503_with_retry_after(tmp_path: Path, seen_pids: s
                 'node "sleeper" has no ready replica and 2 requests are already held for it; '
                 "retry shortly"
             )
+            data = json.dumps({"graph": "buffered", "json": "0"})
+            over_grpc = grpcurl(running.grpc, "braid.v1.Graph/Invoke", data)
+            assert "Code: Unavailable" in over_grpc.stdout + over_grpc.stderr
+            assert "already held for it" in over_grpc.stdout + over_grpc.stderr
             gate.touch()  # the replica finishes starting: the held requests are delivered
             assert [w.result().status for w in waiting] == [200, 200]
         _note_pids(running, seen_pids)
