@@ -117,6 +117,21 @@ def test_a_node_at_zero_wakes_for_a_request_and_goes_back_to_zero(
         assert post_json(running.http, "/to-zero", 0.0).status == 200
 
 
+def test_a_sidecar_holds_a_handle_call_to_a_node_at_zero_and_wakes_it(
+    tmp_path: Path, seen_pids: set[int]
+) -> None:
+    with braid_run([GRAPHS / "handle_to_zero.yaml"], tmp_path / "run") as running:
+        assert _scaled(running, "handle-to-zero/sleeper")["replicas"] == 0
+        reply = post_json(running.http, "/handle-to-zero", 0.0)
+        assert reply.status == 200, reply.body
+        assert isinstance(reply.json(), int)  # the woken sleeper's pid
+        _note_pids(running, seen_pids)
+        assert (
+            "1 requests held while it had none"
+            in _scaled(running, "handle-to-zero/sleeper")["reason"]
+        )
+
+
 def test_a_wake_up_that_fails_fails_the_held_requests_with_the_users_exception(
     tmp_path: Path, seen_pids: set[int]
 ) -> None:

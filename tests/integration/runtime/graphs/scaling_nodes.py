@@ -7,6 +7,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 
 class Sleeper:
@@ -31,3 +32,14 @@ class Gated:
     async def work(self, seconds: float) -> int:
         await asyncio.sleep(seconds)
         return os.getpid()
+
+
+class Caller:
+    """Calls the sleeper through a handle: its sidecar, not the ingress, holds the call."""
+
+    def __init__(self, sleeper: Any) -> None:
+        self.sleeper = sleeper
+
+    async def call(self, seconds: float) -> int:
+        pid: int = await self.sleeper.work.remote(seconds)
+        return pid
