@@ -92,6 +92,13 @@ def register(subparsers: Any) -> None:
         default=os.environ.get("BRAID_LOG_FORMAT", "text"),
         help="log lines as text or JSON (env BRAID_LOG_FORMAT; default %(default)s)",
     )
+    parser.add_argument(
+        "--autoscale-seconds",
+        type=float,
+        default=float(os.environ.get("BRAID_AUTOSCALE_SECONDS", "1")),
+        help="seconds between autoscaling decisions (env BRAID_AUTOSCALE_SECONDS; "
+        "default %(default)s)",
+    )
     add_settings_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         priority=priority,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
+        autoscale_seconds=args.autoscale_seconds,
     )
     try:
         asyncio.run(run_operator(settings))

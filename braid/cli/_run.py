@@ -29,6 +29,7 @@ from braid.runtime import (
     Layout,
 )
 from braid.runtime._local.processes import watch_parent
+from braid.runtime._local.scaling import DEFAULT_INTERVAL_SECONDS
 from braid.spec import DRAIN_TIMEOUT_SECONDS
 
 
@@ -98,6 +99,14 @@ def register(subparsers: Any) -> None:
         help="large values cross between the processes through shared memory (/dev/shm), at "
         "most this much at once (default 4 GiB; 0 turns shared memory off)",
     )
+    parser.add_argument(
+        "--autoscale-interval",
+        type=float,
+        default=DEFAULT_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help="seconds between autoscaling decisions for nodes with autoscaling "
+        f"(default {DEFAULT_INTERVAL_SECONDS})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -144,6 +153,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         startup_timeout=args.startup_timeout,
         drain_timeout=args.drain_timeout,
         shared_memory_bytes=args.shared_memory_bytes,
+        autoscale_interval=args.autoscale_interval,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="then let calls in flight finish for at most this long",
     )
     _shared_memory.add_flags(parser)
+    parser.add_argument(
+        "--termination-log",
+        type=Path,
+        metavar="FILE",
+        help="write why the replica could not start to FILE (a pod's terminationMessagePath; "
+        "braid run passes it on to requests held for the node)",
+    )
 
 
 def _cluster(args: argparse.Namespace) -> ClusterAccess | None:
@@ -149,7 +157,7 @@ def run_sidecar(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         reuse_port=args.reuse_port,
     )
-    return _serve(settings)
+    return _serve(settings, args.termination_log)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -161,17 +169,29 @@ def run_worker(args: argparse.Namespace) -> int:
         health_listen=health,
         reuse_port=args.reuse_port,
     )
-    return _serve(settings)
+    return _serve(settings, args.termination_log)
 
 
-def _serve(settings: ReplicaSettings) -> int:
-    """Serve one replica; a start-up failure is one line (plus the user's own frames)."""
+def _serve(settings: ReplicaSettings, termination_log: Path | None) -> int:
+    """Serve one replica; a start-up failure is one line (plus the user's own frames), also
+    written to ``termination_log`` when given."""
     try:
         asyncio.run(serve_replica(settings))
     except LoadError as exc:
+        _record(termination_log, exc.message)
         return fail(f"{exc.message}{exc.user_frames}")
     except BraidRuntimeError as exc:  # its message names the node
+        _record(termination_log, str(exc))
         return fail(str(exc))
     except OSError as exc:
-        return fail(f'node "{settings.node}" cannot start: {exc}')
+        message = f'node "{settings.node}" cannot start: {exc}'
+        _record(termination_log, message)
+        return fail(message)
     return 0
+
+
+def _record(path: Path | None, message: str) -> None:
+    if path is None:
+        return
+    with contextlib.suppress(OSError):  # the reason still goes to stderr
+        path.write_text(message)

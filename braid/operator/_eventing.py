@@ -37,6 +37,29 @@ def event_object(
     graph: Mapping[str, Any], transition: Transition, now: datetime, instance: str
 ) -> dict[str, Any]:
     """The core/v1 Event for one transition of ``graph`` (pure)."""
+    message = f"{transition.type.value} is {transition.status.value}: {transition.message}"
+    return graph_event(
+        graph,
+        reason=transition.reason,
+        message=message,
+        warning=transition.warning,
+        action="Reconcile",
+        now=now,
+        instance=instance,
+    )
+
+
+def graph_event(
+    graph: Mapping[str, Any],
+    *,
+    reason: str,
+    message: str,
+    warning: bool,
+    action: str,
+    now: datetime,
+    instance: str,
+) -> dict[str, Any]:
+    """A core/v1 Event about ``graph`` (pure)."""
     meta = graph.get("metadata") or {}
     name, namespace = str(meta.get("name")), str(meta.get("namespace"))
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -53,13 +76,13 @@ def event_object(
             "uid": meta.get("uid"),
             "resourceVersion": meta.get("resourceVersion"),
         },
-        "type": "Warning" if transition.warning else "Normal",
-        "reason": transition.reason,
-        "message": f"{transition.type.value} is {transition.status.value}: {transition.message}",
+        "type": "Warning" if warning else "Normal",
+        "reason": reason,
+        "message": message,
         "source": {"component": FIELD_MANAGER},
         "reportingComponent": FIELD_MANAGER,
         "reportingInstance": instance,
-        "action": "Reconcile",
+        "action": action,
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
         "eventTime": micro,
@@ -76,7 +99,22 @@ class ApiEvents:
         self._api, self._clock, self._instance = api, clock, instance
 
     async def record(self, graph: Mapping[str, Any], transition: Transition) -> None:
-        event = event_object(graph, transition, self._clock(), self._instance)
+        await self._post(graph, event_object(graph, transition, self._clock(), self._instance))
+
+    async def scaled(self, graph: Mapping[str, Any], message: str) -> None:
+        """An Event ``Scaled`` about an autoscaling decision; ``message`` is its reason."""
+        event = graph_event(
+            graph,
+            reason="Scaled",
+            message=message,
+            warning=False,
+            action="Scale",
+            now=self._clock(),
+            instance=self._instance,
+        )
+        await self._post(graph, event)
+
+    async def _post(self, graph: Mapping[str, Any], event: dict[str, Any]) -> None:
         namespace = event["metadata"]["namespace"]
         try:
             await self._api.create(EVENTS, namespace, event)
@@ -85,7 +123,7 @@ class ApiEvents:
             logger.log(
                 level,
                 "event %s about %s/%s dropped: %s",
-                transition.reason,
+                event["reason"],
                 namespace,
                 event["involvedObject"]["name"],
                 exc,

@@ -7,6 +7,7 @@
   graphs the watch reports, and a task started with the operator reconciles them every
   ``resync_seconds`` (:class:`~braid.operator._resyncing.Resyncer`);
 - events of the Deployments and Pods braid manages refresh their graph's status;
+- the autoscaler (:mod:`._autoscaling`) is a task like the drift check, over the same graphs;
 - the deletion of a graph only forgets it: its children carry ownerReferences to it, so the
   garbage collector deletes them, and no handler asks kopf for a finalizer, so a delete never
   waits for the operator (docs/decisions/0003-level-triggered-reconcile.md). A finalizer that
@@ -28,8 +29,10 @@ from typing import Any
 
 import kopf
 
+from braid.operator._autoscaling import Autoscaler, AutoscalerLoop, LoadReader, read_pod_metrics
 from braid.operator._configuring import configure
 from braid.operator._errors import KubernetesError
+from braid.operator._eventing import ApiEvents
 from braid.operator._kubernetes import KubernetesApi
 from braid.operator._labels import GRAPH_LABEL, MANAGED_BY
 from braid.operator._reconciling import Reconciler, utcnow
@@ -69,16 +72,29 @@ def build_registry(
     *,
     identity: str,
     credentials: Login = login,
+    load_reader: LoadReader = read_pod_metrics,
 ) -> kopf.OperatorRegistry:
     """A kopf registry with braid's handlers bound to ``reconciler``; ``credentials`` logs in.
 
     ``identity`` must be the one given to kopf for peering: the drift check asks the peering
-    object whether this operator is the active one.
+    object whether this operator is the active one. ``load_reader`` reads a pod's metrics for
+    the autoscaler.
     """
     registry = kopf.OperatorRegistry()
     graphs = (API_GROUP, API_VERSION, PLURAL)
     ours = settings
     resyncer = Resyncer(reconciler, api, settings, identity, utcnow)
+    autoscaler = Autoscaler(
+        api,
+        settings,
+        events=ApiEvents(api, utcnow, identity),
+        lock=reconciler.lock,
+        read=load_reader,
+        metrics=reconciler.metrics,
+    )
+    scaling = AutoscalerLoop(
+        autoscaler, lambda: list(resyncer.graphs), resyncer.active, settings.autoscale_seconds
+    )
     running: list[asyncio.Task[None]] = []
     kopf.on.login(registry=registry)(credentials)
 
@@ -86,6 +102,7 @@ def build_registry(
     async def start(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings, ours)
         running.append(asyncio.create_task(resyncer.run(), name="braid drift check"))
+        running.append(asyncio.create_task(scaling.run(), name="braid autoscaler"))
 
     @kopf.on.cleanup(registry=registry)
     async def stop(**_: Any) -> None:

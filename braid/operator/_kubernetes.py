@@ -75,6 +75,10 @@ def resource_of(obj: KubeObject) -> Resource:
         raise KubernetesError(f"braid does not manage {key[1]} ({key[0]}) objects") from None
 
 
+#: The field manager of the autoscaler's replica counts (the reconcile applies as ``braid``).
+SCALER_FIELD_MANAGER = "braid-autoscaler"
+
+
 class KubernetesApi(Protocol):
     """What the reconciler needs from the API server."""
 
@@ -102,6 +106,10 @@ class KubernetesApi(Protocol):
 
     async def create(self, resource: Resource, namespace: str, obj: KubeObject) -> None:
         """Create one object (an Event); it must not exist yet."""
+        ...
+
+    async def patch(self, resource: Resource, namespace: str, name: str, body: KubeObject) -> None:
+        """A JSON merge patch of one object (the autoscaler's replicas)."""
         ...
 
 
@@ -143,6 +151,11 @@ class ApiClientKubernetes:
 
     async def create(self, resource: Resource, namespace: str, obj: KubeObject) -> None:
         await self._call("POST", resource.path(namespace), body=obj)
+
+    async def patch(self, resource: Resource, namespace: str, name: str, body: KubeObject) -> None:
+        query = [("fieldManager", SCALER_FIELD_MANAGER)]
+        path = resource.path(namespace, name)
+        await self._call("PATCH", path, query=query, body=body, content_type=_MERGE)
 
     async def _call(
         self,

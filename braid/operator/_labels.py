@@ -34,6 +34,8 @@ CODE_ANNOTATION = "braid.dev/code-digest"
 FLOW_ANNOTATION = "braid.dev/flow-digest"
 #: Per-graph switches that override the operator's settings ("true" or "false").
 PDB_ANNOTATION = "braid.dev/pod-disruption-budget"
+#: On a node's Deployment: the autoscaler's last decision, for the status and humans.
+SCALING_REASON_ANNOTATION = "braid.dev/scaling-reason"
 NETWORK_POLICY_ANNOTATION = "braid.dev/network-policy"
 
 GRAPH_DIR = "/etc/braid/graph"

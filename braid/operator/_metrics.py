@@ -56,6 +56,18 @@ class OperatorMetrics:
             ["condition", "status"],
             registry=self.registry,
         )
+        self.autoscaler_desired = Gauge(
+            "braid_operator_autoscaler_desired_replicas",
+            "Replicas the autoscaler wants for a node (or co-location group) now.",
+            ["namespace", "graph", "node"],
+            registry=self.registry,
+        )
+        self.autoscaler_decisions = Counter(
+            "braid_operator_autoscaler_decisions",
+            "Replica count changes the autoscaler made, by direction (up or down).",
+            ["namespace", "graph", "node", "direction"],
+            registry=self.registry,
+        )
         self._known: dict[tuple[str, str], dict[str, str]] = {}
 
     def observe_status(self, namespace: str, name: str, status: GraphStatus) -> None:

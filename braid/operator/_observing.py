@@ -30,6 +30,7 @@ from typing import Any
 from braid.operator._labels import (
     INGRESS_GRPC_PORT,
     INGRESS_HTTP_PORT,
+    SCALING_REASON_ANNOTATION,
     ingress_object_name,
     node_object_name,
 )
@@ -267,12 +268,22 @@ def observed_status(
                 desired_replicas=r.desired,
                 updated_replicas=r.updated,
                 ready_replicas=r.ready,
+                scaling_reason=_scaling_reason(
+                    deployments.get(node_object_name(graph, _host(graph, r.name)))
+                ),
             )
             for r in nodes
         ],
         ready_nodes=f"{ready_nodes}/{len(nodes)}",
         endpoint=endpoint(graph),
     )
+
+
+def _scaling_reason(deployment: Mapping[str, Any] | None) -> str | None:
+    """The autoscaler's last decision, as it recorded it on the node's Deployment."""
+    annotations = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
+    reason = annotations.get(SCALING_REASON_ANNOTATION)
+    return str(reason) if reason else None
 
 
 def _ready(waiting: list[Rollout], failure: str | None, node_count: int) -> Condition:

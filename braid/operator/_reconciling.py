@@ -100,6 +100,14 @@ class Reconciler:
     def _lock(self, namespace: str, name: str) -> asyncio.Lock:
         return self._locks.setdefault((namespace, name), asyncio.Lock())
 
+    @property
+    def metrics(self) -> OperatorMetrics:
+        return self._metrics
+
+    def lock(self, namespace: str, name: str) -> asyncio.Lock:
+        """The graph's lock: whoever else writes its children (the autoscaler) holds it too."""
+        return self._lock(namespace, name)
+
     async def reconcile(self, body: Mapping[str, Any]) -> Outcome:
         """Make the cluster match the graph in ``body``; see the module docstring."""
         meta = body.get("metadata") or {}

@@ -7,7 +7,8 @@ to (in apply order):
 - the ServiceAccount, Role and RoleBinding its pods use to discover peers (EndpointSlices only);
 - the ConfigMap ``<graph>-graph`` with the compiled graph, userConfig included;
 - per node a Deployment and a headless Service ``<graph>-<node>``, plus a
-  HorizontalPodAutoscaler when the node autoscales, and optionally a PodDisruptionBudget;
+  HorizontalPodAutoscaler when the node autoscales with ``mode: hpa`` (braid's own autoscaler,
+  the default, needs no object), and optionally a PodDisruptionBudget;
 - the ingress Deployment and Service ``<graph>-ingress``;
 - optionally a NetworkPolicy that admits only the graph's own pods to its nodes.
 
@@ -50,7 +51,7 @@ from braid.operator._live_nodes import LiveNode, code_json, pinned_code
 from braid.operator._pod_rendering import ingress_pod_spec, model_code, node_pod_spec
 from braid.operator._pod_settings import service_accounts
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Host, Node, Problem, hosts
+from braid.spec import AutoscalingMode, DeploymentGraph, Host, Node, Problem, hosts
 
 #: At most this share of a node's replicas is down during a rollout (after Ray Serve's 20%).
 MAX_UNAVAILABLE = "20%"
@@ -60,7 +61,8 @@ MAX_SURGE = "25%"
 #: GPU, and on a full GPU pool it would stay Pending and stall the rollout (docs/rollouts.md).
 GPU_MAX_UNAVAILABLE = 1
 GPU_MAX_SURGE = 0
-#: The per-pod metric the autoscaler targets; a metrics adapter must serve it (docs/operator.md).
+#: The per-pod metric an HPA targets (``mode: hpa``); a metrics adapter must serve it
+#: (docs/operator.md).
 AUTOSCALING_METRIC = "braid_ongoing_requests"
 _REVISION_HISTORY = 5
 #: What one ConfigMap's data may hold in total (the API server refuses more): the compiled graph
@@ -321,7 +323,7 @@ def _node_objects(
                 },
             }
         )
-    if node.autoscaling is not None:
+    if node.autoscaling is not None and node.autoscaling.mode is AutoscalingMode.HPA:
         objects.append(_autoscaler(graph, node, name))
     if pdb:
         objects.append(_disruption_budget(graph, name, Component.NODE, node.name))

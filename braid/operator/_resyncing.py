@@ -110,6 +110,10 @@ class Resyncer:
             done += 1
         return done
 
+    async def active(self, namespace: str) -> bool:
+        """Whether this operator is the active peer for ``namespace`` (always, standalone)."""
+        return await self._active(namespace)
+
     async def _active(self, namespace: str) -> bool:
         peering = self._settings.peering_name
         if peering is None:

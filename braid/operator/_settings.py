@@ -75,6 +75,11 @@ class OperatorSettings(BaseModel):
     resync_seconds: float = Field(
         default=300.0, gt=0, description="Interval of the periodic drift check of every graph."
     )
+    autoscale_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Interval of the autoscaler's decisions for nodes with autoscaling.",
+    )
     backoff_seconds: float = Field(
         default=1.0,
         gt=0,

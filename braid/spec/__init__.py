@@ -14,6 +14,7 @@ from braid.spec._graphs import (
     KIND,
     PLURAL,
     Autoscaling,
+    AutoscalingMode,
     DeploymentGraph,
     Dispatch,
     DispatchCase,
@@ -58,6 +59,7 @@ from braid.spec._references import (
     substitute,
 )
 from braid.spec._rules import step_dependencies
+from braid.spec._scaling import ScalingDecision, ScalingState, decide_replicas, wanted_replicas
 from braid.spec._statuses import (
     Condition,
     ConditionStatus,
@@ -84,6 +86,7 @@ __all__ = [
     "RESERVED_VOLUME_NAMES",
     "SHARED_FIELDS",
     "Autoscaling",
+    "AutoscalingMode",
     "CallTarget",
     "Condition",
     "ConditionStatus",
@@ -112,12 +115,15 @@ __all__ = [
     "Reference",
     "Resources",
     "RolloutStrategy",
+    "ScalingDecision",
+    "ScalingState",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
     "Volume",
     "VolumeMount",
+    "decide_replicas",
     "group_host",
     "host_of",
     "hosts",
@@ -134,4 +140,5 @@ __all__ = [
     "step_dependencies",
     "substitute",
     "validate_graph",
+    "wanted_replicas",
 ]

@@ -140,13 +140,66 @@ class Resources(SpecModel):
     )
 
 
-class Autoscaling(SpecModel):
-    """Replica bounds and the target number of ongoing requests per replica."""
+class AutoscalingMode(StrEnum):
+    """Who scales a node with ``autoscaling``."""
 
-    min_replicas: int = Field(default=1, ge=0, description="Fewest replicas.")
+    #: braid's own autoscaler (the operator in a cluster, ``braid run`` locally); no add-ons.
+    BUILTIN = "builtin"
+    #: A HorizontalPodAutoscaler on ``braid_ongoing_requests`` (needs a metrics adapter).
+    HPA = "hpa"
+
+
+class Autoscaling(SpecModel):
+    """Replica bounds, the target of ongoing requests per replica, and how fast to follow it.
+
+    The policy is Ray Serve's (docs/decisions/0015-autoscaling.md): the wanted count is the
+    current one times ongoing-per-replica over the target, the change smoothed by a factor, held
+    for a delay before it is applied, and kept within the bounds.
+    """
+
+    mode: AutoscalingMode = Field(
+        default=AutoscalingMode.BUILTIN,
+        strict=False,
+        description='"builtin" (braid scales, the default) or "hpa" (a HorizontalPodAutoscaler).',
+    )
+    min_replicas: int = Field(
+        default=1, ge=0, description="Fewest replicas; 0 lets an idle node scale to zero."
+    )
     max_replicas: int = Field(ge=1, description="Most replicas.")
     target_ongoing_requests: float = Field(
-        default=2.0, gt=0, description="Ongoing requests per replica that autoscaling aims for."
+        default=2.0,
+        gt=0,
+        description="Ongoing (running and queued) requests per replica that autoscaling aims for.",
+    )
+    upscale_delay_seconds: float = Field(
+        default=30.0, ge=0, description="How long more replicas must be wanted before adding them."
+    )
+    downscale_delay_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long fewer replicas must be wanted before removing some.",
+    )
+    downscale_to_zero_delay_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Idle time before the last replica goes (minReplicas 0); downscaleDelaySeconds"
+        " if unset.",
+    )
+    upscaling_factor: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies each upscale step (below 1: more cautious, above 1: faster).",
+    )
+    downscaling_factor: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies each downscale step (below 1: more cautious, above 1: faster).",
+    )
+    max_buffered_requests: int = Field(
+        default=256,
+        ge=1,
+        description="Requests each caller holds for a node with no replica while one starts;"
+        " more are refused with 503 and Retry-After.",
     )
 
 

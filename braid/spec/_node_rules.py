@@ -10,6 +10,7 @@ from braid.spec._errors import Problem
 from braid.spec._graphs import (
     MAX_NAME_LENGTH,
     NODE_NAME_PATTERN,
+    AutoscalingMode,
     GpuSharing,
     Node,
     TolerationOperator,
@@ -102,6 +103,7 @@ def check_node(view: GraphView, path: str, node: Node) -> list[Problem]:
                 f"({node.autoscaling.max_replicas})",
             )
         )
+    problems += _check_autoscaling(path, node)
     problems += check_pod(path, node)
     problems += _check_handles(view, path, node)
     problems += _check_env(path, node)
@@ -201,5 +203,18 @@ def check_route_prefix(view: GraphView) -> list[Problem]:
             "spec.ingress.http.routePrefix",
             f'"{prefix}" is not a route prefix: '
             'start with "/", no trailing "/", no spaces or query',
+        )
+    ]
+
+
+def _check_autoscaling(path: str, node: Node) -> list[Problem]:
+    scaling = node.autoscaling
+    if scaling is None or scaling.mode is not AutoscalingMode.HPA or scaling.min_replicas > 0:
+        return []
+    return [
+        Problem(
+            f"{path}.autoscaling.minReplicas",
+            "a HorizontalPodAutoscaler cannot scale to zero; set minReplicas to 1 or more, or use "
+            'mode "builtin"',
         )
     ]

@@ -54,6 +54,9 @@ class NodeStatus(SpecModel):
     desired_replicas: int = Field(default=0, description="Replicas wanted.")
     updated_replicas: int = Field(default=0, description="Replicas running the current spec.")
     ready_replicas: int = Field(default=0, description="Replicas ready to serve.")
+    scaling_reason: str | None = Field(
+        default=None, description="The autoscaler's last decision, with its reason."
+    )
 
 
 class Endpoint(SpecModel):

@@ -33,6 +33,7 @@ BUILDS = [
     ("iris", "app.py:app", "graph.yaml"),
     ("fused-chain", "app.py:app", "graph.yaml"),
     ("model-weights", "app.py:app", "graph.yaml"),
+    ("autoscaling", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

@@ -27,6 +27,7 @@ SPEC_NAMES = [
     "RESERVED_VOLUME_NAMES",
     "SHARED_FIELDS",
     "Autoscaling",
+    "AutoscalingMode",
     "CallTarget",
     "Condition",
     "ConditionStatus",
@@ -55,12 +56,15 @@ SPEC_NAMES = [
     "Reference",
     "Resources",
     "RolloutStrategy",
+    "ScalingDecision",
+    "ScalingState",
     "SpecError",
     "Step",
     "StepCall",
     "Toleration",
     "Volume",
     "VolumeMount",
+    "decide_replicas",
     "group_host",
     "host_of",
     "hosts",
@@ -77,6 +81,7 @@ SPEC_NAMES = [
     "step_dependencies",
     "substitute",
     "validate_graph",
+    "wanted_replicas",
 ]
 
 

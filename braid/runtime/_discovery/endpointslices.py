@@ -210,6 +210,11 @@ class KubernetesDiscovery:
         host = replica.rsplit(":", 1)[0]
         return f"{host}:{self._metrics_port}"
 
+    def failure(self, node: str) -> str | None:
+        # A pod that cannot start shows in its Deployment's status, not here: held requests
+        # wait until their deadline (the graph's status names the failing node).
+        return None
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="braid-endpointslice-watch")
         with contextlib.suppress(TimeoutError):

@@ -1,7 +1,9 @@
 """Peer discovery: which replicas of each node are ready, behind one small interface.
 
 - :class:`StaticDiscovery` serves a fixed map, or a JSON peers file that ``braid run`` writes and
-  rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``); the file
+  rewrites as replicas come and go (``{"nodes": {"adder": ["127.0.0.1:7101", ...]}}``, and
+  ``"failures": {"adder": {"message": ..., "until": <epoch seconds>}}`` while a node's replica
+  could not start, so that requests held for it fail with the reason); the file
   is re-read when its modification time changes, checked at most every ``poll_interval``. The
   file may also map each replica to its metrics address (``"metrics": {"127.0.0.1:7101":
   "127.0.0.1:7102"}``), which the live graph page reads figures from.
@@ -40,6 +42,10 @@ class Discovery(Protocol):
         """Addresses (``host:port``) of the ready replicas of ``node``; maybe empty."""
         ...
 
+    def failure(self, node: str) -> str | None:
+        """Why no replica of ``node`` could start, while callers should stop waiting for one."""
+        ...
+
     async def start(self) -> None:
         """Begin watching (no-op for static maps)."""
         ...
@@ -62,6 +68,7 @@ class StaticDiscovery:
     ) -> None:
         self._peers: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (peers or {}).items()}
         self._metrics: dict[str, str] = {}
+        self._failures: dict[str, tuple[str, float]] = {}
         self._file = peers_file
         self._interval = poll_interval
         self._clock = clock
@@ -77,6 +84,13 @@ class StaticDiscovery:
 
     def metrics_address(self, replica: str) -> str | None:
         return self._metrics.get(replica)
+
+    def failure(self, node: str) -> str | None:
+        self.replicas(node)  # refresh, rate-limited
+        found = self._failures.get(node)
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0]
 
     async def start(self) -> None:
         return None
@@ -102,6 +116,10 @@ class StaticDiscovery:
                 str(node): tuple(str(a) for a in addresses) for node, addresses in nodes.items()
             }
             metrics = {str(k): str(v) for k, v in data.get("metrics", {}).items()}
+            self._failures = {
+                str(node): (str(failure["message"]), float(failure["until"]))
+                for node, failure in data.get("failures", {}).items()
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.warning("peers file %s is unreadable, keeping the last peers: %s", path, exc)
             return
@@ -111,13 +129,19 @@ class StaticDiscovery:
 
 
 def write_peers_file(
-    path: Path, peers: Mapping[str, Sequence[str]], metrics: Mapping[str, str] | None = None
+    path: Path,
+    peers: Mapping[str, Sequence[str]],
+    failures: Mapping[str, tuple[str, float]] | None = None,
+    metrics: Mapping[str, str] | None = None,
 ) -> None:
-    """Atomically (re)write a peers file for :class:`StaticDiscovery`; ``metrics`` maps a
-    replica's address to its metrics address."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    document: dict[str, object] = {"nodes": {k: list(v) for k, v in peers.items()}}
+    """Atomically (re)write a peers file for :class:`StaticDiscovery`; ``failures`` maps a node
+    to why its replica could not start and until when (epoch seconds) callers should say so;
+    ``metrics`` maps a replica's address to its metrics address."""
+    data: dict[str, object] = {"nodes": {k: list(v) for k, v in peers.items()}}
+    if failures:
+        data["failures"] = {k: {"message": m, "until": u} for k, (m, u) in failures.items()}
     if metrics:
-        document["metrics"] = dict(metrics)
-    temporary.write_text(json.dumps(document, indent=2))
+        data["metrics"] = dict(metrics)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2))
     os.replace(temporary, path)

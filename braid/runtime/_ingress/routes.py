@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from braid.runtime._discovery.peers import Discovery
 from braid.runtime._flow.running import FlowRunner
 from braid.runtime._wire.errors import BadRequest, BraidRuntimeError
+from braid.runtime._wire.holding import buffers_of
 from braid.spec import DeploymentGraph, parse_quantity
 
 
@@ -60,9 +61,13 @@ class GraphRoute:
         return (time.monotonic() if now is None else now) + timeout
 
     def missing_nodes(self) -> list[str]:
-        """Nodes of the graph with no ready replica."""
+        """Nodes of the graph with no ready replica (a node that scales to zero may have none:
+        its replica starts on demand)."""
+        waking = {n for n, buffer in buffers_of(self.graph).items() if buffer.wait_seconds is None}
         return [
-            node.name for node in self.graph.spec.nodes if not self.discovery.replicas(node.name)
+            node.name
+            for node in self.graph.spec.nodes
+            if node.name not in waking and not self.discovery.replicas(node.name)
         ]
 
 

@@ -41,6 +41,7 @@ from braid.runtime._ingress.http_protocol import HttpLimits
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
@@ -121,10 +122,14 @@ class Ingress:
             else None
         )
         routes = []
+        routers: list[tuple[str, Router]] = []
         for graph, discovery in graphs:
-            client = ReplicaClient(Router(discovery), self.pool, shared=self.shared)
+            router = Router(discovery, buffers=buffers_of(graph))
+            routers.append((graph.metadata.name, router))
+            client = ReplicaClient(router, self.pool, shared=self.shared)
             runner = FlowRunner(plan_flow(graph), client)
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
+        self.metrics.registry.register(HeldCollector(lambda: routers))
         self.routes = RouteTable(routes)
         self.pages = GraphPages(self.routes, enabled=graph_page)
         self.http_handler = HttpIngress(self.routes, self.metrics, pages=self.pages)

@@ -15,7 +15,12 @@ replica reports SERVING on gRPC health, the ingress starts (``braid ingress``), 
 ready the launcher prints the endpoints (and writes them as JSON to ``status_file``).
 
 A process that crashes is restarted on the same port with backoff and leaves the peers file
-meanwhile (:mod:`braid.runtime._local.processes`). :meth:`Launcher.stop` stops the ingress
+meanwhile (:mod:`braid.runtime._local.processes`). A node with ``autoscaling`` starts with
+``minReplicas`` (maybe none) and the :class:`~braid.runtime._local.scaling.LocalAutoscaler`
+adds and drains replicas while it runs (:meth:`Launcher.scale`): a new replica joins the peers
+file once it is ready; a removed one leaves the peers file first, then drains. A replica that
+cannot start while waking a node puts its reason in the peers file, so that the requests held
+for the node fail with it. :meth:`Launcher.stop` stops the ingress
 first, then everything else, each process group with SIGTERM and then SIGKILL, so that nothing
 is left behind.
 """
@@ -23,13 +28,16 @@ is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
@@ -45,8 +53,9 @@ from braid.runtime._local.processes import (
     grpc_health_probe,
     http_probe,
 )
+from braid.runtime._local.scaling import DEFAULT_INTERVAL_SECONDS, LocalAutoscaler, ScaledUnit
 from braid.runtime._wire.client import REPLICA_SERVICE
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, hosts
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Host, Node, hosts
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +82,12 @@ NOTHING_TO_SERVE = "nothing to serve: both --http and --grpc are off; turn one o
 
 #: Seconds between readiness probes of a running replica (the kubelet's periodSeconds).
 READINESS_PERIOD_SECONDS = 1.0
+#: Seconds a drained replica stays up after leaving the peers file, so that every caller has
+#: re-read the file (they check it every 0.2 s) before it stops taking calls.
+WITHDRAW_NOTICE_SECONDS = 0.5
+#: Seconds a replica's start-up failure stays in the peers file: held and new requests for the
+#: node fail with it meanwhile; afterwards a request wakes the node again.
+WAKE_FAILURE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,8 @@ class LaunchSettings:
     #: Bytes the processes may hold in shared memory at once (decision 0012); None: their
     #: default, 0: no shared memory (every value over gRPC).
     shared_memory_bytes: int | None = None
+    #: Seconds between autoscaling decisions.
+    autoscale_interval: float = DEFAULT_INTERVAL_SECONDS
 
 
 def free_port(host: str) -> int:
@@ -121,12 +138,23 @@ def check_port_free(host: str, port: int, flag: str) -> None:
 
 
 def replica_count(node: Node) -> int:
-    """Replicas to run locally: the fixed count, or the autoscaling minimum, at least one."""
+    """Replicas to start locally: the fixed count (at least one), or the autoscaling minimum
+    (maybe none: the autoscaler starts one on demand)."""
     if node.replicas is not None:
         return max(node.replicas, 1)
     if node.autoscaling is not None:
-        return max(node.autoscaling.min_replicas, 1)
+        return node.autoscaling.min_replicas
     return 1
+
+
+@dataclass
+class LocalReplica:
+    """One replica of a unit: its sidecar and the processes beside it (a worker, a server)."""
+
+    sidecar: Supervised
+    companions: list[Supervised]
+    metrics: str
+    termination_log: Path
 
 
 class Launcher:
@@ -147,10 +175,19 @@ class Launcher:
         self._metrics: dict[Path, dict[str, str]] = {}
         #: The interpreter of each (manifest, node or group) that has a local environment.
         self._pythons: dict[tuple[Path, str], str] = {}
+        self._failures: dict[Path, dict[str, tuple[str, float]]] = {}
         self.ports = PortReservations()
         self._started = False
         #: The shared-memory folder of every process of this run, removed when it stops.
         self._shared = workdirs.shared_memory_dir() if settings.shared_memory_bytes != 0 else None
+        #: Per autoscaled unit (graph name, unit name): its state and its replicas.
+        self._scaled: dict[tuple[str, str], tuple[ScaledUnit, GraphFile, Host]] = {}
+        self._unit_replicas: dict[tuple[str, str], list[LocalReplica]] = {}
+        self._next_index: dict[tuple[str, str], int] = {}
+        self._scaling_tasks: set[asyncio.Task[None]] = set()
+        #: Replicas being drained: out of the lists above, still to be stopped.
+        self._draining: list[LocalReplica] = []
+        self._autoscaler: asyncio.Task[None] | None = None
 
     def peers_file(self, graph: GraphFile) -> Path:
         return self.work_dir / f"peers-{graph.graph.metadata.name}.json"
@@ -182,13 +219,21 @@ class Launcher:
             process.supervise()
         self._started = True
         self._write_status()
+        if self._scaled:
+            autoscaler = LocalAutoscaler(self, interval=self.settings.autoscale_interval)
+            self._autoscaler = asyncio.create_task(autoscaler.run(), name="braid autoscaler")
 
     async def stop(self) -> None:
         """Stop the ingress (it drains), then everything else; nothing is left running."""
         grace = self.settings.drain_timeout + self.settings.grace
+        for task in [*([self._autoscaler] if self._autoscaler else []), *self._scaling_tasks]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self.ingress is not None:
             await self.ingress.stop(grace)
-        await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers))
+        draining = [p for r in self._draining for p in (r.sidecar, *r.companions)]
+        await asyncio.gather(*(p.stop(grace) for p in self.replicas + self.servers + draining))
         self.ports.close()
         if self._shared is not None:
             self._shared.cleanup()
@@ -266,54 +311,173 @@ class Launcher:
         return [*args, "--shared-memory-peers"] if peers else args
 
     def _plan_graph(self, graph: GraphFile) -> None:
-        host = self.settings.host
         for unit in hosts(graph.graph):  # a node, or a co-location group in one process
-            node = unit.node
-            for index in range(replica_count(node)):
-                name = f"{graph.graph.metadata.name}/{node.name}#{index}"
-                port = self.ports.reserve(host)
-                metrics_port = self.ports.reserve(host)
-                args = [
-                    "sidecar",
-                    "--reuse-port",
-                    *("--graph", str(graph.path), "--node", node.name),
-                    *(
-                        "--listen",
-                        f"{host}:{port}",
-                        "--metrics-port",
-                        str(metrics_port),
-                    ),
-                    *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
-                    *("--drain-timeout", str(self.settings.drain_timeout)),
-                    *self._shared_memory(),
-                ]
-                python = self._pythons.get((graph.path, node.name))
-                if node.http is not None:
-                    args += ["--http-port", str(self._plan_server(graph, node, name))]
-                elif self.settings.layout is Layout.POD:
-                    socket = self._plan_worker(graph, node, name, f"{host}:{port}", python)
-                    args += ["--worker-socket", str(socket)]
-                    python = None  # the worker runs the node's code; the sidecar stays braid's
-                spec = ProcessSpec(
-                    name=f"replica {name}",
-                    argv=self._braid(*args, python=python),
-                    probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
-                    address=f"{host}:{port}",
-                    port=port,
-                    labels={
-                        "graph": str(self.peers_file(graph)),
-                        "nodes": ",".join(member.name for member in unit.members),
-                        "metrics": f"{host}:{metrics_port}",
-                    },
-                    readiness_period=READINESS_PERIOD_SECONDS,
-                    liveness=grpc_health_probe(f"{host}:{port}", ""),
+            key = (graph.graph.metadata.name, unit.name)
+            self._unit_replicas[key] = []
+            if unit.node.autoscaling is not None:
+                scaled = ScaledUnit(
+                    graph=key[0],
+                    name=unit.name,
+                    members=tuple(member.name for member in unit.members),
+                    policy=unit.node.autoscaling,
                 )
-                self.replicas.append(
-                    self._supervised(spec, self._replica_changed, node.startup_seconds)
-                )
+                self._scaled[key] = (scaled, graph, unit)
+            for _ in range(replica_count(unit.node)):
+                self._plan_replica(graph, unit)
+
+    def _plan_replica(self, graph: GraphFile, unit: Host) -> LocalReplica:
+        """Plan one more replica of ``unit`` (not started); it joins the launcher's lists."""
+        host, node = self.settings.host, unit.node
+        key = (graph.graph.metadata.name, unit.name)
+        index = self._next_index.get(key, 0)
+        self._next_index[key] = index + 1
+        name = f"{graph.graph.metadata.name}/{node.name}#{index}"
+        port = self.ports.reserve(host)
+        metrics_port = self.ports.reserve(host)
+        termination_log = (
+            self.work_dir / f"termination-{graph.graph.metadata.name}-{node.name}-{index}"
+        )
+        args = [
+            "sidecar",
+            "--reuse-port",
+            *("--graph", str(graph.path), "--node", node.name),
+            *("--listen", f"{host}:{port}", "--metrics-port", str(metrics_port)),
+            *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
+            *("--drain-timeout", str(self.settings.drain_timeout)),
+            *("--termination-log", str(termination_log)),
+            *self._shared_memory(),
+        ]
+        servers = len(self.servers)
+        python = self._pythons.get((graph.path, node.name))
+        if node.http is not None:
+            args += ["--http-port", str(self._plan_server(graph, node, name))]
+        elif self.settings.layout is Layout.POD:
+            address = f"{host}:{port}"
+            socket = self._plan_worker(graph, node, name, address, termination_log, python=python)
+            args += ["--worker-socket", str(socket)]
+            python = None  # the worker runs the node's code; the sidecar stays braid's
+        spec = ProcessSpec(
+            name=f"replica {name}",
+            argv=self._braid(*args, python=python),
+            probe=grpc_health_probe(f"{host}:{port}", REPLICA_SERVICE),
+            address=f"{host}:{port}",
+            port=port,
+            labels={
+                "graph": str(self.peers_file(graph)),
+                "nodes": ",".join(member.name for member in unit.members),
+                "metrics": f"{host}:{metrics_port}",
+            },
+            readiness_period=READINESS_PERIOD_SECONDS,
+            liveness=grpc_health_probe(f"{host}:{port}", ""),
+        )
+        sidecar = self._supervised(spec, self._replica_changed, node.startup_seconds)
+        self.replicas.append(sidecar)
+        replica = LocalReplica(
+            sidecar, self.servers[servers:], f"{host}:{metrics_port}", termination_log
+        )
+        self._unit_replicas[key].append(replica)
+        return replica
+
+    # -- autoscaling (the LocalAutoscaler's ScalingTarget) -------------------------------------
+
+    def scaled_units(self) -> list[ScaledUnit]:
+        units = []
+        for key, (unit, _, _) in self._scaled.items():
+            replicas = self._unit_replicas[key]
+            unit.replicas = len(replicas)
+            unit.ready_metrics = [r.metrics for r in replicas if r.sidecar.ready]
+            units.append(unit)
+        return units
+
+    def metrics_addresses(self) -> list[str]:
+        found = [r.metrics for replicas in self._unit_replicas.values() for r in replicas]
+        if self.metrics_port is not None:
+            found.append(f"{self.settings.host}:{self.metrics_port}")
+        return found
+
+    async def scale(self, unit: ScaledUnit, replicas: int) -> None:
+        """Start replicas of ``unit`` (in the background) or drain some, to run ``replicas``."""
+        key = (unit.graph, unit.name)
+        _, graph, host = self._scaled[key]
+        running = self._unit_replicas[key]
+        while len(running) < replicas:
+            replica = self._plan_replica(graph, host)
+            self._background(self._start_replica(key, replica))
+        if len(running) > replicas:
+            # The ones still starting first, then the newest.
+            ordered = sorted(running, key=lambda r: (r.sidecar.ready, running.index(r)))
+            for replica in ordered[: len(running) - replicas]:
+                self._forget(key, replica)
+                self._background(self._drain(replica))
+        self._write_status()
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._scaling_tasks.add(task)
+        task.add_done_callback(self._scaling_tasks.discard)
+
+    async def _start_replica(self, key: tuple[str, str], replica: LocalReplica) -> None:
+        processes = [*replica.companions, replica.sidecar]
+        try:
+            for process in processes:
+                await process.start()
+            await asyncio.gather(*(p.wait_ready(p.startup_timeout) for p in processes))
+        except LaunchError as exc:
+            self._forget(key, replica)
+            grace = self.settings.drain_timeout + self.settings.grace
+            await asyncio.gather(*(p.stop(grace) for p in processes))
+            self._wake_failed(key, replica, str(exc))
+            return
+        for process in processes:
+            process.supervise()
+        self._write_status()
+
+    def _wake_failed(self, key: tuple[str, str], replica: LocalReplica, launch: str) -> None:
+        """Log why a new replica did not start, and tell the callers holding requests for it."""
+        unit, graph, _ = self._scaled[key]
+        try:
+            reason = replica.termination_log.read_text().strip()
+        except OSError:
+            reason = ""
+        prefix = f'node "{unit.name}": '
+        detail = reason.removeprefix(prefix) if reason else launch
+        message = f'no replica of node "{unit.name}" could start: {detail}'
+        logger.error("autoscaling: %s", message)
+        failures = self._failures.setdefault(self.peers_file(graph), {})
+        for member in unit.members:
+            failures[member] = (message, time.time() + WAKE_FAILURE_SECONDS)
+        self._write_peers(self.peers_file(graph))
+
+    def _forget(self, key: tuple[str, str], replica: LocalReplica) -> None:
+        with contextlib.suppress(ValueError):
+            self._unit_replicas[key].remove(replica)
+        for process in (replica.sidecar, *replica.companions):
+            with contextlib.suppress(ValueError):
+                self.replicas.remove(process)
+            with contextlib.suppress(ValueError):
+                self.servers.remove(process)
+
+    async def _drain(self, replica: LocalReplica) -> None:
+        """Take a replica out of the peers file, give callers time to notice, then stop it:
+        SIGTERM makes it finish the calls it has (no request is lost)."""
+        self._draining.append(replica)  # stop() stops it, should this be cancelled
+        await replica.sidecar.withdraw()
+        await asyncio.sleep(WITHDRAW_NOTICE_SECONDS)
+        grace = self.settings.drain_timeout + self.settings.grace
+        await replica.sidecar.stop(grace)
+        await asyncio.gather(*(p.stop(grace) for p in replica.companions))
+        self._draining.remove(replica)
+        self._write_status()
 
     def _plan_worker(
-        self, graph: GraphFile, node: Node, name: str, sidecar: str, python: str | None
+        self,
+        graph: GraphFile,
+        node: Node,
+        name: str,
+        sidecar: str,
+        termination_log: Path,
+        *,
+        python: str | None,
     ) -> Path:
         """The ``braid worker`` of one replica in the pod layout; returns its socket's path."""
         host = self.settings.host
@@ -326,6 +490,7 @@ class Launcher:
             *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
             *("--advertise", sidecar, "--health-port", str(health), "--health-host", host),
             *("--drain-timeout", str(self.settings.drain_timeout), "--reuse-port"),
+            *("--termination-log", str(termination_log)),
             *self._shared_memory(),
         ]
         liveness = grpc_health_probe(f"{host}:{health}", "")
@@ -409,12 +574,22 @@ class Launcher:
                 addresses.append(spec.address)
             elif not ready and spec.address in addresses:
                 addresses.remove(spec.address)
+            if ready:  # the node serves again: no more failure to report
+                self._failures.get(peers_file, {}).pop(node, None)
         metrics = self._metrics.setdefault(peers_file, {})
         if ready and spec.address is not None:
             metrics[spec.address] = spec.labels["metrics"]
         elif spec.address is not None:
             metrics.pop(spec.address, None)
-        write_peers_file(peers_file, self._peers[peers_file], metrics)
+        self._write_peers(peers_file)
+
+    def _write_peers(self, peers_file: Path) -> None:
+        failures = self._failures.get(peers_file, {})
+        now = time.time()
+        for node in [n for n, (_, until) in failures.items() if until <= now]:
+            del failures[node]
+        metrics = self._metrics.get(peers_file)
+        write_peers_file(peers_file, self._peers[peers_file], failures, metrics)
 
     def _write_status(self) -> None:
         path = self.settings.status_file
@@ -435,6 +610,14 @@ class Launcher:
                 }
                 for p in self._all()
             ],
+            "autoscaling": {
+                f"{unit.graph}/{unit.name}": {
+                    "replicas": len(self._unit_replicas[key]),
+                    "ready": sum(r.sidecar.ready for r in self._unit_replicas[key]),
+                    "reason": unit.reason,
+                }
+                for key, (unit, _, _) in self._scaled.items()
+            },
         }
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(json.dumps(status, indent=2))

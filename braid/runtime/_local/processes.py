@@ -221,6 +221,17 @@ class Supervised:
         if self.spec.liveness is not None:
             self._liveness = asyncio.create_task(self._check_liveness(self.spec.liveness))
 
+    async def withdraw(self) -> None:
+        """Stop supervising and report not ready (out of the peers file), still running: the
+        first half of a drain, before :meth:`stop`."""
+        self._stopping = True
+        for task in (self._monitor, self._readiness, self._liveness):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._set_ready(False)
+
     async def stop(self, grace: float) -> None:
         """Stop for good: SIGTERM to the process group, SIGKILL after ``grace`` seconds."""
         self._stopping = True

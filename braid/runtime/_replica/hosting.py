@@ -56,6 +56,7 @@ from braid.runtime._replica.worker_socket import (
     SocketExecutor,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
+from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import (
@@ -136,10 +137,12 @@ class ReplicaHost:
             else None
         )
         peers_share = self.shared if settings.shared_memory_peers else None
-        self.client = ReplicaClient(Router(self.discovery), self.pool, shared=peers_share)
+        router = Router(self.discovery, buffers=buffers_of(graph))
+        self.client = ReplicaClient(router, self.pool, shared=peers_share)
         self.store = ResultStore(
             max_bytes=settings.max_result_bytes, ttl=settings.result_ttl_seconds, shared=self.shared
         )
+        self.registry.register(HeldCollector(lambda: [(graph.metadata.name, router)]))
         self.services = {member.name: self._service(member) for member in self.host.members}
         if self.host.group is not None:
             address = settings.advertise or settings.listen

@@ -9,6 +9,11 @@ live replicas while discovery catches up. When a node has no ready replica at al
 them restarting), :meth:`Router.wait_choose` waits for one to come back, for at most
 :data:`REPLICA_WAIT_SECONDS` and never past the request's deadline, as Ray Serve's handles and
 Knative's activator hold requests: a brief outage delays requests instead of failing them.
+A node that scales to zero (:class:`Buffer` ``wait_seconds=None``) holds them until the
+request's deadline instead, while the autoscaler starts a replica; the requests held for a node
+are bounded (:class:`Buffer` ``limit``; beyond it 503 at once) and counted (:meth:`Router.held`),
+which is the autoscaler's signal that a node with no replica has demand. A node whose replica
+failed to start (:meth:`Discovery.failure`) fails its held requests with that reason.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 
 from braid.runtime._discovery.peers import Discovery
 from braid.runtime._wire.errors import ReplicaUnavailable
@@ -27,8 +33,21 @@ DOWN_COOLDOWN_SECONDS = 2.0
 #: Longest wait for a node with no ready replica to get one: a crashed replica's restart under
 #: ``braid run`` (its backoff is capped at 10 s) or a replaced pod's readiness.
 REPLICA_WAIT_SECONDS = 10.0
+#: Requests held per node while it has no ready replica, unless the graph says otherwise.
+DEFAULT_BUFFER_LIMIT = 256
 #: How often a waiting request looks again (discovery itself refreshes every 0.2 s or on events).
 _WAIT_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """How a caller holds requests for a node with no ready replica."""
+
+    #: Requests held at once; more fail at once with 503 and Retry-After.
+    limit: int = DEFAULT_BUFFER_LIMIT
+    #: Longest hold (never past the request's deadline); None: until the deadline (scale to
+    #: zero: a replica is starting).
+    wait_seconds: float | None = REPLICA_WAIT_SECONDS
 
 
 class Router:
@@ -40,12 +59,15 @@ class Router:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        buffers: Mapping[str, Buffer] | None = None,
     ) -> None:
         self._discovery = discovery
         self._rng = rng or random.Random()  # noqa: S311 - load balancing, not cryptography
         self._clock = clock
         self._in_flight: dict[str, int] = {}
         self._down_until: dict[str, float] = {}
+        self._buffers = dict(buffers or {})
+        self._held: dict[str, int] = {}
 
     def choose(self, node: str, *, exclude: Collection[str] = ()) -> str:
         """The address of a replica of ``node``; :class:`ReplicaUnavailable` if none is ready."""
@@ -59,25 +81,47 @@ class Router:
         self, node: str, *, deadline: float | None, exclude: Collection[str] = ()
     ) -> str:
         """Like :meth:`choose`, but when ``node`` has no ready replica (or only ones in
-        ``exclude`` or marked down), wait for one: at most :data:`REPLICA_WAIT_SECONDS`, and
-        not past ``deadline`` on this router's clock. Then :meth:`choose` decides."""
+        ``exclude`` or marked down), hold the request for one: at most the node's
+        :class:`Buffer` wait, and not past ``deadline`` on this router's clock. Then
+        :meth:`choose` decides."""
+        candidates = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
+        if candidates:
+            return self._pick(candidates)
+        buffer = self._buffers.get(node, Buffer())
+        if self._held.get(node, 0) >= buffer.limit:
+            raise ReplicaUnavailable(
+                f'node "{node}" has no ready replica and {buffer.limit} requests are already '
+                "held for it; retry shortly",
+                node=node,
+            )
         began = self._clock()
-        until = began + REPLICA_WAIT_SECONDS
+        until = began + buffer.wait_seconds if buffer.wait_seconds is not None else float("inf")
         if deadline is not None:
             until = min(until, deadline)
-        while True:
-            candidates = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
-            if candidates:
-                return self._pick(candidates)
-            if self._clock() >= until:
-                break
-            await asyncio.sleep(max(min(_WAIT_POLL_SECONDS, until - self._clock()), 0.0))
+        self._held[node] = self._held.get(node, 0) + 1
+        try:
+            while True:
+                failure = self._discovery.failure(node)
+                if failure is not None:
+                    raise ReplicaUnavailable(failure, node=node)
+                live = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
+                if live:
+                    return self._pick(live)
+                if self._clock() >= until:
+                    break
+                await asyncio.sleep(max(min(_WAIT_POLL_SECONDS, until - self._clock()), 0.0))
+        finally:
+            self._held[node] -= 1
         try:
             return self.choose(node)
         except ReplicaUnavailable as exc:
             exc.message = f"{exc.message} (waited {self._clock() - began:.1f} s for one)"
             exc.args = (exc.message,)
             raise
+
+    def held(self) -> dict[str, int]:
+        """Requests held per node right now, waiting for a ready replica."""
+        return {node: count for node, count in self._held.items() if count}
 
     def _live(self, candidates: list[str]) -> list[str]:
         """The candidates not marked down."""

@@ -19,6 +19,7 @@ from kubernetes_asyncio import client
 from operator_emulator import ApiServer, declare_resources, watches_open
 
 from braid.operator import ApiEvents, KubernetesApi, OperatorSettings, Reconciler
+from braid.operator._autoscaling import LoadReader, read_pod_metrics
 from braid.operator._handlers import build_registry, own_identity
 from braid.operator._kubernetes import ApiClientKubernetes
 from braid.operator._reconciling import utcnow
@@ -52,9 +53,11 @@ class OperatorThread:
         url: str,
         settings: OperatorSettings,
         wrap: Callable[[KubernetesApi], KubernetesApi] | None = None,
+        load_reader: LoadReader = read_pod_metrics,
     ) -> None:
         self.events = RecordedEvents()
         self._url, self._settings, self._wrap = url, settings, wrap
+        self._load_reader = load_reader
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -95,7 +98,12 @@ class OperatorThread:
                 return kopf.ConnectionInfo(server=self._url)
 
             registry = build_registry(
-                reconciler, api, self._settings, identity=self.identity, credentials=login
+                reconciler,
+                api,
+                self._settings,
+                identity=self.identity,
+                credentials=login,
+                load_reader=self._load_reader,
             )
             peering = self._settings.peering_name
             self._task = asyncio.create_task(
@@ -134,9 +142,10 @@ async def start_operator(api_server: ApiServer) -> AsyncIterator[StartOperator]:
     async def start(
         settings: OperatorSettings | None = None,
         wrap: Callable[[KubernetesApi], KubernetesApi] | None = None,
+        load_reader: LoadReader = read_pod_metrics,
     ) -> OperatorThread:
         runner = OperatorThread(
-            str(api_server.url).rstrip("/"), settings or OperatorSettings(), wrap
+            str(api_server.url).rstrip("/"), settings or OperatorSettings(), wrap, load_reader
         )
         started.append(runner)
         await asyncio.to_thread(runner.start)

@@ -207,7 +207,8 @@ async def test_the_invalid_condition_is_not_an_error_in_the_log(
         )
     )
     assert "InvalidSpec" in runner.events.reasons
-    posted = api_server.all_stored("v1/events")
+    # The Event is posted after the status is written: wait for it too.
+    posted = await eventually(lambda: api_server.all_stored("v1/events"))
     assert posted and all(e["source"]["component"] == "braid" for e in posted.values())
 
 

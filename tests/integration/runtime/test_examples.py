@@ -39,6 +39,7 @@ EXAMPLES = {
     "iris": ("iris", "graph.yaml", "/iris"),
     "weights": ("model-weights", "graph.yaml", "/weights"),
     "fused-chain": ("fused-chain", "graph.yaml", "/fused"),
+    "summaries": ("autoscaling", "graph.yaml", "/summaries"),
 }
 
 
@@ -166,6 +167,14 @@ def test_model_weights_runs_locally_without_its_pod_settings(running: Running) -
     reply = post_json(running.http, EXAMPLES["weights"][2], "what a great day")
     assert reply.status == 200
     assert reply.json() == {"label": "positive", "score": 1.0, "weights": "built-in"}
+
+
+def test_autoscaling_example_wakes_its_summarizer_from_zero(running: Running) -> None:
+    # The summarizer starts with no replica (minReplicas 0): the request is held, not refused.
+    reply = post_json(
+        running.http, EXAMPLES["summaries"][2], "one  two three four five six seven eight nine"
+    )
+    assert (reply.status, reply.json()) == (200, "one two three four five six seven eight ...")
 
 
 def test_routes_and_readiness(running: Running) -> None:

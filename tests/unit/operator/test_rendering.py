@@ -222,8 +222,23 @@ def test_new_version_rolls_the_new_code() -> None:
     assert rolled["chain-adder"]["metadata"]["annotations"]["braid.dev/version"] == "2"
 
 
-def test_autoscaling_renders_an_hpa_and_keeps_the_chosen_replicas() -> None:
-    scaling = {"minReplicas": 2, "maxReplicas": 6, "targetOngoingRequests": 1.5}
+def test_builtin_autoscaling_renders_no_hpa_and_keeps_the_chosen_replicas() -> None:
+    graph = chain(autoscaling={"minReplicas": 0, "maxReplicas": 6})
+    objects = by_key(render(graph, SETTINGS))
+    assert not [key for key in objects if key[0] == "HorizontalPodAutoscaler"]
+    assert objects["Deployment", "chain-adder"]["spec"]["replicas"] == 0
+    for chosen in (0, 4):
+        live = {"adder": LiveNode(version=None, code=None, replicas=chosen)}
+        replicas = by_key(render(graph, SETTINGS, live))["Deployment", "chain-adder"]["spec"]
+        assert replicas["replicas"] == chosen
+    live = {"adder": LiveNode(version=None, code=None, replicas=9)}  # above the new bound
+    assert (
+        by_key(render(graph, SETTINGS, live))["Deployment", "chain-adder"]["spec"]["replicas"] == 6
+    )
+
+
+def test_hpa_mode_renders_an_hpa_and_keeps_the_chosen_replicas() -> None:
+    scaling = {"mode": "hpa", "minReplicas": 2, "maxReplicas": 6, "targetOngoingRequests": 1.5}
     graph = chain(autoscaling=scaling)
     objects = by_key(render(graph, SETTINGS))
     hpa = objects["HorizontalPodAutoscaler", "chain-adder"]["spec"]

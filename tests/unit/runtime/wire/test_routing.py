@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
 from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._wire.errors import ReplicaUnavailable
-from braid.runtime._wire.routing import Router
+from braid.runtime._wire.routing import Buffer, Router
 
 
 def test_no_replica_is_a_clear_error() -> None:
@@ -64,6 +65,9 @@ class _Appearing:
         self.looks -= 1
         return ["x:1"] if self.looks < 0 else []
 
+    def failure(self, node: str) -> str | None:
+        return None
+
     async def start(self) -> None:
         return None
 
@@ -93,3 +97,30 @@ async def test_a_retry_waits_for_a_replica_other_than_the_one_that_refused() -> 
     router = Router(Returning(looks=3))
     router.mark_down("x:1")
     assert await router.wait_choose("a", deadline=None, exclude=["x:1"]) == "y:2"
+
+
+async def test_held_requests_are_counted_and_bounded_per_node() -> None:
+    router = Router(StaticDiscovery({"a": []}), buffers={"a": Buffer(limit=2, wait_seconds=None)})
+    waiting = [asyncio.create_task(router.wait_choose("a", deadline=None)) for _ in range(2)]
+    for _ in range(100):  # each waiting task registers at its first step
+        if router.held() == {"a": 2}:
+            break
+        await asyncio.sleep(0.01)
+    assert router.held() == {"a": 2}
+    with pytest.raises(ReplicaUnavailable, match=r"2 requests are already held for it"):
+        await router.wait_choose("a", deadline=None)
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert router.held() == {}
+
+
+async def test_a_node_that_failed_to_start_fails_its_held_requests_with_the_reason() -> None:
+    class Failing(_Appearing):
+        def failure(self, node: str) -> str | None:
+            return 'no replica of node "a" could start: the constructor raised ValueError: x'
+
+    router = Router(Failing(looks=100), buffers={"a": Buffer(wait_seconds=None)})
+    with pytest.raises(ReplicaUnavailable, match=r"constructor raised ValueError: x"):
+        await router.wait_choose("a", deadline=None)
+    assert router.held() == {}
