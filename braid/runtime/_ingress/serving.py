@@ -40,6 +40,7 @@ from braid.runtime._ingress.http_protocol import HttpLimits
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.heap import settle_heap
 from braid.runtime._wire.routing import Router
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
 
@@ -196,6 +197,7 @@ async def serve_ingress(settings: IngressSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await ingress.start(http=settings.http, grpc=settings.grpc, metrics=metrics)
+        settle_heap()
         where = ", ".join(
             f"{name} {host}:{port}"
             for name, host, port in (

@@ -3,7 +3,9 @@
 One :class:`ReplicaService` per replica implements ``braid.v1.Replica``:
 
 - ``Call``/``CallStream`` run a step or a handle call. The call's upstream arguments are
-  fetched first, from the producers' sidecars, concurrently and peer to peer, before admission:
+  fetched first, from the producers' sidecars, concurrently and peer to peer, before admission
+  (a join's own producers, sent inside its request, are called from here instead, and their
+  values come back in their replies):
   a join waiting for its inputs holds neither a run slot nor a place in the queue, so it can
   never starve the steps that produce those inputs. Then admission: beyond
   ``maxOngoingRequests`` running plus ``maxQueuedRequests`` waiting, a call is refused at once
@@ -138,6 +140,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._ongoing = metrics.ongoing.labels(graph, node)
         self._queued = metrics.queued.labels(graph, node)
         self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._counters: dict[tuple[str, str, grpc.StatusCode], Any] = {}
         #: Why this replica refuses every call before running anything (its worker is down),
         #: or None. Callers send a refused call to another replica.
         self.refusal: str | None = None
@@ -425,16 +428,12 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             began = time.perf_counter()
             if len(wanted) == 1:
                 only = wanted[0]
-                values[only] = await self._fetch_upstream(upstreams[only], deadline, request)
+                values[only] = await self._resolve_upstream(upstreams[only], deadline, request)
             elif wanted:
-                fetched = await asyncio.gather(
-                    *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
-                    return_exceptions=True,
+                fetched = await _first_failure(
+                    [self._resolve_upstream(upstreams[i], deadline, request) for i in wanted]
                 )
-                for index, result in zip(wanted, fetched, strict=True):
-                    if isinstance(result, BaseException):
-                        raise result
-                    values[index] = result
+                values.update(zip(wanted, fetched, strict=True))
             timings.upstream = time.perf_counter() - began
         try:
             decoded = decode(
@@ -455,10 +454,19 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             )
         return args, kwargs
 
-    async def _fetch_upstream(
+    async def _resolve_upstream(
         self, upstream: Upstream, deadline: float | None, request: CallRequest
     ) -> Any:
+        """An upstream value: fetched from its producer's store, or, for a join's own producer
+        (``Upstream.call``), from the reply of the producer's call, which this sidecar sends."""
         try:
+            if upstream.HasField("call"):
+                producer = upstream.call
+                _, reply = await self._client.call(
+                    producer, deadline=deadline, address=producer.address or None
+                )
+                value = decode(reply.result)
+                return pick_value(value, upstream.path, source=producer.step)
             payload = await self._client.fetch(
                 upstream.address, upstream.key, list(upstream.path), deadline=deadline
             )
@@ -522,7 +530,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             )
         latency, user_code, upstream_wait, overhead = children
         total = time.perf_counter() - started
-        self._metrics.requests.labels(self.graph, self.node, *key, code.name).inc()
+        counted = self._counters.get((*key, code))
+        if counted is None:  # a child per outcome, looked up once: labels() takes a lock
+            counted = self._metrics.requests.labels(self.graph, self.node, *key, code.name)
+            self._counters[(*key, code)] = counted
+        counted.inc()
         latency.observe(total)
         user_code.observe(timings.user_code)
         upstream_wait.observe(timings.upstream)
@@ -535,6 +547,23 @@ class _Timings:
     def __init__(self) -> None:
         self.upstream = 0.0
         self.user_code = 0.0
+
+
+async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:
+    """The results of ``work`` in order; the first failure cancels the rest and is raised at
+    once, so that a join whose first input failed fails now, not after its slowest input."""
+    tasks = [asyncio.ensure_future(item) for item in work]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _deadline(context: grpc.aio.ServicerContext) -> float | None:
