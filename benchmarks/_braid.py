@@ -161,7 +161,7 @@ class BraidSystem:
                 process, _, _ = self._run(stack, _MEMORY_GRAPH)
                 time.sleep(self._settings.settle_s)
                 return self._memory(process.pid)
-            _, http, address = self._run(stack, workload.graph)
+            process, http, address = self._run(stack, workload.graph)
             if workload.kind is Kind.HTTP:
                 return http_measurement(f"http://{http}/", self._settings)
             requests, warmup = self._settings.requests_for(workload)
@@ -175,6 +175,8 @@ class BraidSystem:
                 f"--requests={requests}",
                 f"--warmup={warmup}",
                 f"--budget={self._settings.budget_s}",
+                f"--in-flight={workload.in_flight}",
+                f"--system-pid={process.pid}",
             ]
             timeout = self._settings.budget_s + 120
             name = f"braid-client-{workload.name}"

@@ -164,7 +164,7 @@ def _report_of(path: Path, systems: Sequence[str]) -> int:
         return 1
     shown = {w: {s: m for s, m in row.items() if s in systems} for w, row in results.items()}
     print(_report.table(shown))
-    print("\ntargets (issue 5):")
+    print("\ntargets (issues 5 and 11):")
     print(_report.verdict_lines(evaluate(shown)))
     return 0
 
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verdicts = evaluate(results)
     print(_report.table(results))
-    print("\ntargets (issue 5):")
+    print("\ntargets (issues 5 and 11):")
     print(_report.verdict_lines(verdicts))
     document = _report.document(results, verdicts, machine, config)
     path = _write(args.out, document, started.strftime("%Y%m%dT%H%M%SZ"))

@@ -1,6 +1,8 @@
-"""The latency client: its own process, one request in flight, prints one JSON line of samples.
+"""The latency client: its own process, closed loop, prints one JSON line of samples.
 
-Modes:
+At ``--in-flight N`` it keeps N requests in flight on its one channel (a parallel-throughput
+workload). With ``--system-pid`` it measures the CPU time of those processes and every process
+under them over the timed phase. Modes:
 - ``floor-chain``: call the first relay of a chain (client -> A -> B -> C);
 - ``floor-fanout``: call every leaf at once, then the aggregator with their joined replies;
 - ``braid``: call ``braid.v1.Graph/Invoke`` on braid's gRPC ingress.
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from benchmarks._closed_loop import closed_loop
+from benchmarks._cpu import CpuMeter, tree
 from benchmarks.floor.relay import METHOD, OPTIONS
 
 Call = Callable[[], Awaitable[object]]
@@ -99,11 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, required=True)
     parser.add_argument("--warmup", type=int, required=True)
     parser.add_argument("--budget", type=float, required=True, help="seconds of timed calls")
+    parser.add_argument("--in-flight", type=int, default=1, help="requests in flight at once")
+    parser.add_argument(
+        "--system-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="a process of the system under test (with all under it), for its CPU time",
+    )
     args = parser.parse_args(argv)
 
     async def run() -> None:
         call = _build(args)
-        result = await closed_loop(call, args.requests, args.warmup, args.budget)
+        roots = args.system_pid
+        meter = CpuMeter(lambda: [pid for root in roots for pid in tree(root)]) if roots else None
+        result = await closed_loop(
+            call, args.requests, args.warmup, args.budget, in_flight=args.in_flight, meter=meter
+        )
         print(json.dumps(result), flush=True)
 
     try:

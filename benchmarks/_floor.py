@@ -28,6 +28,8 @@ class FloorSystem:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        #: The pids of the current workload's servers, for their CPU time.
+        self._pids: list[int] = []
 
     def start(self) -> None:
         """Nothing to start up front: every workload starts its own processes."""
@@ -46,6 +48,7 @@ class FloorSystem:
         )
         argv = [sys.executable, "-m", module, *args]
         process = stack.enter_context(Process(f"floor-{name}", argv, self._settings.log_dir, REPO))
+        self._pids.append(process.pid)
         line = process.read_line(_READY_TIMEOUT_S, accept=lambda text: text.startswith("READY "))
         return line.split()[1]
 
@@ -67,6 +70,8 @@ class FloorSystem:
             f"--requests={requests}",
             f"--warmup={warmup}",
             f"--budget={self._settings.budget_s}",
+            f"--in-flight={workload.in_flight}",
+            *(f"--system-pid={pid}" for pid in self._pids),
         ]
         timeout = self._settings.budget_s + 120
         samples = run_json(
@@ -75,6 +80,7 @@ class FloorSystem:
         return latency_measurement(samples)
 
     def measure(self, workload: Workload) -> Measurement:
+        self._pids = []
         with contextlib.ExitStack() as stack:
             if workload.kind is Kind.MEMORY:
                 return self._memory(stack)

@@ -101,6 +101,7 @@ class RaySystem:
             "requests": requests,
             "warmup": warmup,
             "budget_s": settings.budget_s,
+            "in_flight": workload.in_flight,
         }
         return latency_measurement(self._ask(command, _DEPLOY_TIMEOUT_S + settings.budget_s * 3))
 

@@ -26,23 +26,24 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def _cells(measurement: Measurement | None, memory: bool) -> list[str]:
     if measurement is None:
-        return ["", "", ""]
+        return ["", "", "", ""]
     if measurement.status.value != "ok":
-        return [measurement.status.value, "", ""]
+        return [measurement.status.value, "", "", ""]
     if memory:
         rss = measurement.metric("rss_mb")
-        return [_number(rss, " MB"), "", ""]
+        return [_number(rss, " MB"), "", "", ""]
     return [
         _number(measurement.metric("p50_ms")),
         _number(measurement.metric("p99_ms")),
         _number(measurement.metric("throughput_rps")),
+        _number(measurement.metric("cpu_ms_per_request")),
     ]
 
 
 def _columns(systems: Sequence[str]) -> list[str]:
     columns = ["workload"]
     for system in systems:
-        columns += [f"{system} p50", f"{system} p99", f"{system} rps"]
+        columns += [f"{system} p50", f"{system} p99", f"{system} rps", f"{system} cpu"]
     if BRAID in systems and RAY in systems:
         columns += ["b/ray p50", "b/ray rps"]
     if BRAID in systems and FLOOR in systems:
@@ -67,7 +68,8 @@ def _row(name: str, row: dict[str, Measurement], systems: Sequence[str]) -> list
 
 
 def table(results: Results) -> str:
-    """A Markdown table: latencies in ms, throughput in requests/s, ratios braid/baseline.
+    """A Markdown table: latencies in ms, throughput in requests/s, CPU time per request in ms
+    (user + system, of all the system's processes), ratios braid/baseline.
 
     Only the systems that the run included get columns; ratios need braid and the baseline.
     """

@@ -19,7 +19,7 @@ BRAID = "braid"
 SYSTEMS = (RAY, FLOOR, BRAID)
 
 #: The metrics that ratios are taken of.
-RATIO_METRICS = ("p50_ms", "p99_ms", "throughput_rps", "rss_mb")
+RATIO_METRICS = ("p50_ms", "p99_ms", "throughput_rps", "cpu_ms_per_request", "rss_mb")
 
 
 class Status(StrEnum):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks import _wrk
+from benchmarks._cpu import per_request_ms
 from benchmarks._results import Measurement, Status
 from benchmarks._stats import summarize
 from benchmarks._workloads import MB, Workload
@@ -29,6 +30,10 @@ REPO = BENCHMARKS.parent
 GRAPHS = BENCHMARKS / "graphs"
 #: Payloads from this size get a tenth of the payload requests (100 MB takes seconds on Ray).
 LARGE_PAYLOAD = 100 * MB
+
+
+#: Timed requests of a parallel workload, as a multiple of ``--requests``.
+PARALLEL_FACTOR = 4
 
 
 class Unavailable(RuntimeError):
@@ -56,11 +61,14 @@ class Settings:
     braid_layout: str = "process"
 
     def requests_for(self, workload: Workload) -> tuple[int, int]:
-        """(timed requests, warm-up requests): fewer for the large payloads."""
+        """(timed requests, warm-up requests): fewer for the large payloads, more with many in
+        flight (at 64 in flight, 1,000 requests would be over in about 15 rounds)."""
         if workload.payload_bytes >= LARGE_PAYLOAD:  # 100 MB: seconds a request on Ray
             return max(self.payload_requests // 10, 5), max(self.payload_warmup // 10, 2)
         if workload.payload_bytes:
             return self.payload_requests, self.payload_warmup
+        if workload.in_flight > 1:
+            return self.requests * PARALLEL_FACTOR, max(self.warmup, 2 * workload.in_flight)
         return self.requests, self.warmup
 
 
@@ -77,9 +85,15 @@ class System(Protocol):
 
 
 def latency_measurement(samples: dict[str, Any]) -> Measurement:
-    """A Measurement from a client's ``{"samples_ns": [...], "elapsed_ns": N}``."""
+    """A Measurement from a client's ``{"samples_ns": [...], "elapsed_ns": N, ...}``, with the
+    system's CPU milliseconds per timed request when the client measured them."""
     summary = summarize(samples["samples_ns"], samples["elapsed_ns"])
-    return Measurement(Status.OK, summary, {"in_flight": 1})
+    detail: dict[str, Any] = {"in_flight": samples.get("in_flight", 1)}
+    cpu_s = samples.get("cpu_s")
+    if isinstance(cpu_s, int | float):
+        detail["cpu_s"] = cpu_s
+        detail["cpu_ms_per_request"] = per_request_ms(cpu_s, summary.samples)
+    return Measurement(Status.OK, summary, detail)
 
 
 def free_port() -> int:

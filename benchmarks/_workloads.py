@@ -18,7 +18,7 @@ MB = 1024 * 1024
 class Kind(StrEnum):
     """How a workload is driven."""
 
-    LATENCY = "latency"  # closed loop, one request in flight, from a client process
+    LATENCY = "latency"  # closed loop, ``in_flight`` requests at once, from a client process
     HTTP = "http"  # wrk at N connections against the system's HTTP ingress
     MEMORY = "memory"  # resident memory of one idle replica
 
@@ -41,6 +41,8 @@ class Workload:
     #: braid only: the chain's nodes co-located in one group (decision 0009). Other systems skip
     #: it; its target compares it with the floor's plain chain of the same length.
     fused: bool = False
+    #: Requests the client keeps in flight: 1 measures latency, more measure throughput.
+    in_flight: int = 1
 
     @property
     def graph(self) -> str:
@@ -56,6 +58,12 @@ def _chain(width: int, title: str) -> Workload:
     return Workload(f"chain-{width}", title, Kind.LATENCY, Shape.CHAIN, width)
 
 
+def _parallel(width: int, in_flight: int) -> Workload:
+    title = f"chain of {width}, {in_flight} requests in flight"
+    name = f"chain-{width}@{in_flight}"
+    return Workload(name, title, Kind.LATENCY, Shape.CHAIN, width, in_flight=in_flight)
+
+
 def _fanout(width: int, title: str) -> Workload:
     return Workload(f"fanout-{width}", title, Kind.LATENCY, Shape.FANOUT, width)
 
@@ -65,6 +73,8 @@ WORKLOADS: tuple[Workload, ...] = (
     _chain(2, "chain of 2"),
     _chain(3, "chain of 3"),
     Workload("fused-chain-3", "chain of 3, co-located", Kind.LATENCY, Shape.CHAIN, 3, fused=True),
+    _parallel(3, 8),
+    _parallel(3, 64),
     _chain(4, "chain of 4"),
     _chain(8, "chain of 8"),
     _fanout(1, "fan-out 1 + aggregator"),
@@ -84,6 +94,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "chain-1",
         "chain-3",
         "fused-chain-3",
+        "chain-3@8",
+        "chain-3@64",
         "fanout-3",
         "http-chain-3",
         "payload-1mb",

@@ -5,9 +5,11 @@ talks to it over stdin/stdout, one JSON object a line (answers are prefixed ``BE
 anything else Ray prints is ignored):
 
 - ``{"op": "info"}``: versions of Ray, grpcio and Python in this virtualenv;
-- ``{"op": "latency", "shape": "chain"|"fanout", "width": N, "payload_bytes": B, "requests": R,
-  "warmup": W, "budget_s": S}``: deploys the application, runs the closed loop here, in the
-  driver (its own process, separate from every replica), and deletes the application;
+- ``{"op": "latency", "shape": "chain"|"fanout", "width": N, "payload_bytes": B,
+  "requests": R, "warmup": W, "budget_s": S, "in_flight": F}``: deploys the application, runs
+  the closed loop here, in the driver (its own process, separate from every replica), with the
+  CPU time of Ray's processes (the driver's descendants) over the timed phase, and deletes the
+  application;
 - ``{"op": "http_up", "width": N}`` / ``{"op": "http_down"}``: a chain behind Serve's HTTP
   proxy at route prefix ``/``, for wrk;
 - ``{"op": "memory", "settle_s": S}``: resident memory of one idle replica's actor process;
@@ -44,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from benchmarks._closed_loop import closed_loop
+from benchmarks._cpu import CpuMeter, tree
 
 APP = "bench"
 
@@ -139,7 +142,16 @@ class Driver:
         try:
             return dict(
                 asyncio.run(
-                    closed_loop(once, command["requests"], command["warmup"], command["budget_s"])
+                    closed_loop(
+                        once,
+                        command["requests"],
+                        command["warmup"],
+                        command["budget_s"],
+                        in_flight=command.get("in_flight", 1),
+                        # Ray's processes (GCS, raylet, the Serve actors) are the driver's
+                        # descendants; the driver itself is the client.
+                        meter=CpuMeter(lambda: tree(os.getpid(), include_root=False)),
+                    )
                 )
             )
         finally:

@@ -15,6 +15,12 @@ with P's result inline as soon as P is done, so a chain costs one hop a step wit
 The ingress still picks every replica up front, so that other consumers can fetch from them.
 The output step becomes a continuation only once its method is known not to stream.
 
+A join works the other way round (``DispatchPlan.nested``): a producer that needs no other step
+and feeds only the join rides inside the join's ``CallRequest`` (``Upstream.call``), and the
+join's sidecar calls it and gets the value in the reply. A fan-out of N with its aggregator so
+costs N + 1 calls, as a client calling N leaves and then the aggregator does, instead of N + 1
+calls from the ingress plus N fetches.
+
 Consumer counts are exact for plain steps. A producer that only some dispatch cases refer to is
 counted for the case that refers to it most; when another case is chosen, the stored result is
 left for the sidecar's expiry (see docs/architecture.md, "The life of a request").
@@ -151,6 +157,11 @@ class DispatchPlan:
     #: Continuations whose node shares its parent's co-location group: step -> parent. They go
     #: to the parent's replica, whose process runs them in process (decision 0009).
     colocated: Mapping[str, str] = field(default_factory=dict)
+    #: Fan-in: consumer step -> the producers its sidecar calls itself, each value coming back
+    #: in the producer's reply (``Upstream.call``) instead of a call from the ingress plus a
+    #: fetch. A producer qualifies when it needs no other step, feeds only this consumer, once,
+    #: is not the output, and is not co-located with the consumer.
+    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def output_indices(self) -> tuple[int, ...]:
         """Positions in ``CallReply.then`` to follow from the root's reply to the output's."""
@@ -185,6 +196,9 @@ def plan_dispatch(plan: FlowPlan, *, output_unary: bool) -> DispatchPlan:
         while link is not None:
             chain.insert(0, link)
             link = parents.get(link)
+    nested = _plan_nested(plan, parents, then)
+    inner = {producer for producers in nested.values() for producer in producers}
+    consumers.update(dict.fromkeys(inner, 0))  # their values return in replies: none stored
     colocated = {}
     for child, parent in parents.items():
         child_call, parent_call = by_name[child].call, by_name[parent].call
@@ -194,11 +208,48 @@ def plan_dispatch(plan: FlowPlan, *, output_unary: bool) -> DispatchPlan:
                 colocated[child] = parent
     return DispatchPlan(
         colocated=colocated,
-        roots=tuple(step.name for step in plan.steps if step.name not in parents),
+        nested=nested,
+        roots=tuple(s.name for s in plan.steps if s.name not in parents and s.name not in inner),
         then={parent: tuple(children) for parent, children in then.items()},
         consumers=consumers,
         output_chain=tuple(chain),
     )
+
+
+def _plan_nested(
+    plan: FlowPlan, parents: Mapping[str, str], then: Mapping[str, list[str]]
+) -> dict[str, tuple[str, ...]]:
+    """The producers each join calls itself (see ``DispatchPlan.nested``)."""
+    by_name = {step.name: step for step in plan.steps}
+    nested: dict[str, tuple[str, ...]] = {}
+    for step in plan.steps:
+        call = step.call
+        if call is None or step.name in parents:
+            continue
+        sources = dict.fromkeys(reference.source for reference in call.upstreams)
+        if len(sources) < 2:  # one source: a continuation already, or a dispatch's input
+            continue
+        found = []
+        for source in sources:
+            producer = by_name[source]
+            if (
+                producer.call is not None
+                and not producer.call.upstreams
+                and not producer.returns
+                and producer.consumers == 1
+                and source not in then
+                and source not in parents
+                and not _same_group(plan, producer.call.node, call.node)
+            ):
+                found.append(source)
+        if found:
+            nested[step.name] = tuple(found)
+    return nested
+
+
+def _same_group(plan: FlowPlan, first: str, second: str) -> bool:
+    group = plan.groups.get(first)
+    return group is not None and plan.groups.get(second) == group
 
 
 def _draft(step: Step, step_names: set[str]) -> StepPlan:

@@ -1,9 +1,11 @@
 """Running a flow: one graph request driven across the sidecars, from the ingress.
 
-For each request the :class:`FlowRunner` picks a replica for every step up front and sends every
-step's ``CallRequest`` at once, without waiting for inputs: a step's references to other steps
-travel as ``Upstream`` entries that name the producer's replica, and the consumer's sidecar
-fetches the value from the producer's sidecar itself, so that intermediate values never pass
+For each request the :class:`FlowRunner` picks a replica for every step up front and sends
+every root step's ``CallRequest`` at once (continuations ride inside their producer's call,
+and a join's own producers inside the join's), without waiting for inputs: a step's
+references to other steps travel as ``Upstream`` entries that name the producer's replica,
+and the consumer's sidecar fetches the value from the producer's sidecar itself (or calls a
+join's own producer and takes the value from its reply), so that intermediate values never pass
 through the ingress. Only a dispatch step waits, for the value it switches on (fetched from its
 producer, which counts as one of that producer's consumers), and the steps that consume a
 dispatch step wait for its replica to be chosen.
@@ -308,19 +310,27 @@ class _Run:
         producers: Mapping[str, str],
         *,
         continuation: bool = False,
+        nested: bool = False,
     ) -> CallRequest:
-        """The call of ``step``, with its continuations nested in ``then``.
+        """The call of ``step``, with its continuations nested in ``then`` and the producers
+        it calls itself (a join's, ``DispatchPlan.nested``) in their ``Upstream.call``.
 
         An upstream missing from ``producers`` is the parent of a continuation: its address
         stays empty and the parent's sidecar puts the value inline.
         """
+        inner = self.dispatch.nested.get(step.name, ())
 
         def upstream(reference: Reference) -> Upstream:
-            return Upstream(
+            entry = Upstream(
                 address=producers.get(reference.source, ""),
                 key=f"{self.request_id}/{reference.source}",
                 path=list(reference.path),
             )
+            if reference.source in inner:
+                producer = self.plan.step(reference.source)
+                if producer.call is not None:
+                    entry.call.CopyFrom(self._request(producer, producer.call, {}, nested=True))
+            return entry
 
         args, upstreams = build_call(
             call,
@@ -346,9 +356,9 @@ class _Run:
             upstreams=upstreams,
             result_key=f"{self.request_id}/{step.name}" if consumers else "",
             consumers=consumers,
-            return_result=step.returns,
+            return_result=step.returns or nested,
             caller="ingress",
-            address=self.addresses[step.name].result() if continuation else "",
+            address=self.addresses[step.name].result() if continuation or nested else "",
             then=then,
         )
 

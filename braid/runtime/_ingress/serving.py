@@ -41,6 +41,7 @@ from braid.runtime._ingress.http_protocol import HttpLimits
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
+from braid.runtime._wire.heap import settle_heap
 from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
@@ -230,6 +231,7 @@ async def serve_ingress(settings: IngressSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await ingress.start(http=settings.http, grpc=settings.grpc, metrics=metrics)
+        settle_heap()
         where = ", ".join(
             f"{name} {host}:{port}"
             for name, host, port in (

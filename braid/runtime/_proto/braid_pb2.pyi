@@ -27,16 +27,18 @@ class SharedBuffer(_message.Message):
     def __init__(self, index: _Optional[int] = ..., segment: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Upstream(_message.Message):
-    __slots__ = ("address", "key", "path", "value")
+    __slots__ = ("address", "key", "path", "value", "call")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
     address: str
     key: str
     path: _containers.RepeatedScalarFieldContainer[str]
     value: Payload
-    def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    call: CallRequest
+    def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
     __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then")

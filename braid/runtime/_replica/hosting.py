@@ -56,6 +56,7 @@ from braid.runtime._replica.worker_socket import (
     SocketExecutor,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
+from braid.runtime._wire.heap import settle_heap
 from braid.runtime._wire.holding import HeldCollector, buffers_of
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
@@ -207,6 +208,7 @@ class ReplicaHost:
             await self._serve()
         for name, executor in executors.items():
             self.services[name].executor = executor
+        settle_heap()  # the code is constructed: what lives now lives as long as the replica
         await self.health.set(REPLICA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         logger.info('node "%s" is ready', self.node.name)
         self._tasks += [

@@ -3,7 +3,9 @@
 One :class:`ReplicaService` per replica implements ``braid.v1.Replica``:
 
 - ``Call``/``CallStream`` run a step or a handle call. The call's upstream arguments are
-  fetched first, from the producers' sidecars, concurrently and peer to peer, before admission:
+  fetched first, from the producers' sidecars, concurrently and peer to peer, before admission
+  (a join's own producers, sent inside its request, are called from here instead, and their
+  values come back in their replies):
   a join waiting for its inputs holds neither a run slot nor a place in the queue, so it can
   never starve the steps that produce those inputs. Then admission: beyond
   ``maxOngoingRequests`` running plus ``maxQueuedRequests`` waiting, a call is refused at once
@@ -148,6 +150,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._ongoing = metrics.ongoing.labels(graph, node)
         self._queued = metrics.queued.labels(graph, node)
         self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._counters: dict[tuple[str, str, grpc.StatusCode], Any] = {}
         #: Why this replica refuses every call before running anything (its worker is down),
         #: or None. Callers send a refused call to another replica.
         self.refusal: str | None = None
@@ -484,18 +487,19 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 elif index not in references:
                     wanted.append(index)
             began = time.perf_counter()
+            found: list[tuple[Payload | None, Any]] = []
             if len(wanted) == 1:
                 only = wanted[0]
-                payloads[only] = await self._fetch_upstream(upstreams[only], deadline, request)
+                found = [await self._resolve_upstream(upstreams[only], deadline, request)]
             elif wanted:
-                fetched = await asyncio.gather(
-                    *(self._fetch_upstream(upstreams[i], deadline, request) for i in wanted),
-                    return_exceptions=True,
+                found = await _first_failure(
+                    [self._resolve_upstream(upstreams[i], deadline, request) for i in wanted]
                 )
-                for index, result in zip(wanted, fetched, strict=True):
-                    if isinstance(result, BaseException):
-                        raise result
-                    payloads[index] = result
+            for index, (payload, value) in zip(wanted, found, strict=True):
+                if payload is not None:
+                    payloads[index] = payload
+                else:
+                    values[index] = value
             timings.upstream = time.perf_counter() - began
         return Arguments(
             request.args,
@@ -508,17 +512,32 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             shared=self.shared,
         )
 
-    async def _fetch_upstream(
+    async def _resolve_upstream(
         self, upstream: Upstream, deadline: float | None, request: CallRequest
-    ) -> Payload:
-        try:  # a value in shared memory stays there until the code's arguments are decoded
-            return await self._client.fetch(
+    ) -> tuple[Payload | None, Any]:
+        """An upstream value: ``(payload, None)`` still encoded, fetched from its producer's
+        store (a value in shared memory stays there until the code's arguments are decoded), or
+        for a join's own producer (``Upstream.call``, decision 0013) taken from the reply of the
+        producer's call, which this sidecar sends: encoded, or ``(None, value)`` when a field of
+        it is picked here."""
+        try:
+            if upstream.HasField("call"):
+                producer = upstream.call
+                _, reply = await self._client.call(
+                    producer, deadline=deadline, address=producer.address or None
+                )
+                if not upstream.path:
+                    return reply.result, None
+                value = decode(reply.result)
+                return None, pick_value(value, upstream.path, source=producer.step)
+            payload = await self._client.fetch(
                 upstream.address, upstream.key, list(upstream.path), deadline=deadline, absorb=False
             )
         except RequestError as error:
             if isinstance(error, DeadlineExceeded | Cancelled):
                 raise
             raise UpstreamFailed(error, node=self.node, step=request.step) from error
+        return payload, None
 
     def _remote_response(self, upstream: Upstream, deadline: float | None) -> RemoteResponse:
         async def fetch() -> Any:
@@ -576,7 +595,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             )
         latency, user_code, upstream_wait, overhead = children
         total = time.perf_counter() - started
-        self._metrics.requests.labels(self.graph, self.node, *key, code.name).inc()
+        counted = self._counters.get((*key, code))
+        if counted is None:  # a child per outcome, looked up once: labels() takes a lock
+            counted = self._metrics.requests.labels(self.graph, self.node, *key, code.name)
+            self._counters[(*key, code)] = counted
+        counted.inc()
         latency.observe(total)
         user_code.observe(timings.user_code)
         upstream_wait.observe(timings.upstream)
@@ -589,6 +612,23 @@ class _Timings:
     def __init__(self) -> None:
         self.upstream = 0.0
         self.user_code = 0.0
+
+
+async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:
+    """The results of ``work`` in order; the first failure cancels the rest and is raised at
+    once, so that a join whose first input failed fails now, not after its slowest input."""
+    tasks = [asyncio.ensure_future(item) for item in work]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _deadline(context: grpc.aio.ServicerContext) -> float | None:

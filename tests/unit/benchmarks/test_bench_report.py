@@ -58,8 +58,8 @@ def test_table_has_a_row_per_workload_with_status_and_ratios() -> None:
 
 def test_verdict_lines_flag_each_target() -> None:
     text = verdict_lines(evaluate(_results()))
-    assert "MET     chain-3 p50_ms: braid/ray <= 0.25: measured 0.25" in text
-    assert "NOT MET chain-3 p50_ms: braid/floor <= 1.5: measured 2.00" in text
+    assert "NOT MET chain-3 p50_ms: braid/ray <= 0.15: measured 0.25" in text
+    assert "NOT MET chain-3 p50_ms: braid/floor <= 1.3: measured 2.00" in text
     assert "N/A     idle-memory rss_mb: braid/ray <= 0.5" in text
 
 
@@ -89,3 +89,17 @@ def test_results_survive_a_round_trip_through_json() -> None:
     doc = json.loads(json.dumps(document(results, [], {}, {})))
     again = results_from_json(doc["results"])
     assert again == results
+
+
+def test_cpu_time_per_request_is_a_column_beside_latency_and_a_ratio() -> None:
+    results = _results()
+    results["chain-3"][FLOOR].detail["cpu_ms_per_request"] = 0.5
+    results["chain-3"][BRAID].detail["cpu_ms_per_request"] = 1.25
+    lines = table(results).splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    chain = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    assert header[1:5] == ["ray p50", "ray p99", "ray rps", "ray cpu"]
+    assert chain[header.index("floor cpu")] == "0.50"
+    assert chain[header.index("braid cpu")] == "1.25"
+    assert chain[header.index("ray cpu")] == "-"
+    assert ratios(results["chain-3"])["braid/floor"]["cpu_ms_per_request"] == 2.5

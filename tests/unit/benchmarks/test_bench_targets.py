@@ -1,4 +1,4 @@
-"""benchmarks._targets: verdicts of issue 5's targets from a run's results."""
+"""benchmarks._targets: verdicts of issues 5 and 11's targets from a run's results."""
 
 from benchmarks._results import BRAID, FLOOR, RAY, Measurement, Results, Status
 from benchmarks._stats import Summary
@@ -15,19 +15,24 @@ def _by_text(results: Results) -> dict[str, bool | None]:
 
 
 def test_chain_targets_compare_p50_with_ray_and_floor() -> None:
-    results: Results = {"chain-3": {RAY: _ok(16.0), FLOOR: _ok(2.0), BRAID: _ok(3.5)}}
+    results: Results = {"chain-3": {RAY: _ok(16.0), FLOOR: _ok(1.5), BRAID: _ok(2.2)}}
     found = _by_text(results)
-    assert found["chain-3 p50_ms: braid/ray <= 0.25"] is True  # 3.5 / 16
-    assert found["chain-3 p50_ms: braid/floor <= 1.5"] is False  # 3.5 / 2
+    assert found["chain-3 p50_ms: braid/ray <= 0.15"] is True  # 2.2 / 16
+    assert found["chain-3 p50_ms: braid/floor <= 1.3"] is False  # 2.2 / 1.5
 
 
 def test_throughput_target_is_a_lower_bound() -> None:
-    row = {RAY: _ok(300.0, rps=80.0), BRAID: _ok(40.0, rps=400.0)}
-    (verdict,) = [
-        v for v in evaluate({"http-chain-3": row}) if "http" in v.text and "tail" not in v.text
-    ]
+    row = {RAY: _ok(300.0, rps=80.0), BRAID: _ok(40.0, rps=800.0)}
+    (verdict,) = [v for v in evaluate({"http-chain-3": row}) if "braid/ray" in v.text]
     assert verdict.met is True
-    assert verdict.value == 5.0
+    assert verdict.value == 10.0
+
+
+def test_chain_3_at_64_in_flight_is_judged_on_throughput_against_the_floor() -> None:
+    results: Results = {"chain-3@64": {FLOOR: _ok(20.0, rps=1000.0), BRAID: _ok(40.0, rps=650.0)}}
+    (verdict,) = [v for v in evaluate(results) if "throughput" in v.text]
+    assert verdict.text == "chain-3@64 throughput_rps: braid/floor >= 0.7"
+    assert (verdict.met, verdict.value) == (False, 0.65)
 
 
 def test_memory_target_reads_rss_from_details() -> None:

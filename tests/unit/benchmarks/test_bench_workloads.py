@@ -16,6 +16,8 @@ def test_groups_and_names_select_in_table_order_without_repeats() -> None:
         "chain-1",
         "chain-3",
         "fused-chain-3",
+        "chain-3@8",
+        "chain-3@64",
         "fanout-3",
         "http-chain-3",
         "payload-1mb",
@@ -51,3 +53,9 @@ def test_fused_chain_3_is_the_chain_of_3_as_one_co_located_group() -> None:
     plain = load_graph(GRAPHS / "chain-3.yaml")
     assert [g.nodes for g in graph.spec.groups] == [[n.name for n in plain.spec.nodes]]
     assert graph.spec.flow == plain.spec.flow
+
+
+def test_the_parallel_workloads_run_the_chain_of_3_with_requests_in_flight() -> None:
+    parallel = select(["chain-3@8", "chain-3@64"])
+    assert [(w.graph, w.in_flight) for w in parallel] == [("chain-3", 8), ("chain-3", 64)]
+    assert all(w.in_flight == 1 for w in WORKLOADS if "@" not in w.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -205,12 +206,13 @@ def test_a_chain_rides_as_continuations_once_the_output_is_known_unary() -> None
     assert chained.output_indices() == (0, 0)
 
 
-def test_joins_and_dispatch_steps_stay_with_the_ingress() -> None:
+def test_a_joins_own_producers_ride_inside_its_call() -> None:
     plan = plan_flow(load_graph(EXAMPLES / "ensemble" / "graph.yaml"))
     dispatch = plan_dispatch(plan, output_unary=True)
     assert dispatch.then == {}
-    assert dispatch.roots == ("by-length", "by-vowels", "by-caps", "verdict")
-    assert dispatch.consumers["by-caps"] == 1
+    assert dispatch.roots == ("verdict",)
+    assert dispatch.nested == {"verdict": ("by-length", "by-vowels", "by-caps")}
+    assert dispatch.consumers["by-caps"] == 0  # its value comes back in its reply
     fan = plan_flow(
         graph(
             [
@@ -226,3 +228,36 @@ def test_joins_and_dispatch_steps_stay_with_the_ingress() -> None:
     assert fanned.then == {"s": ("t", "u")}
     assert fanned.consumers == {"s": 0, "t": 1, "u": 1, "v": 0}
     assert fanned.roots == ("s", "v")
+
+
+def test_only_a_producer_that_needs_nothing_and_feeds_the_join_alone_is_nested() -> None:
+    plan = plan_flow(
+        graph(
+            [
+                {"name": "p", "call": "a.f", "args": ["$x"]},  # nested in j
+                {"name": "shared", "call": "a.f", "args": ["$x"]},  # two consumers
+                {"name": "twice", "call": "b.f", "args": ["$x"]},  # two paths: two fetches
+                {"name": "r", "call": "a.f", "args": ["$x"]},
+                {"name": "after", "call": "b.f", "args": ["$r"]},  # needs a step
+                {"name": "j", "call": "b.j", "args": ["$p", "$shared", "$twice.a", "$twice.b"]},
+                {"name": "k", "call": "a.k", "args": ["$shared", "$after", "$j"]},
+            ],
+            "$k",
+        )
+    )
+    dispatch = plan_dispatch(plan, output_unary=True)
+    assert dispatch.nested == {"j": ("p",)}
+    assert dispatch.roots == ("shared", "twice", "r", "j", "k")
+    assert dispatch.consumers["p"] == 0 and dispatch.consumers["shared"] == 2
+
+
+def test_a_producer_co_located_with_its_join_is_not_nested() -> None:
+    steps = [
+        {"name": "p", "call": "a.f", "args": ["$x"]},
+        {"name": "q", "call": "c.f", "args": ["$x"]},
+        {"name": "j", "call": "b.j", "args": ["$p", "$q"]},
+    ]
+    plan = plan_flow(graph(steps, "$j", nodes=("a", "b", "c")))
+    assert plan_dispatch(plan, output_unary=True).nested == {"j": ("p", "q")}
+    grouped = dataclasses.replace(plan, groups={"a": "ab", "b": "ab"})
+    assert plan_dispatch(grouped, output_unary=True).nested == {"j": ("q",)}
