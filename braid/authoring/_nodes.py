@@ -43,6 +43,8 @@ class NodeOptions(TypedDict, total=False):
     resources: Any  # braid.spec.Resources or a mapping of its fields
     node_selector: Mapping[str, str]
     tolerations: Any  # a list of braid.spec.Toleration or mappings
+    methods: Any  # a list of braid.spec.Method or mappings (batching)
+    multiplexing: Any  # braid.spec.Multiplexing or a mapping of its fields
 
 
 #: Option -> manifest field.
@@ -59,6 +61,8 @@ MANIFEST_FIELDS = {
     "resources": "resources",
     "node_selector": "nodeSelector",
     "tolerations": "tolerations",
+    "methods": "methods",
+    "multiplexing": "multiplexing",
 }
 
 

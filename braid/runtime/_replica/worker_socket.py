@@ -32,7 +32,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload, Upstream
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._replica.handles import RemoteResponse, current_call
-from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE, never_reached
+from braid.runtime._wire.client import (
+    CHANNEL_OPTIONS,
+    REPLICA_SERVICE,
+    models_of,
+    never_reached,
+)
 from braid.runtime._wire.codec import ReferenceMarker, decode, encode
 from braid.runtime._wire.errors import ReplicaUnavailable, from_rpc_error
 
@@ -74,6 +79,8 @@ class SocketExecutor:
         self._channel = grpc.aio.insecure_channel(self._target, options=list(_SOCKET_OPTIONS))
         self._stub = ReplicaStub(self._channel)  # type: ignore[no-untyped-call]
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        #: The models the worker reported holding after its last call (multiplexing).
+        self._models: list[str] = []
 
     async def wait_ready(self, timeout: float = 600.0) -> None:  # noqa: ASYNC109
         """Wait until the worker has constructed the node's class (its readiness)."""
@@ -131,6 +138,7 @@ class SocketExecutor:
             upstreams=upstreams,
             return_result=True,
             caller="sidecar",
+            model_id=context.model_id if context else "",
         )
         timeout = None
         if context is not None and context.deadline is not None:
@@ -143,6 +151,7 @@ class SocketExecutor:
             reply = await self._stub.Call(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._error(exc) from exc
+        self._models = list(reply.models)
         return decode(reply.result)
 
     async def stream(
@@ -151,7 +160,11 @@ class SocketExecutor:
         request, timeout = self._request(method, args, kwargs, step)
         call = self._stub.CallStream(request, timeout=timeout)
         try:
+            first = True
             async for item in call:
+                if first and request.model_id:
+                    self._models = models_of(await call.initial_metadata()) or self._models
+                first = False
                 yield decode(item.item), item.final
         except grpc.aio.AioRpcError as exc:
             raise self._error(exc) from exc
@@ -169,6 +182,9 @@ class SocketExecutor:
 
     async def reconfigure(self, user_config: Any) -> None:
         return None  # the worker watches the graph file itself
+
+    def loaded_models(self) -> list[str]:
+        return self._models
 
     async def close(self) -> None:
         await self._channel.close(grace=None)

@@ -9,6 +9,11 @@ live replicas while discovery catches up. When a node has no ready replica at al
 them restarting), :meth:`Router.wait_choose` waits for one to come back, for at most
 :data:`REPLICA_WAIT_SECONDS` and never past the request's deadline, as Ray Serve's handles and
 Knative's activator hold requests: a brief outage delays requests instead of failing them.
+
+Model multiplexing: a call for a model id goes to a replica that holds that model when one is
+ready (the two choices are made among those), and to the usual choice over all replicas
+otherwise. The router learns which replica holds which models from their replies
+(:meth:`Router.note_models`); docs/decisions/0014-batching-and-multiplexing.md.
 """
 
 from __future__ import annotations
@@ -46,17 +51,32 @@ class Router:
         self._clock = clock
         self._in_flight: dict[str, int] = {}
         self._down_until: dict[str, float] = {}
+        #: The model ids each replica last said it holds (multiplexed nodes only).
+        self._models: dict[str, frozenset[str]] = {}
 
-    def choose(self, node: str, *, exclude: Collection[str] = ()) -> str:
+    def choose(self, node: str, *, exclude: Collection[str] = (), model_id: str = "") -> str:
         """The address of a replica of ``node``; :class:`ReplicaUnavailable` if none is ready."""
         candidates = [a for a in self._discovery.replicas(node) if a not in exclude]
         candidates = self._live(candidates) or candidates  # all marked down: try anyway
         if not candidates:
             raise ReplicaUnavailable(f'no ready replica of node "{node}"', node=node)
-        return self._pick(candidates)
+        return self._pick(candidates, model_id)
+
+    def note_models(self, address: str, models: Collection[str]) -> None:
+        """``address`` holds these models now (from its reply)."""
+        self._models[address] = frozenset(models)
+
+    def holders(self, model_id: str) -> list[str]:
+        """The replicas known to hold ``model_id``."""
+        return sorted(a for a, models in self._models.items() if model_id in models)
 
     async def wait_choose(
-        self, node: str, *, deadline: float | None, exclude: Collection[str] = ()
+        self,
+        node: str,
+        *,
+        deadline: float | None,
+        exclude: Collection[str] = (),
+        model_id: str = "",
     ) -> str:
         """Like :meth:`choose`, but when ``node`` has no ready replica (or only ones in
         ``exclude`` or marked down), wait for one: at most :data:`REPLICA_WAIT_SECONDS`, and
@@ -68,12 +88,12 @@ class Router:
         while True:
             candidates = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
             if candidates:
-                return self._pick(candidates)
+                return self._pick(candidates, model_id)
             if self._clock() >= until:
                 break
             await asyncio.sleep(max(min(_WAIT_POLL_SECONDS, until - self._clock()), 0.0))
         try:
-            return self.choose(node)
+            return self.choose(node, model_id=model_id)
         except ReplicaUnavailable as exc:
             exc.message = f"{exc.message} (waited {self._clock() - began:.1f} s for one)"
             exc.args = (exc.message,)
@@ -86,7 +106,10 @@ class Router:
         now = self._clock()
         return [a for a in candidates if self._down_until.get(a, 0.0) <= now]
 
-    def _pick(self, candidates: list[str]) -> str:
+    def _pick(self, candidates: list[str], model_id: str = "") -> str:
+        if model_id:
+            holding = [a for a in candidates if model_id in self._models.get(a, ())]
+            candidates = holding or candidates
         if len(candidates) == 1:
             return candidates[0]
         first, second = self._rng.sample(candidates, 2)

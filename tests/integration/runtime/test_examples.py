@@ -38,6 +38,8 @@ EXAMPLES = {
     "iris": ("iris", "graph.yaml", "/iris"),
     "weights": ("model-weights", "graph.yaml", "/weights"),
     "fused-chain": ("fused-chain", "graph.yaml", "/fused"),
+    "batching": ("batching", "graph.yaml", "/batching"),
+    "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
 }
 
 
@@ -230,8 +232,8 @@ def _readme_calls() -> list[tuple[str, list[str], str]]:
             if not line.startswith("$ curl ") or answer.startswith("```"):
                 continue
             words = shlex.split(line[2:])[1:]
-            if len(words) == 3 and words[0] == "-d" and words[2].startswith("localhost:8000/"):
-                found.append((name, words[:2], answer))
+            if "-d" in words[:-1] and words[-1].startswith("localhost:8000/"):
+                found.append((name, words[:-1], answer))
     return found
 
 
