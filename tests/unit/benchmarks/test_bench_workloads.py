@@ -50,3 +50,23 @@ def test_fused_chain_3_is_the_chain_of_3_as_one_co_located_group() -> None:
     plain = load_graph(GRAPHS / "chain-3.yaml")
     assert [g.nodes for g in graph.spec.groups] == [[n.name for n in plain.spec.nodes]]
     assert graph.spec.flow == plain.spec.flow
+
+
+def test_the_batching_workloads_are_the_numpy_example_with_other_batch_sizes() -> None:
+    example = load_graph(GRAPHS.parent.parent / "examples" / "batching" / "graph.yaml")
+    for workload in select(["batching"]):
+        graph = load_graph(GRAPHS / f"{workload.graph}.yaml")
+        (node,) = graph.spec.nodes
+        batching = node.methods[0].batching
+        assert batching is not None and batching.max_batch_size == workload.batch
+        as_32 = node.model_copy(
+            update={
+                "methods": [
+                    node.methods[0].model_copy(
+                        update={"batching": batching.model_copy(update={"max_batch_size": 32})}
+                    )
+                ]
+            }
+        )
+        assert [as_32] == example.spec.nodes
+        assert graph.spec.flow == example.spec.flow
