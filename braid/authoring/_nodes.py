@@ -43,7 +43,8 @@ class NodeOptions(TypedDict, total=False):
     resources: Any  # braid.spec.Resources or a mapping of its fields
     node_selector: Mapping[str, str]
     tolerations: Any  # a list of braid.spec.Toleration or mappings
-    methods: Any  # a list of braid.spec.Method or mappings (batching)
+    # spec.nodes[].methods (batching); not "methods", which http_node() takes for its paths.
+    method_options: Any  # a list of braid.spec.Method or mappings
     multiplexing: Any  # braid.spec.Multiplexing or a mapping of its fields
 
 
@@ -61,7 +62,7 @@ MANIFEST_FIELDS = {
     "resources": "resources",
     "node_selector": "nodeSelector",
     "tolerations": "tolerations",
-    "methods": "methods",
+    "method_options": "methods",
     "multiplexing": "multiplexing",
 }
 

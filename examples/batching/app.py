@@ -9,7 +9,7 @@ from braid.authoring import Input, bind, graph
 
 scorer = bind(Scorer, width=64, depth=2000).options(
     max_ongoing_requests=64,
-    methods=[
+    method_options=[
         {"name": "score", "batching": {"maxBatchSize": 32, "batchWaitTimeoutSeconds": 0.005}}
     ],
 )
