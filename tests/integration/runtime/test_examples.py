@@ -221,8 +221,8 @@ def test_ingress_metrics_count_requests_per_graph_and_status(running: Running) -
 
 
 def _readme_calls() -> list[tuple[str, list[str], str]]:
-    """Each ``$ curl -d BODY localhost:8000/PATH`` of an example's README with the answer shown
-    on the next line: (the example's name here, the curl arguments before the URL, the answer)."""
+    """Each ``$ curl [-H HEADER] -d BODY localhost:8000/PATH`` of an example's README with the
+    answer shown on the next line: (the example's name here, the curl arguments before the URL, the answer)."""
     found = []
     for name, (folder, manifest, _) in EXAMPLES.items():
         if manifest != "graph.yaml":
@@ -232,8 +232,12 @@ def _readme_calls() -> list[tuple[str, list[str], str]]:
             if not line.startswith("$ curl ") or answer.startswith("```"):
                 continue
             words = shlex.split(line[2:])[1:]
-            if "-d" in words[:-1] and words[-1].startswith("localhost:8000/"):
-                found.append((name, words[:-1], answer))
+            options, url = words[:-1], words[-1] if words else ""
+            pairs = list(zip(options[::2], options[1::2], strict=False))
+            plain = len(options) % 2 == 0 and {flag for flag, _ in pairs} <= {"-d", "-H"}
+            streams = any(value.lower().startswith("accept") for _, value in pairs)
+            if plain and not streams and "-d" in options and url.startswith("localhost:8000/"):
+                found.append((name, options, answer))
     return found
 
 
