@@ -120,7 +120,8 @@ class BraidSystem:
         manifest = GRAPHS / f"{graph}.yaml"
         argv = [self._braid, "run", str(manifest), "--http", http, "--grpc", grpc_address]
         argv += ["--layout", self._settings.braid_layout]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GRAPHS), str(REPO)])}
+        code = [GRAPHS, REPO, REPO / "examples" / "batching"]  # the batching workloads' model
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, code))}
         process = Process(f"braid-{graph}", argv, self._settings.log_dir, GRAPHS, env)
         # Registered first, so it runs last: after `braid run` has stopped, end any process of
         # its tree that it left behind (and say so), rather than let it tax the next workload.

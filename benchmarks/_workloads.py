@@ -43,10 +43,15 @@ class Workload:
     fused: bool = False
     #: Requests the client keeps in flight: 1 measures latency, more measure throughput.
     in_flight: int = 1
+    #: braid only: maxBatchSize of the numpy example's batched method (examples/batching),
+    #: driven over HTTP; its target compares batch 32 with batch 1 (decision 0014).
+    batch: int = 0
 
     @property
     def graph(self) -> str:
         """Name of braid's manifest for this workload, under benchmarks/graphs/."""
+        if self.batch:
+            return f"batching-{self.batch}"
         if self.fused:
             return f"fused-{self.shape.value}-{self.width}"
         if self.payload_bytes:
@@ -87,6 +92,10 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("payload-10mb", "10 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 10 * MB),
     Workload("payload-100mb", "100 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 100 * MB),
     Workload("idle-memory", "idle replica, resident memory", Kind.MEMORY),
+    *(
+        Workload(f"batching-{size}", f"numpy model, batches of {size}", Kind.HTTP, batch=size)
+        for size in (1, 8, 32)
+    ),
 )
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -107,6 +116,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         *("chain-1", "chain-2", "chain-4", "chain-8"),
         *("fanout-1", "fanout-2", "fanout-4", "fanout-8"),
     ),
+    "batching": ("batching-1", "batching-8", "batching-32"),
     "all": tuple(w.name for w in WORKLOADS),
 }
 

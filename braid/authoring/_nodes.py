@@ -62,14 +62,19 @@ class NodeOptions(TypedDict, total=False):
     pod_labels: Mapping[str, str]
     rollout: Any
     local: Any  # braid.spec.LocalEnvironment or a mapping: python, or requirements
+    # spec.nodes[].methods (batching); not "methods", which http_node() takes for its paths.
+    method_options: Any  # a list of braid.spec.Method or mappings
+    multiplexing: Any  # braid.spec.Multiplexing or a mapping of its fields
 
 
 #: Node fields that the binding itself writes, never options: the code and its arguments.
 _BOUND_FIELDS = frozenset({"class_", "http", "init", "handles"})
+#: Options named otherwise than their field: ``methods`` is what ``http_node()`` calls its paths.
+_OPTION_NAMES = {"methods": "method_options"}
 #: Option -> manifest field: every field of a manifest's node (braid.spec.Node) but the bound
 #: ones, so that a field added to the spec is an option at once (a test pins NodeOptions to it).
 MANIFEST_FIELDS = {
-    option: str(info.alias or option)
+    _OPTION_NAMES.get(option, option): str(info.alias or option)
     for option, info in Node.model_fields.items()
     if option not in _BOUND_FIELDS
 }

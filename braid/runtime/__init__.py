@@ -13,7 +13,14 @@ from braid.runtime._local.apps import App, run
 from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._replica.code import code_problems
-from braid.runtime._replica.handles import Handle, RemoteResponse, Response, StreamingResponse
+from braid.runtime._replica.handles import (
+    Handle,
+    RemoteResponse,
+    Response,
+    StreamingResponse,
+    get_model,
+    get_model_id,
+)
 from braid.runtime._replica.hosting import ReplicaSettings, serve_replica
 from braid.runtime._wire.errors import (
     BadRequest,
@@ -67,6 +74,8 @@ __all__ = [
     "UserCodeError",
     "code_problems",
     "connect",
+    "get_model",
+    "get_model_id",
     "run",
     "serve_ingress",
     "serve_replica",

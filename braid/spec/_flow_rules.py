@@ -57,6 +57,28 @@ def check_step_names(view: GraphView) -> list[Problem]:
 
 
 def check_step(view: GraphView, path: str, step: Step) -> list[Problem]:
+    return _check_step_call(view, path, step) + _check_model_id(view, path, step)
+
+
+def _check_model_id(view: GraphView, path: str, step: Step) -> list[Problem]:
+    """A step's modelId is for multiplexed nodes: every node it may call serves many models."""
+    if step.model_id is None:
+        return []
+    problems: list[Problem] = []
+    for call in step.calls():
+        node = view.nodes_by_name.get(_called_node(call.call))
+        if node is not None and node.multiplexing is None:
+            problems.append(
+                Problem(
+                    f"{path}.modelId",
+                    f'node "{node.name}" serves one model: a model id needs multiplexing on the '
+                    "node (spec.nodes[].multiplexing)",
+                )
+            )
+    return problems
+
+
+def _check_step_call(view: GraphView, path: str, step: Step) -> list[Problem]:
     if step.dispatch is None:
         if step.call is None:
             return [Problem(path, 'set "call" (one call) or "dispatch" (a choice of calls)')]

@@ -271,6 +271,50 @@ class HttpServer(SpecModel):
     )
 
 
+class Batching(SpecModel):
+    """Dynamic batching of one method: concurrent calls run as one call with a list.
+
+    The replica gathers calls until ``maxBatchSize`` of them wait or ``batchWaitTimeoutSeconds``
+    passed since the first, then calls the method once with the list of their first arguments
+    and hands the returned list's items back, one to each caller.
+    """
+
+    max_batch_size: int = Field(
+        default=8, ge=1, le=1024, description="Most calls gathered into one call of the method."
+    )
+    batch_wait_timeout_seconds: float = Field(
+        default=0.01,
+        ge=0,
+        le=60,
+        description="Longest wait for a batch to fill, counted from its first call.",
+    )
+
+
+class Method(SpecModel):
+    """Options of one method of a node's class."""
+
+    name: str = Field(
+        pattern=IDENT_PATTERN, description='The method\'s name, as in the flow ("__call__" too).'
+    )
+    batching: Batching | None = Field(
+        default=None, description="Gather concurrent calls of the method into one call."
+    )
+
+
+class Multiplexing(SpecModel):
+    """One node serving many models by id, loaded on demand and unloaded least recently used."""
+
+    max_models_per_replica: int = Field(
+        default=3, ge=1, le=1000, description="Models a replica keeps loaded at most."
+    )
+    loader: str = Field(
+        default="load_model",
+        pattern=IDENT_PATTERN,
+        description="The method that loads a model: called with the model id, once per model "
+        "per replica.",
+    )
+
+
 class Node(SpecModel):
     """One deployable unit: a Python class or function, or an HTTP model server."""
 
@@ -397,6 +441,12 @@ class Node(SpecModel):
             "node's image is its environment."
         ),
     )
+    methods: list[Method] = Field(
+        default_factory=list, description="Options of the class's methods (batching)."
+    )
+    multiplexing: Multiplexing | None = Field(
+        default=None, description="Serve many models by id, loaded on demand (model multiplexing)."
+    )
 
 
 class StepCall(SpecModel):
@@ -445,6 +495,12 @@ class Step(SpecModel):
     kwargs: JsonObject = Field(default_factory=dict, description="Keyword arguments.")
     dispatch: Dispatch | None = Field(
         default=None, description="Pick one of several calls from a value (instead of call)."
+    )
+    model_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The model a call of a multiplexed node is for (overrides the request's).",
     )
 
     def calls(self) -> list[StepCall]:

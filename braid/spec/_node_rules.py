@@ -16,6 +16,7 @@ from braid.spec._graphs import (
     TolerationOperator,
 )
 from braid.spec._pod_rules import check_pod
+from braid.spec._references import CALL_METHOD
 from braid.spec._views import GraphView, check_unique, did_you_mean
 
 _NODE_NAME = re.compile(NODE_NAME_PATTERN)
@@ -113,7 +114,56 @@ def check_node(view: GraphView, path: str, node: Node) -> list[Problem]:
         problems += check_unique(
             f"{path}.http.methods", [m.name for m in node.http.methods], "method"
         )
+    problems += _check_methods(path, node)
+    problems += _check_multiplexing(path, node)
     return problems
+
+
+def _check_methods(path: str, node: Node) -> list[Problem]:
+    """Method options (batching) need Python code, public methods, and room for a batch."""
+    problems = check_unique(f"{path}.methods", [m.name for m in node.methods], "method")
+    if node.methods and node.http is not None:
+        problems.append(
+            Problem(
+                f"{path}.methods",
+                "method options (batching) apply to Python code; an HTTP model server batches "
+                "by itself",
+            )
+        )
+    for index, method in enumerate(node.methods):
+        where = f"{path}.methods[{index}]"
+        if method.name.startswith("_") and method.name != CALL_METHOD:
+            problems.append(
+                Problem(f"{where}.name", f'"{method.name}" is private; a flow calls public methods')
+            )
+        batching = method.batching
+        if batching is not None and batching.max_batch_size > node.max_ongoing_requests:
+            problems.append(
+                Problem(
+                    f"{where}.batching.maxBatchSize",
+                    f"a batch of {batching.max_batch_size} gathers calls running at once, but "
+                    f"the replica runs at most maxOngoingRequests ({node.max_ongoing_requests}); "
+                    f"raise maxOngoingRequests to {batching.max_batch_size} or more, or lower "
+                    "maxBatchSize",
+                )
+            )
+    return problems
+
+
+def _check_multiplexing(path: str, node: Node) -> list[Problem]:
+    multiplexing = node.multiplexing
+    if multiplexing is None:
+        return []
+    where = f"{path}.multiplexing"
+    if node.http is not None:
+        return [Problem(where, "multiplexing needs Python code with a loader, not an HTTP server")]
+    if multiplexing.loader.startswith("_"):
+        return [
+            Problem(f"{where}.loader", f'"{multiplexing.loader}" is private; name a public method')
+        ]
+    if any(m.name == multiplexing.loader for m in node.methods if m.batching is not None):
+        return [Problem(f"{where}.loader", "the loader cannot be a batched method")]
+    return []
 
 
 def _check_handles(view: GraphView, path: str, node: Node) -> list[Problem]:

@@ -21,6 +21,8 @@ EXAMPLES = ROOT / "examples"
 
 #: (example folder, app reference, the manifest it equals)
 BUILDS = [
+    ("batching", "app.py:app", "graph.yaml"),
+    ("multiplexing", "app.py:app", "graph.yaml"),
     ("hello", "app.py:app", "graph.yaml"),
     ("chain", "app.py:app", "graph.yaml"),
     ("dispatch", "app.py:app", "graph.yaml"),

@@ -81,6 +81,8 @@ class StepPlan:
     returns: bool = False
     #: Steps whose replica addresses this step needs before it can be sent.
     producers: frozenset[str] = frozenset()
+    #: The step's own model id (``modelId``), over the request's, for multiplexed nodes.
+    model_id: str = ""
 
     def calls(self) -> tuple[CallPlan, ...]:
         if self.call is not None:
@@ -98,6 +100,8 @@ class FlowPlan:
     output: Reference
     #: The co-location group of each grouped node (spec.groups): node -> group.
     groups: Mapping[str, str] = field(default_factory=dict)
+    #: Nodes that serve many models (``multiplexing``): their calls carry a model id.
+    multiplexed: frozenset[str] = frozenset()
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:
@@ -133,12 +137,19 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
             consumers=consumers[draft.name],
             returns=draft.name == output.source,
             producers=frozenset(_consumed(draft, step_names)),
+            model_id=step.model_id or "",
         )
-        for draft in drafts
+        for draft, step in zip(drafts, flow.steps, strict=True)
     )
     groups = {node: group.name for group in graph.spec.groups for node in group.nodes}
+    multiplexed = frozenset(n.name for n in graph.spec.nodes if n.multiplexing is not None)
     return FlowPlan(
-        graph=graph.metadata.name, input=flow.input, steps=steps, output=output, groups=groups
+        graph=graph.metadata.name,
+        input=flow.input,
+        steps=steps,
+        output=output,
+        groups=groups,
+        multiplexed=multiplexed,
     )
 
 

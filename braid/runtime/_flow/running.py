@@ -94,11 +94,12 @@ class FlowRunner:
         return self._dispatch_plans[unary]
 
     async def start(
-        self, input_value: Any, *, deadline: float, allow_stream: bool = True
+        self, input_value: Any, *, deadline: float, allow_stream: bool = True, model_id: str = ""
     ) -> FlowResult:
-        """Dispatch a request and return once its output (or first stream item) is known."""
+        """Dispatch a request and return once its output (or first stream item) is known;
+        ``model_id``: the request's model, for the steps calling multiplexed nodes."""
         for attempt in range(2):
-            run = _Run(self, input_value, deadline, allow_stream=allow_stream)
+            run = _Run(self, input_value, deadline, allow_stream=allow_stream, model_id=model_id)
             try:
                 return await run.first()
             except RequestError:
@@ -124,9 +125,16 @@ class _Run:
     """The state of one request: chosen replicas, in-flight calls and the output's events."""
 
     def __init__(
-        self, runner: FlowRunner, input_value: Any, deadline: float, *, allow_stream: bool
+        self,
+        runner: FlowRunner,
+        input_value: Any,
+        deadline: float,
+        *,
+        allow_stream: bool,
+        model_id: str = "",
     ) -> None:
         self.runner = runner
+        self.model_id = model_id
         self.plan = runner.plan
         self.input = input_value
         self.deadline = deadline
@@ -226,7 +234,7 @@ class _Run:
             if parent is not None and self.plan.step(parent).call is not None:
                 address = await self._choose(parent)
             elif call is not None:
-                address = await self._replica_of(call.node, name)
+                address = await self._replica_of(call.node, name, self._model_of(name, call.node))
             else:
                 return await future  # a dispatch step: chosen once its case is known
             if not future.done():
@@ -277,7 +285,10 @@ class _Run:
         call = step.call
         if call is None:
             call = choose_case(step, await self._switch_value(step))
-            self.addresses[step.name].set_result(await self._replica_of(call.node, step.name))
+            model_id = self._model_of(step.name, call.node)
+            self.addresses[step.name].set_result(
+                await self._replica_of(call.node, step.name, model_id)
+            )
         address = self.addresses[step.name].result()
         producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
         request = self._request(step, call, producers)
@@ -295,10 +306,19 @@ class _Run:
             self.output_node = _node_of(self.plan.step(chain[-1]))
             self.events.put_nowait(("value", reply.result))
 
-    async def _replica_of(self, node: str, step: str) -> str:
+    def _model_of(self, step: str, node: str) -> str:
+        """The model a step's call is for: the step's ``modelId``, else the request's, for a
+        multiplexed node; "" otherwise."""
+        if node not in self.plan.multiplexed:
+            return ""
+        return self.plan.step(step).model_id or self.model_id
+
+    async def _replica_of(self, node: str, step: str, model_id: str = "") -> str:
         """A replica of ``node`` for ``step``, waiting a while if none is ready."""
         try:
-            return await self.runner.client.router.wait_choose(node, deadline=self.deadline)
+            return await self.runner.client.router.wait_choose(
+                node, deadline=self.deadline, model_id=model_id
+            )
         except ReplicaUnavailable as exc:
             exc.step = exc.step or step
             raise
@@ -360,6 +380,7 @@ class _Run:
             caller="ingress",
             address=self.addresses[step.name].result() if continuation or nested else "",
             then=then,
+            model_id=self._model_of(step.name, call.node),
         )
 
     async def _switch_value(self, step: StepPlan) -> Any:

@@ -36,7 +36,12 @@ from grpc_reflection.v1alpha import reflection
 from braid.runtime._flow.results import FlowResult
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply, raw_request
-from braid.runtime._ingress.routes import GraphRoute, RouteTable
+from braid.runtime._ingress.routes import (
+    MODEL_ID_HEADER,
+    GraphRoute,
+    RouteTable,
+    parse_model_id,
+)
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
@@ -219,7 +224,11 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             # late node and step instead of being the client's bare DEADLINE_EXCEEDED.
             requested = max(requested - DEADLINE_MARGIN, 0.001)
         deadline = route.deadline(requested)
-        return await route.runner.start(value, deadline=deadline, allow_stream=allow_stream)
+        metadata = dict(context.invocation_metadata() or ())
+        model_id = parse_model_id(metadata.get(MODEL_ID_HEADER))
+        return await route.runner.start(
+            value, deadline=deadline, allow_stream=allow_stream, model_id=model_id
+        )
 
     async def _abort(
         self, route: GraphRoute, error: RequestError, context: grpc.aio.ServicerContext

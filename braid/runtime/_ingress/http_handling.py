@@ -33,7 +33,13 @@ from braid.runtime._ingress.http_asgi import BodyLimits, HttpRequest, Responder,
 from braid.runtime._ingress.http_protocol import error_body
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import output_json, parse_json, raw_bytes
-from braid.runtime._ingress.routes import GraphRoute, RouteTable, parse_timeout
+from braid.runtime._ingress.routes import (
+    MODEL_ID_HEADER,
+    GraphRoute,
+    RouteTable,
+    parse_model_id,
+    parse_timeout,
+)
 from braid.runtime._wire.errors import (
     BadRequest,
     Overloaded,
@@ -121,7 +127,8 @@ class HttpIngress:
         deadline = route.deadline(parse_timeout(timeout) if timeout is not None else None)
         if request.deadline is not None:  # it began when the request's head arrived
             deadline = min(deadline, request.deadline)
-        result = await route.runner.start(value, deadline=deadline)
+        model_id = parse_model_id(request.headers.get(MODEL_ID_HEADER))
+        result = await route.runner.start(value, deadline=deadline, model_id=model_id)
         if result.streaming:
             await self._stream(route, result, request, responder)
             return

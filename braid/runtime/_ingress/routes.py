@@ -82,6 +82,24 @@ def parse_timeout(text: str) -> float:
     return seconds
 
 
+#: The request header (HTTP) and metadata key (gRPC) naming the model of a multiplexed node.
+MODEL_ID_HEADER = "braid-model-id"
+#: The longest model id: a name or a path, never a payload.
+MAX_MODEL_ID_LENGTH = 256
+
+
+def parse_model_id(text: str | None) -> str:
+    """A client-supplied model id ("" for none); :class:`BadRequest` when it is not one."""
+    if not text:
+        return ""
+    if len(text) > MAX_MODEL_ID_LENGTH or not text.isprintable():
+        raise BadRequest(
+            f"the {MODEL_ID_HEADER} value must be printable text of at most "
+            f"{MAX_MODEL_ID_LENGTH} characters"
+        )
+    return text
+
+
 class RouteTable:
     """The graphs of one ingress, by route prefix and by name."""
 

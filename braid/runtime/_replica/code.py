@@ -205,6 +205,8 @@ def _code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Proble
         if lacks_reconfigure(node, targets.get(node.name)):
             message = reconfigure_problem(node).removeprefix(f'node "{node.name}" ')
             problems.append(Problem(f"spec.nodes[{index}].userConfig", message))
+        if node.name in targets:
+            problems += _option_problems(node, targets[node.name], f"spec.nodes[{index}]")
     for index, step in enumerate(graph.spec.flow.steps):
         for path, call in _calls_of(step, f"spec.flow.steps[{index}]"):
             target = parse_call(call)
@@ -217,6 +219,37 @@ def _code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Proble
                     else f'{owner} has no method "{target.method}"'
                 )
                 problems.append(Problem(f"{path}.call", message))
+    return problems
+
+
+def _option_problems(node: Node, target: Any, path: str) -> list[Problem]:
+    """Batched methods that are missing or generators, and a missing multiplexing loader."""
+    problems: list[Problem] = []
+    for index, options in enumerate(node.methods):
+        where = f"{path}.methods[{index}]"
+        if missing_methods(target, [options.name]):
+            problems.append(
+                Problem(f"{where}.name", f'"{node.class_}" has no method "{options.name}"')
+            )
+            continue
+        function = getattr(target, options.name, None)
+        generator = inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
+        if options.batching is not None and generator:
+            problems.append(
+                Problem(
+                    f"{where}.batching",
+                    f'method "{options.name}" is a generator; batching does not support streaming '
+                    "methods: remove batching or return a list",
+                )
+            )
+    multiplexing = node.multiplexing
+    if multiplexing is not None and missing_methods(target, [multiplexing.loader]):
+        problems.append(
+            Problem(
+                f"{path}.multiplexing.loader",
+                f'"{node.class_}" has no method "{multiplexing.loader}" to load a model with',
+            )
+        )
     return problems
 
 

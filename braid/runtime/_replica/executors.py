@@ -22,11 +22,15 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, Protocol
 
 from braid.runtime._replica.arguments import Arguments
+from braid.runtime._replica.batching import Batcher
+from braid.runtime._replica.handles import CallContext, current_call
+from braid.runtime._replica.multiplexing import ModelCache
 from braid.runtime._replica.sync_threads import SyncThreads
 from braid.runtime._wire.errors import (
     BadRequest,
@@ -36,7 +40,7 @@ from braid.runtime._wire.errors import (
     RequestError,
     UserCodeError,
 )
-from braid.spec import CALL_METHOD
+from braid.spec import CALL_METHOD, Method, Multiplexing
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +68,71 @@ class Executor(Protocol):
         """Pass a new userConfig to the node (no-op where not supported)."""
         ...
 
+    def loaded_models(self) -> list[str]:
+        """A multiplexed node's loaded model ids, least recently used first (else empty)."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class LocalExecutor:
     """Calls the methods of a user object hosted in this process."""
 
-    def __init__(self, node: str, target: Any, *, threads: int = 16) -> None:
+    def __init__(
+        self,
+        node: str,
+        target: Any,
+        *,
+        threads: int = 16,
+        methods: Sequence[Method] = (),
+        multiplexing: Multiplexing | None = None,
+        path: str = "",
+    ) -> None:
+        """``methods`` and ``multiplexing``: the node's options from the manifest, whose
+        field ``path`` (``spec.nodes[2]``) a problem with them names."""
         self.node = node
         self._target = target
         self.threads = SyncThreads(threads, f"braid-{node}")
         self._methods: dict[str, Callable[..., Any]] = {}
+        self._batchers: dict[str, Batcher] = {}
+        for index, options in enumerate(methods):
+            if options.batching is not None:
+                self._check_batchable(options.name, f"{path}.methods[{index}]")
+                self._batchers[options.name] = Batcher(
+                    self._batch_runner(options.name),
+                    node=node,
+                    method=options.name,
+                    max_size=options.batching.max_batch_size,
+                    wait_seconds=options.batching.batch_wait_timeout_seconds,
+                )
+        self._models: ModelCache | None = None
+        if multiplexing is not None:
+            self._loader_name = multiplexing.loader
+            self._loader = self._loader_of(multiplexing.loader, f"{path}.multiplexing.loader")
+            self._models = ModelCache(
+                self._load, self._unload, capacity=multiplexing.max_models_per_replica
+            )
+
+    def _check_batchable(self, method: str, path: str) -> None:
+        try:
+            streams = self.is_stream(method)
+        except NotFound as exc:
+            raise LoadError(f"{path}.name: {exc.message}") from None
+        if streams:
+            raise LoadError(
+                f'{path}.batching: method "{method}" of node "{self.node}" is a generator; '
+                "batching does not support streaming methods (the items of a batch's callers "
+                "would interleave): remove batching or return a list instead"
+            )
+
+    def _loader_of(self, name: str, path: str) -> Callable[..., Any]:
+        try:
+            return self.method(name)
+        except NotFound as exc:
+            raise LoadError(
+                f"{path}: {exc.message}; a multiplexed node needs a loader method that takes a "
+                "model id and returns the model"
+            ) from None
 
     def method(self, name: str) -> Callable[..., Any]:
         """The bound method ``name``; :class:`NotFound` names the node and what it has."""
@@ -110,32 +168,97 @@ class LocalExecutor:
         return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
 
     async def call(self, method: str, arguments: Arguments, step: str) -> Any:
-        if self.is_stream(method):
-            return [item async for item, _ in self.stream(method, arguments, step)]
-        function = self.method(method)
-        args, kwargs = arguments.decode()
+        context = current_call.get()
+        token = None
+        if self._models is not None and context is not None and context.model_id:
+            model = await self._model(context.model_id, step)
+            token = current_call.set(replace(context, model=model))
         try:
-            if _is_async(function):
-                return await function(*args, **kwargs)
-            context = contextvars.copy_context()
-            future = self.threads.submit(context.run, function, *args, **kwargs)
+            if self.is_stream(method):  # before decoding: the stream decodes, once
+                return [item async for item, _ in self.stream(method, arguments, step)]
+            args, kwargs = arguments.decode()
+            batcher = self._batchers.get(method)
+            if batcher is not None:
+                if len(args) != 1 or kwargs:
+                    raise BadRequest(
+                        f'node "{self.node}": batched method "{method}" takes one positional '
+                        f"argument per call (got {len(args)} and {len(kwargs)} keywords)",
+                        node=self.node,
+                        step=step,
+                    )
+                model_id = context.model_id if context is not None else ""
+                return await batcher.submit(args[0], step=step, model_id=model_id)
             try:
-                result = await asyncio.wrap_future(future)
-            except asyncio.CancelledError:  # past the deadline: the thread may go on running
-                self.threads.abandon(future)
+                return await self._invoke(self.method(method), args, kwargs)
+            except asyncio.CancelledError:
                 raise
-            if inspect.isawaitable(result):
-                return await result
-            return result
+            except RequestError as error:  # a handle call failed: keep its kind, note the path
+                error.through(self.node, step)
+                raise
+            except Exception as exc:
+                raise UserCodeError.from_exception(
+                    exc, node=self.node, step=step, method=method
+                ) from exc
+        finally:
+            if token is not None:
+                current_call.reset(token)
+
+    async def _invoke(
+        self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run user code: async on the loop, sync in one of the node's threads."""
+        if _is_async(function):
+            return await function(*args, **kwargs)
+        context = contextvars.copy_context()
+        future = self.threads.submit(context.run, function, *args, **kwargs)
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # past the deadline: the thread may go on running
+            self.threads.abandon(future)
+            raise
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def _batch_runner(self, method: str) -> Callable[[list[Any], str, list[str]], Any]:
+        async def run(items: list[Any], model_id: str, steps: list[str]) -> Any:
+            model = None
+            if model_id and self._models is not None:
+                model = await self._models.get(model_id)
+            current_call.set(CallContext("", None, steps[0], model_id=model_id, model=model))
+            return await self._invoke(self.method(method), [items], {})
+
+        return run
+
+    async def _model(self, model_id: str, step: str) -> Any:
+        if self._models is None:  # pragma: no cover - checked by the caller
+            return None
+        try:
+            return await self._models.get(model_id)
         except asyncio.CancelledError:
             raise
-        except RequestError as error:  # a handle call failed: keep its kind, note the path
+        except RequestError as error:
             error.through(self.node, step)
             raise
         except Exception as exc:
-            raise UserCodeError.from_exception(
-                exc, node=self.node, step=step, method=method
-            ) from exc
+            failed = UserCodeError.from_exception(
+                exc, node=self.node, step=step, method=self._loader_name
+            )
+            failed.message = f"{failed.message} (loading model {model_id!r})"
+            failed.args = (failed.message,)
+            raise failed from exc
+
+    async def _load(self, model_id: str) -> Any:
+        logger.info('node "%s": loading model %s', self.node, model_id)
+        return await self._invoke(self._loader, [model_id], {})
+
+    async def _unload(self, model_id: str, model: Any) -> None:
+        cleanup = getattr(model, "cleanup", None)
+        if callable(cleanup):
+            await self._invoke(cleanup, [], {})
+
+    def loaded_models(self) -> list[str]:
+        return self._models.loaded() if self._models is not None else []
 
     async def stream(
         self, method: str, arguments: Arguments, step: str
@@ -144,6 +267,10 @@ class LocalExecutor:
             yield await self.call(method, arguments, step), True
             return
         function = self.method(method)
+        context = current_call.get()
+        if self._models is not None and context is not None and context.model_id:
+            # The RPC runs in a task of its own: the variable needs no reset.
+            current_call.set(replace(context, model=await self._model(context.model_id, step)))
         args, kwargs = arguments.decode()
         try:
             produced = function(*args, **kwargs)
@@ -223,6 +350,10 @@ class LocalExecutor:
             ) from exc
 
     async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.close()
+        if self._models is not None:
+            await self._models.close()
         self.threads.shutdown(wait=False, cancel_futures=True)
 
 
@@ -307,6 +438,9 @@ class HttpExecutor:
 
     async def reconfigure(self, user_config: Any) -> None:
         return None
+
+    def loaded_models(self) -> list[str]:
+        return []
 
     async def close(self) -> None:
         return None

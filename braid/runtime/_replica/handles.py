@@ -30,16 +30,43 @@ from braid.runtime._wire.errors import BadRequest
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """The request a piece of user code is serving: its id and absolute deadline."""
+    """The request a piece of user code is serving: its id and absolute deadline, and for a
+    multiplexed node the model it is for."""
 
     request_id: str
     deadline: float | None
     step: str = ""
+    model_id: str = ""
+    model: Any = None
 
 
 current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
     "braid_call", default=None
 )
+
+
+def get_model_id() -> str:
+    """The model id of the call being served by a multiplexed node ("" when it names none).
+
+    Set from the request's ``braid-model-id`` header (HTTP) or metadata (gRPC), the flow step's
+    ``modelId``, or ``handle.options(model_id=...)``.
+    """
+    context = current_call.get()
+    return context.model_id if context is not None else ""
+
+
+def get_model() -> Any:
+    """The model the call being served is for, as the node's loader returned it.
+
+    Raises :class:`LookupError` outside a call that names a model of a multiplexed node.
+    """
+    context = current_call.get()
+    if context is None or not context.model_id:
+        raise LookupError(
+            "get_model(): this call names no model; send a braid-model-id header, set the "
+            "step's modelId or call with handle.options(model_id=...)"
+        )
+    return context.model
 
 
 def new_response_id() -> str:
@@ -59,6 +86,8 @@ class HandleCaller(Protocol):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: CallContext | None,
+        *,
+        model_id: str = "",
     ) -> Any: ...
 
     def stream(
@@ -68,6 +97,8 @@ class HandleCaller(Protocol):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: CallContext | None,
+        *,
+        model_id: str = "",
     ) -> AsyncIterator[Any]: ...
 
 
@@ -159,19 +190,25 @@ async def _next(items: AsyncIterator[Any]) -> tuple[bool, Any]:
 class MethodHandle:
     """``handle.method``: call it with ``.remote(...)``."""
 
-    def __init__(self, caller: HandleCaller, node: str, method: str, *, stream: bool) -> None:
+    def __init__(
+        self, caller: HandleCaller, node: str, method: str, *, stream: bool, model_id: str = ""
+    ) -> None:
         self._caller, self._node, self._method, self._stream = caller, node, method, stream
+        self._model_id = model_id
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Send the call now; returns a :class:`Response` (or :class:`StreamingResponse`)."""
         context = current_call.get()
+        model = self._model_id
         if self._stream:
             return StreamingResponse(
-                self._caller.stream(self._node, self._method, args, kwargs, context),
+                self._caller.stream(
+                    self._node, self._method, args, kwargs, context, model_id=model
+                ),
                 self._caller.loop,
             )
         return Response(
-            self._caller.call(self._node, self._method, args, kwargs, context),
+            self._caller.call(self._node, self._method, args, kwargs, context, model_id=model),
             self._caller.loop,
             node=self._node,
         )
@@ -183,21 +220,30 @@ class MethodHandle:
 class Handle:
     """A node's handle: ``handle.method.remote(...)``, ``handle.remote(...)`` for ``__call__``."""
 
-    def __init__(self, caller: HandleCaller, node: str, *, stream: bool = False) -> None:
+    def __init__(
+        self, caller: HandleCaller, node: str, *, stream: bool = False, model_id: str = ""
+    ) -> None:
         self._caller, self._node, self._stream = caller, node, stream
+        self._model_id = model_id
 
     @property
     def node(self) -> str:
         return self._node
 
-    def options(self, *, stream: bool = False) -> Handle:
-        """A copy of this handle with other call options (``stream=True`` for generators)."""
+    def options(self, *, stream: bool = False, model_id: str = "") -> Handle:
+        """A copy of this handle with other call options: ``stream=True`` for generators,
+        ``model_id="..."`` for the model of a multiplexed node."""
         if not isinstance(stream, bool):
             raise TypeError(
                 f'handle to node "{self._node}": options(stream=...) takes True or False, '
                 f"not {stream!r}"
             )
-        return Handle(self._caller, self._node, stream=stream)
+        if not isinstance(model_id, str):
+            raise TypeError(
+                f'handle to node "{self._node}": options(model_id=...) takes a string, '
+                f"not {model_id!r}"
+            )
+        return Handle(self._caller, self._node, stream=stream, model_id=model_id)
 
     def __getattr__(self, method: str) -> MethodHandle:
         if method.startswith("__"):  # Python's own protocols (copy, pickle...): not a method
@@ -207,12 +253,14 @@ class Handle:
                 f'handle to node "{self._node}": "{method}" is private; a handle calls public '
                 "methods only"
             )
-        return MethodHandle(self._caller, self._node, method, stream=self._stream)
+        return MethodHandle(
+            self._caller, self._node, method, stream=self._stream, model_id=self._model_id
+        )
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
-        return MethodHandle(self._caller, self._node, "__call__", stream=self._stream).remote(
-            *args, **kwargs
-        )
+        return MethodHandle(
+            self._caller, self._node, "__call__", stream=self._stream, model_id=self._model_id
+        ).remote(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<braid handle {self._node}>"

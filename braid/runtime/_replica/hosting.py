@@ -289,7 +289,15 @@ class ReplicaHost:
         # Constructors load models: run them in a thread so that health checks still answer.
         constructing = asyncio.to_thread(construct, node, target, handles)
         instance = await with_progress(constructing, node=node.name)
-        return LocalExecutor(node.name, instance, threads=settings.sync_threads)
+        index = [n.name for n in self.graph.spec.nodes].index(node.name)
+        return LocalExecutor(
+            node.name,
+            instance,
+            threads=settings.sync_threads,
+            methods=node.methods,
+            multiplexing=node.multiplexing,
+            path=f"spec.nodes[{index}]",
+        )
 
     async def stop(self) -> None:
         self._stopping = True

@@ -70,8 +70,10 @@ class OutboundCaller:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: CallContext | None,
+        *,
+        model_id: str = "",
     ) -> Any:
-        request = await self._request(node, method, args, kwargs, context)
+        request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         _, reply = await self._client.call(request, deadline=_callee_deadline(context))
         return decode(reply.result)
 
@@ -82,8 +84,10 @@ class OutboundCaller:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: CallContext | None,
+        *,
+        model_id: str = "",
     ) -> AsyncIterator[Any]:
-        request = await self._request(node, method, args, kwargs, context)
+        request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         async for item in self._client.call_stream(request, deadline=_callee_deadline(context)):
             yield decode(item.item)
 
@@ -94,6 +98,8 @@ class OutboundCaller:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: CallContext | None,
+        *,
+        model_id: str = "",
     ) -> CallRequest:
         upstreams: list[Upstream] = []
         plain_args = [await self._convert(value, upstreams, top=True) for value in args]
@@ -109,6 +115,7 @@ class OutboundCaller:
             upstreams=upstreams,
             return_result=True,
             caller=self.node,
+            model_id=model_id,
         )
 
     async def _convert(self, value: Any, upstreams: list[Upstream], *, top: bool) -> Any:

@@ -24,6 +24,7 @@ A failure is stored in place of the result, so that consumers fail with the orig
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -55,7 +56,7 @@ from braid.runtime._replica.handles import (
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
-from braid.runtime._wire.client import NOT_STARTED_KEY, ReplicaClient, deadline_of
+from braid.runtime._wire.client import MODELS_KEY, NOT_STARTED_KEY, ReplicaClient, deadline_of
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     Cancelled,
@@ -197,6 +198,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._observe(request, started, timings, grpc.StatusCode.OK)
         try:
             reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
+            if request.model_id and self.executor is not None:  # for the callers' routers
+                reply.models.extend(self.executor.loaded_models())
             if request.then:  # a later step that fails names itself
                 reply.then.extend(await self._continue(request, payload, value, deadline))
         finally:
@@ -328,12 +331,19 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 self._gauges()
                 # Each RPC runs in a task of its own, so the context variable needs no reset
                 # (and a generator may be closed from another context, where reset fails).
-                current_call.set(CallContext(request.request_id, deadline, request.step))
+                current_call.set(
+                    CallContext(request.request_id, deadline, request.step, request.model_id)
+                )
                 began = time.perf_counter()
                 try:
+                    first = True
                     async for item, final in executor.stream(
                         request.method, arguments, request.step
                     ):
+                        if first and request.model_id:  # for the callers' routers
+                            models = json.dumps(executor.loaded_models())
+                            await context.send_initial_metadata(((MODELS_KEY, models),))
+                        first = False
                         single = final
                         if request.result_key:
                             items.append(plain(item))
@@ -449,7 +459,9 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     ) -> Any:
         # A timer of our own at the deadline, so that the error names this node and step (the
         # caller's gRPC timeout runs DEADLINE_MARGIN longer).
-        token = current_call.set(CallContext(request.request_id, deadline, request.step))
+        token = current_call.set(
+            CallContext(request.request_id, deadline, request.step, request.model_id)
+        )
         began = time.perf_counter()
         try:
             if deadline is None:

@@ -36,7 +36,12 @@ from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._replica.arguments import Arguments, EncodedResult
 from braid.runtime._replica.handles import current_call
-from braid.runtime._wire.client import CHANNEL_OPTIONS, REPLICA_SERVICE, never_reached
+from braid.runtime._wire.client import (
+    CHANNEL_OPTIONS,
+    REPLICA_SERVICE,
+    models_of,
+    never_reached,
+)
 from braid.runtime._wire.errors import ReplicaUnavailable, from_rpc_error
 from braid.runtime._wire.shared_memory import DOMAIN_KEY, SharedMemory
 
@@ -80,6 +85,8 @@ class SocketExecutor:
         self._channel = grpc.aio.insecure_channel(self._target, options=list(_SOCKET_OPTIONS))
         self._stub = ReplicaStub(self._channel)  # type: ignore[no-untyped-call]
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        #: The models the worker reported holding after its last call (multiplexing).
+        self._models: list[str] = []
 
     async def wait_ready(self, timeout: float = 600.0) -> None:  # noqa: ASYNC109
         """Wait until the worker has constructed the node's class (its readiness)."""
@@ -136,6 +143,7 @@ class SocketExecutor:
             upstreams=upstreams,
             return_result=True,
             caller="sidecar",
+            model_id=context.model_id if context else "",
         )
         timeout = None
         if context is not None and context.deadline is not None:
@@ -154,6 +162,7 @@ class SocketExecutor:
                 self._release(request)  # else the call goes to another replica as it is
             raise error from exc
         self._release(request)
+        self._models = list(reply.models)
         return EncodedResult(reply.result, self._shared)
 
     def _release(self, request: CallRequest) -> None:
@@ -169,7 +178,11 @@ class SocketExecutor:
             self._shared.offload(request)
         call = self._stub.CallStream(request, timeout=timeout, metadata=self._metadata)
         try:
+            first = True
             async for item in call:
+                if first and request.model_id:
+                    self._models = models_of(await call.initial_metadata()) or self._models
+                first = False
                 yield EncodedResult(item.item, self._shared), item.final
         except grpc.aio.AioRpcError as exc:
             raise self._error(exc) from exc
@@ -188,6 +201,9 @@ class SocketExecutor:
 
     async def reconfigure(self, user_config: Any) -> None:
         return None  # the worker watches the graph file itself
+
+    def loaded_models(self) -> list[str]:
+        return self._models
 
     async def close(self) -> None:
         await self._channel.close(grace=None)

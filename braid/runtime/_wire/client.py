@@ -11,6 +11,7 @@ never retried, since user code may already have run.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -77,6 +78,23 @@ def server_options(*, reuse_port: bool = False) -> list[tuple[str, Any]]:
 
 #: The health-service name a replica reports SERVING once its node's code is constructed.
 REPLICA_SERVICE = "braid.v1.Replica"
+#: Initial metadata of a streaming call for a model (multiplexing): the JSON list of the model
+#: ids the replica holds, as ``CallReply.models`` carries them for unary calls.
+MODELS_KEY = "braid-models"
+
+
+def models_of(metadata: Sequence[tuple[str, Any]] | None) -> list[str] | None:
+    """The model ids in a call's :data:`MODELS_KEY` metadata, or None without it."""
+    for key, value in metadata or ():
+        if key == MODELS_KEY:
+            try:
+                found = json.loads(value)
+            except ValueError:
+                return None
+            return [str(item) for item in found] if isinstance(found, list) else None
+    return None
+
+
 #: Trailing metadata of a call that a replica refused before running anything (its worker is
 #: down): the caller may send it to another replica, as if it had never connected.
 NOT_STARTED_KEY = "braid-not-started"
@@ -231,7 +249,17 @@ class ReplicaClient:
                     continue
                 raise error from exc
             self.router.mark_up(target)
+            self._note_models(request, target, reply)
             return target, reply
+
+    def _note_models(self, request: CallRequest, address: str, reply: CallReply) -> None:
+        """Tell the router which models the replicas of this call and of its continuations
+        hold now (multiplexing: only calls that name a model carry them)."""
+        if request.model_id:
+            self.router.note_models(address, reply.models)
+        for follow, answer in zip(request.then, reply.then, strict=False):
+            if follow.address:
+                self._note_models(follow, follow.address, answer)
 
     async def call_stream(
         self, request: CallRequest, *, deadline: float | None, address: str | None = None
@@ -250,6 +278,10 @@ class ReplicaClient:
                 )
                 try:
                     async for item in call:
+                        if not started and request.model_id:
+                            models = models_of(await call.initial_metadata())
+                            if models is not None:
+                                self.router.note_models(target, models)
                         started = True
                         self._absorb(item, request.node, request.step)
                         yield item
@@ -297,7 +329,9 @@ class ReplicaClient:
         """A replica for ``request`` other than ``tried``, after waiting a while if the node
         has none ready (all of them restarting)."""
         try:
-            return await self.router.wait_choose(request.node, deadline=deadline, exclude=tried)
+            return await self.router.wait_choose(
+                request.node, deadline=deadline, exclude=tried, model_id=request.model_id
+            )
         except ReplicaUnavailable as exc:
             exc.step = exc.step or request.step
             raise

@@ -14,6 +14,11 @@ request's deadline instead, while the autoscaler starts a replica; the requests 
 are bounded (:class:`Buffer` ``limit``; beyond it 503 at once) and counted (:meth:`Router.held`),
 which is the autoscaler's signal that a node with no replica has demand. A node whose replica
 failed to start (:meth:`Discovery.failure`) fails its held requests with that reason.
+
+Model multiplexing: a call for a model id goes to a replica that holds that model when one is
+ready (the two choices are made among those), and to the usual choice over all replicas
+otherwise. The router learns which replica holds which models from their replies
+(:meth:`Router.note_models`); docs/decisions/0014-batching-and-multiplexing.md.
 """
 
 from __future__ import annotations
@@ -68,17 +73,32 @@ class Router:
         self._down_until: dict[str, float] = {}
         self._buffers = dict(buffers or {})
         self._held: dict[str, int] = {}
+        #: The model ids each replica last said it holds (multiplexed nodes only).
+        self._models: dict[str, frozenset[str]] = {}
 
-    def choose(self, node: str, *, exclude: Collection[str] = ()) -> str:
+    def choose(self, node: str, *, exclude: Collection[str] = (), model_id: str = "") -> str:
         """The address of a replica of ``node``; :class:`ReplicaUnavailable` if none is ready."""
         candidates = [a for a in self._discovery.replicas(node) if a not in exclude]
         candidates = self._live(candidates) or candidates  # all marked down: try anyway
         if not candidates:
             raise ReplicaUnavailable(f'no ready replica of node "{node}"', node=node)
-        return self._pick(candidates)
+        return self._pick(candidates, model_id)
+
+    def note_models(self, address: str, models: Collection[str]) -> None:
+        """``address`` holds these models now (from its reply)."""
+        self._models[address] = frozenset(models)
+
+    def holders(self, model_id: str) -> list[str]:
+        """The replicas known to hold ``model_id``."""
+        return sorted(a for a, models in self._models.items() if model_id in models)
 
     async def wait_choose(
-        self, node: str, *, deadline: float | None, exclude: Collection[str] = ()
+        self,
+        node: str,
+        *,
+        deadline: float | None,
+        exclude: Collection[str] = (),
+        model_id: str = "",
     ) -> str:
         """Like :meth:`choose`, but when ``node`` has no ready replica (or only ones in
         ``exclude`` or marked down), hold the request for one: at most the node's
@@ -86,7 +106,7 @@ class Router:
         :meth:`choose` decides."""
         candidates = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
         if candidates:
-            return self._pick(candidates)
+            return self._pick(candidates, model_id)
         buffer = self._buffers.get(node, Buffer())
         if self._held.get(node, 0) >= buffer.limit:
             raise ReplicaUnavailable(
@@ -106,14 +126,14 @@ class Router:
                     raise ReplicaUnavailable(failure, node=node)
                 live = self._live([a for a in self._discovery.replicas(node) if a not in exclude])
                 if live:
-                    return self._pick(live)
+                    return self._pick(live, model_id)
                 if self._clock() >= until:
                     break
                 await asyncio.sleep(max(min(_WAIT_POLL_SECONDS, until - self._clock()), 0.0))
         finally:
             self._held[node] -= 1
         try:
-            return self.choose(node)
+            return self.choose(node, model_id=model_id)
         except ReplicaUnavailable as exc:
             exc.message = f"{exc.message} (waited {self._clock() - began:.1f} s for one)"
             exc.args = (exc.message,)
@@ -130,7 +150,10 @@ class Router:
         now = self._clock()
         return [a for a in candidates if self._down_until.get(a, 0.0) <= now]
 
-    def _pick(self, candidates: list[str]) -> str:
+    def _pick(self, candidates: list[str], model_id: str = "") -> str:
+        if model_id:
+            holding = [a for a in candidates if model_id in self._models.get(a, ())]
+            candidates = holding or candidates
         if len(candidates) == 1:
             return candidates[0]
         first, second = self._rng.sample(candidates, 2)

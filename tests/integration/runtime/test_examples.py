@@ -40,6 +40,8 @@ EXAMPLES = {
     "weights": ("model-weights", "graph.yaml", "/weights"),
     "fused-chain": ("fused-chain", "graph.yaml", "/fused"),
     "summaries": ("autoscaling", "graph.yaml", "/summaries"),
+    "batching": ("batching", "graph.yaml", "/batching"),
+    "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
 }
 
 
@@ -234,8 +236,8 @@ def test_ingress_metrics_count_requests_per_graph_and_status(running: Running) -
 
 
 def _readme_calls() -> list[tuple[str, list[str], str]]:
-    """Each ``$ curl -d BODY localhost:8000/PATH`` of an example's README with the answer shown
-    on the next line: (the example's name here, the curl arguments before the URL, the answer)."""
+    """Each ``$ curl [-H HEADER] -d BODY localhost:8000/PATH`` of an example's README with the
+    answer shown on the next line: (the example's name here, the curl arguments before the URL, the answer)."""
     found = []
     for name, (folder, manifest, _) in EXAMPLES.items():
         if manifest != "graph.yaml":
@@ -245,8 +247,12 @@ def _readme_calls() -> list[tuple[str, list[str], str]]:
             if not line.startswith("$ curl ") or answer.startswith("```"):
                 continue
             words = shlex.split(line[2:])[1:]
-            if len(words) == 3 and words[0] == "-d" and words[2].startswith("localhost:8000/"):
-                found.append((name, words[:2], answer))
+            options, url = words[:-1], words[-1] if words else ""
+            pairs = list(zip(options[::2], options[1::2], strict=False))
+            plain = len(options) % 2 == 0 and {flag for flag, _ in pairs} <= {"-d", "-H"}
+            streams = any(value.lower().startswith("accept") for _, value in pairs)
+            if plain and not streams and "-d" in options and url.startswith("localhost:8000/"):
+                found.append((name, options, answer))
     return found
 
 

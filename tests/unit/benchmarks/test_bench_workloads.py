@@ -59,3 +59,23 @@ def test_the_parallel_workloads_run_the_chain_of_3_with_requests_in_flight() -> 
     parallel = select(["chain-3@8", "chain-3@64"])
     assert [(w.graph, w.in_flight) for w in parallel] == [("chain-3", 8), ("chain-3", 64)]
     assert all(w.in_flight == 1 for w in WORKLOADS if "@" not in w.name)
+
+
+def test_the_batching_workloads_are_the_numpy_example_with_other_batch_sizes() -> None:
+    example = load_graph(GRAPHS.parent.parent / "examples" / "batching" / "graph.yaml")
+    for workload in select(["batching"]):
+        graph = load_graph(GRAPHS / f"{workload.graph}.yaml")
+        (node,) = graph.spec.nodes
+        batching = node.methods[0].batching
+        assert batching is not None and batching.max_batch_size == workload.batch
+        as_32 = node.model_copy(
+            update={
+                "methods": [
+                    node.methods[0].model_copy(
+                        update={"batching": batching.model_copy(update={"max_batch_size": 32})}
+                    )
+                ]
+            }
+        )
+        assert [as_32] == example.spec.nodes
+        assert graph.spec.flow == example.spec.flow

@@ -124,3 +124,20 @@ async def test_a_node_that_failed_to_start_fails_its_held_requests_with_the_reas
     with pytest.raises(ReplicaUnavailable, match=r"constructor raised ValueError: x"):
         await router.wait_choose("a", deadline=None)
     assert router.held() == {}
+
+
+def test_a_call_for_a_model_goes_to_a_replica_that_holds_it() -> None:
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2", "z:3"]}), rng=random.Random(2))
+    router.note_models("y:2", ["small", "large"])
+    with router.tracking("y:2"), router.tracking("y:2"):  # busier, but it holds the model
+        assert {router.choose("a", model_id="small") for _ in range(20)} == {"y:2"}
+    assert router.holders("small") == ["y:2"]
+
+
+def test_a_model_no_replica_holds_falls_back_to_the_less_loaded() -> None:
+    router = Router(StaticDiscovery({"a": ["x:1", "y:2"]}), rng=random.Random(0))
+    router.note_models("y:2", ["small"])
+    with router.tracking("x:1"):
+        assert {router.choose("a", model_id="other") for _ in range(20)} == {"y:2"}
+    router.note_models("y:2", [])  # unloaded since
+    assert router.holders("small") == []
