@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from braid.runtime import get_model, get_model_id
+from braid.runtime._replica.arguments import Arguments
 from braid.runtime._replica.code import code_problems
 from braid.runtime._replica.executors import LocalExecutor
 from braid.runtime._replica.handles import CallContext, current_call
+from braid.runtime._wire.codec import encode
 from braid.runtime._wire.errors import LoadError
 from braid.spec import Method, Multiplexing, validate_graph
 
@@ -62,7 +64,7 @@ async def test_a_batch_for_a_model_sees_that_model() -> None:
 
     async def call(item: int) -> Any:
         current_call.set(CallContext("r", None, "s", model_id="small"))
-        return await executor.call("predict", [item], {}, "s")
+        return await executor.call("predict", Arguments(encode([[item], {}]), step="s"), "s")
 
     results = await asyncio.gather(call(1), call(2))
     assert results == [(1, "small", "weights of small"), (2, "small", "weights of small")]
