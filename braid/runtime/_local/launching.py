@@ -45,7 +45,7 @@ from braid.runtime._local.processes import (
     http_probe,
 )
 from braid.runtime._wire.client import REPLICA_SERVICE
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Node, hosts
+from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, InferenceProtocol, Node, hosts
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class Launcher:
                     *("--peers", str(self.peers_file(graph)), "--code-dir", str(graph.code_dir)),
                     *("--drain-timeout", str(self.settings.drain_timeout)),
                 ]
-                if node.http is not None:
+                if node.server is not None:
                     args += ["--http-port", str(self._plan_server(graph, node, name))]
                 elif self.settings.layout is Layout.POD:
                     socket = self._plan_worker(graph, node, name, f"{host}:{port}")
@@ -283,21 +283,26 @@ class Launcher:
         return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
-        http = node.http
-        if http is None or not http.command:
+        server, field = node.server, "http" if node.http is not None else "inference"
+        if server is None or not server.command:
             raise LaunchError(
-                f'node "{node.name}" of graph "{graph.graph.metadata.name}" is an HTTP model '
-                "server without http.command; braid run needs the command that starts it"
+                f'node "{node.name}" of graph "{graph.graph.metadata.name}" is a model server '
+                f"without {field}.command; braid run needs the command that starts it"
             )
         port = free_port(self.settings.host)
+        grpc_server = (
+            node.inference is not None and node.inference.protocol is InferenceProtocol.GRPC
+        )
         spec = ProcessSpec(
             name=f"model server {name}",
-            argv=[*http.command, *(http.args or [])],
-            probe=http_probe(self.settings.host, port, http.readiness_path),
+            argv=[*server.command, *(server.args or [])],
+            probe=grpc_health_probe(f"{self.settings.host}:{port}", "")
+            if grpc_server
+            else http_probe(self.settings.host, port, server.readiness_path),
             cwd=graph.code_dir,
             env={"PORT": str(port)},
             port=port,
-            command_hint=f'; check http.command of node "{node.name}"',
+            command_hint=f'; check {field}.command of node "{node.name}"',
         )
         self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return port
