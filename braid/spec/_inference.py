@@ -39,6 +39,7 @@ class InferenceServer(SpecModel):
     )
     protocol: InferenceProtocol = Field(
         default=InferenceProtocol.HTTP,
+        strict=False,
         description="How the sidecar calls the server: http (REST) or grpc.",
     )
     port: int = Field(ge=1, le=65535, description="Port of the server for that protocol.")

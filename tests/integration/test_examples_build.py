@@ -37,6 +37,7 @@ BUILDS = [
 WITHOUT_TWIN = {
     Path("fused-chain/graph.yaml"): "braid.authoring cannot declare spec.groups yet",
     Path("model-weights/graph.yaml"): "braid.authoring has no options for pod settings yet",
+    Path("inference-chain/graph.yaml"): "braid.authoring cannot declare inference nodes yet",
 }
 
 

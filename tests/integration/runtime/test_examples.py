@@ -38,6 +38,7 @@ EXAMPLES = {
     "iris": ("iris", "graph.yaml", "/iris"),
     "weights": ("model-weights", "graph.yaml", "/weights"),
     "fused-chain": ("fused-chain", "graph.yaml", "/fused"),
+    "inference-chain": ("inference-chain", "graph.yaml", "/inference-chain"),
 }
 
 
@@ -160,6 +161,19 @@ def test_model_weights_runs_locally_without_its_pod_settings(running: Running) -
     reply = post_json(running.http, EXAMPLES["weights"][2], "what a great day")
     assert reply.status == 200
     assert reply.json() == {"label": "positive", "score": 1.0, "weights": "built-in"}
+
+
+def test_inference_chain_as_a_v2_model(running: Running) -> None:
+    body = {"inputs": [{"name": "values", "datatype": "FP32", "shape": [2], "data": [1, 9]}]}
+    result = curl("-d", json.dumps(body), f"http://{running.http}/v2/models/inference-chain/infer")
+    outputs = {out["name"]: out for out in json.loads(result.stdout)["outputs"]}
+    assert outputs["scaled"] == {
+        "name": "scaled",
+        "datatype": "FP32",
+        "shape": [2],
+        "data": [-2.0, 2.0],
+    }
+    assert outputs["outliers"]["data"] == [2]
 
 
 def test_routes_and_readiness(running: Running) -> None:
