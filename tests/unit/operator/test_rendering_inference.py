@@ -31,7 +31,7 @@ def _model_container(graph: DeploymentGraph) -> tuple[dict[str, Any], dict[str, 
 
 def test_an_http_inference_node_is_probed_at_the_v2_ready_path() -> None:
     model, sidecar = _model_container(_graph("http"))
-    assert model["command"] == ["python", "v2_server.py"]
+    assert model["command"] == ["python", "-m", "v2_server"]
     assert model["ports"] == [{"name": "http", "containerPort": 8500, "protocol": "TCP"}]
     assert model["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8500}
     assert sidecar["command"][sidecar["command"].index("--http-port") + 1] == "8500"
