@@ -33,7 +33,7 @@ def pinned_code(node: Node, wanted: ModelCode, live: LiveNode | None) -> ModelCo
         return wanted
     if live.version != node.version:
         return wanted
-    if node.http is None:
+    if node.server is None:
         # The worker's command is braid's runtime contract, not the user's code: it follows braid.
         return ModelCode(live.code.image, wanted.command, wanted.args)
     return live.code

@@ -38,7 +38,7 @@ from braid.operator._pod_settings import (
     user_volumes,
 )
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, Node
+from braid.spec import DeploymentGraph, InferenceProtocol, Node
 
 #: The gRPC health service that turns SERVING once the user's class is constructed.
 READINESS_SERVICE = "braid.v1.Replica"
@@ -60,8 +60,8 @@ class ModelCode:
 def model_code(graph: DeploymentGraph, node: Node, settings: OperatorSettings) -> ModelCode:
     """The image and command of a node's model container, as the spec asks for them."""
     image = graph.image_of(node) or settings.runtime_image
-    if node.http is not None:
-        return ModelCode(image, node.http.command, node.http.args)
+    if node.server is not None:
+        return ModelCode(image, node.server.command, node.server.args)
     # Kubernetes discovery: the user's handle calls reach other nodes' replicas from here. The
     # sidecar's address (the kubelet expands $(BRAID_POD_IP)) is where peers fetch the values
     # that the worker's code passes on unawaited; the sidecar forwards those fetches to it.
@@ -166,15 +166,17 @@ def _model_container(
     container["env"] = [*braid_env(graph), *user_env(node)]
     if node.env_from:
         container["envFrom"] = user_env_from(node)
-    if node.http is not None:
-        port = node.http.port
-        container["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    if node.server is not None:
+        port = node.server.port
+        container["ports"] = [
+            {"name": _server_port_name(node), "containerPort": port, "protocol": "TCP"}
+        ]
         # The kubelet probes the pod's IP: the server must listen on all interfaces (0.0.0.0),
         # as model servers do by default, not only on 127.0.0.1 (docs/operator.md).
-        http_get = {"path": node.http.readiness_path, "port": port}
-        container["startupProbe"] = startup_probe(node, {"httpGet": http_get})
+        probe = _server_probe(node)
+        container["startupProbe"] = startup_probe(node, probe)
         container["readinessProbe"] = {
-            "httpGet": http_get,
+            **probe,
             "periodSeconds": 5,
             "failureThreshold": 3,
         }
@@ -199,6 +201,23 @@ def _model_container(
     return container
 
 
+def _server_port_name(node: Node) -> str:
+    inference = node.inference
+    return "grpc-model" if inference and inference.protocol is InferenceProtocol.GRPC else "http"
+
+
+def _server_probe(node: Node) -> dict[str, Any]:
+    """How the kubelet sees a model server ready: its readiness path, or for an inference
+    server spoken to over gRPC, the gRPC health checking protocol."""
+    inference = node.inference
+    if inference is not None and inference.protocol is InferenceProtocol.GRPC:
+        return {"grpc": {"port": inference.port, "service": ""}}
+    server = node.server
+    if server is None:  # pragma: no cover - only called for model server nodes
+        raise ValueError(f'node "{node.name}" fronts no model server')
+    return {"httpGet": {"path": server.readiness_path, "port": server.port}}
+
+
 def _runtime_resources(settings: OperatorSettings) -> dict[str, Any]:
     # No CPU limit: CFS throttling would add latency to every hop of every request.
     return {
@@ -215,8 +234,8 @@ def _sidecar_container(
 ) -> dict[str, Any]:
     command = ["braid", "sidecar", "--graph", GRAPH_FILE, "--node", node.name]
     command += ["--listen", f"0.0.0.0:{SIDECAR_PORT}", "--metrics-port", str(METRICS_PORT)]
-    if node.http is not None:
-        command += ["--http-port", str(node.http.port)]
+    if node.server is not None:
+        command += ["--http-port", str(node.server.port)]
     else:
         command += ["--worker-socket", WORKER_SOCKET]
     command += ["--discovery", "kubernetes"]
@@ -245,7 +264,7 @@ def _sidecar_container(
             "failureThreshold": 3,
         },
         "resources": _runtime_resources(settings),
-        "volumeMounts": _mounts(graph=True, socket=node.http is None),
+        "volumeMounts": _mounts(graph=True, socket=node.server is None),
         "lifecycle": _pre_stop(),
         "securityContext": container_security(),
     }
@@ -287,7 +306,7 @@ def node_pod_spec(
         _sidecar_container(graph, node, settings),
     ]
     spec = _pod_spec(graph, containers, settings, node)
-    spec["volumes"] = [*_volumes(graph, socket=node.http is None), *user_volumes(node)]
+    spec["volumes"] = [*_volumes(graph, socket=node.server is None), *user_volumes(node)]
     spec.update(pod_settings(node))
     if node.node_selector:
         spec["nodeSelector"] = dict(node.node_selector)

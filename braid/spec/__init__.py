@@ -37,6 +37,7 @@ from braid.spec._graphs import (
     Toleration,
 )
 from braid.spec._groups import SHARED_FIELDS, Host, group_host, host_of, hosts
+from braid.spec._inference import INFER_METHOD, InferenceProtocol, InferenceServer
 from braid.spec._loading import (
     MAX_MANIFEST_BYTES,
     load_graph,
@@ -80,6 +81,7 @@ __all__ = [
     "CALL_METHOD",
     "DRAIN_TIMEOUT_SECONDS",
     "GROUP_VERSION",
+    "INFER_METHOD",
     "KIND",
     "MAX_MANIFEST_BYTES",
     "PLURAL",
@@ -110,6 +112,8 @@ __all__ = [
     "Host",
     "HttpMethod",
     "HttpServer",
+    "InferenceProtocol",
+    "InferenceServer",
     "Ingress",
     "LocalEnvironment",
     "ManifestError",

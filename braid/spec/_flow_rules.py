@@ -8,6 +8,7 @@ import re
 
 from braid.spec._errors import Problem
 from braid.spec._graphs import IDENT_PATTERN, NODE_NAME_PATTERN, Step, StepCall
+from braid.spec._inference import INFER_METHOD
 from braid.spec._references import (
     CALL_METHOD,
     ReferenceSyntaxError,
@@ -141,6 +142,7 @@ def _check_call_target(view: GraphView, path: str, node_name: str, method: str) 
     node = view.nodes_by_name.get(node_name)
     if node is None:  # the node failed the schema pass; its own problems are reported there
         return []
+    problems = []
     if node.http is not None:
         methods = [m.name for m in node.http.methods]
         if method not in methods:
@@ -153,9 +155,13 @@ def _check_call_target(view: GraphView, path: str, node_name: str, method: str) 
                     f"{did_you_mean(method, methods)}; it serves {served}"
                 )
             return [Problem(path, message)]
+    elif node.inference is not None:
+        if method not in (INFER_METHOD, CALL_METHOD):
+            message = f'inference node "{node_name}" has no method "{method}"; call it as '
+            problems.append(Problem(path, message + f"{node_name}.{INFER_METHOD}"))
     elif method.startswith("_") and method != CALL_METHOD:
         return [Problem(path, f'"{method}" is private; a flow calls public methods only')]
-    return []
+    return problems
 
 
 def _check_value_refs(

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from braid.spec._base import SpecModel
+from braid.spec._inference import InferenceServer
 from braid.spec._pods import (
     EnvFromSource,
     EnvVarSource,
@@ -329,6 +330,10 @@ class Node(SpecModel):
     http: HttpServer | None = Field(
         default=None, description="Front an existing HTTP model server instead of Python code."
     )
+    inference: InferenceServer | None = Field(
+        default=None,
+        description="Front an Open Inference Protocol (KServe v2) server, e.g. Triton or MLServer.",
+    )
     image: str | None = Field(default=None, description="Container image; defaults to spec.image.")
     replicas: int | None = Field(
         default=None, ge=0, description="Number of replicas (default 1, or minReplicas)."
@@ -447,6 +452,12 @@ class Node(SpecModel):
     multiplexing: Multiplexing | None = Field(
         default=None, description="Serve many models by id, loaded on demand (model multiplexing)."
     )
+
+    @property
+    def server(self) -> HttpServer | InferenceServer | None:
+        """The model server the node fronts (``http`` or ``inference``), if it fronts one: both
+        run in the model container on ``port``, started by ``command`` and ``args``."""
+        return self.http if self.http is not None else self.inference
 
 
 class StepCall(SpecModel):

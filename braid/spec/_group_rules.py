@@ -48,11 +48,12 @@ def check_groups(view: GraphView, groups: list[tuple[int, Group]]) -> list[Probl
                     hint = did_you_mean(name, view.node_names)
                     problems.append(Problem(where, f'unknown node "{name}"{hint}'))
                 continue
-            if node.http is not None:
+            if node.server is not None:
                 problems.append(
                     Problem(
                         where,
-                        f'node "{name}" is an HTTP model server, which runs its own server '
+                        f'node "{name}" is {"an HTTP" if node.http else "an inference"} model '
+                        "server, which runs its own server "
                         "process and cannot share one; leave it out of the group",
                     )
                 )

@@ -81,10 +81,13 @@ def check_node_names(view: GraphView) -> list[Problem]:
 
 def check_node(view: GraphView, path: str, node: Node) -> list[Problem]:
     problems: list[Problem] = []
-    if (node.class_ is None) == (node.http is None):
+    kinds = [node.class_, node.http, node.inference]
+    if sum(kind is not None for kind in kinds) != 1:
         problems.append(
             Problem(
-                path, 'set exactly one of "class" (Python code) and "http" (an HTTP model server)'
+                path,
+                'set exactly one of "class" (Python code), "http" (an HTTP model server) and '
+                '"inference" (an Open Inference Protocol server)',
             )
         )
     if node.class_ is not None and not _IMPORT_PATH.match(node.class_):
@@ -168,8 +171,9 @@ def _check_multiplexing(path: str, node: Node) -> list[Problem]:
 
 def _check_handles(view: GraphView, path: str, node: Node) -> list[Problem]:
     problems: list[Problem] = []
-    if node.http is not None and node.handles:
-        problems.append(Problem(f"{path}.handles", "an HTTP model server node cannot hold handles"))
+    if node.server is not None and node.handles:
+        kind = "an HTTP model server" if node.http is not None else "an inference"
+        problems.append(Problem(f"{path}.handles", f"{kind} node cannot hold handles"))
     for index, target in enumerate(node.handles):
         where = f"{path}.handles[{index}]"
         if target not in view.node_names and view.nodes_known:

@@ -35,7 +35,7 @@ _NODE = TypeAdapter(Node)
 _STEP = TypeAdapter(Step)
 _GROUP = TypeAdapter(Group)
 # Fields whose absence the graph's rules report, so they are never dropped to parse the rest.
-_NODE_CORE = frozenset({"name", "class", "http"})
+_NODE_CORE = frozenset({"name", "class", "http", "inference"})
 _STEP_CORE = frozenset({"name", "call", "dispatch"})
 
 

@@ -39,7 +39,9 @@ BUILDS = [
 ]
 
 #: Manifests without a Python twin, and why.
-WITHOUT_TWIN: dict[Path, str] = {}
+WITHOUT_TWIN = {
+    Path("inference-chain/graph.yaml"): "braid.authoring cannot declare inference nodes yet",
+}
 
 
 def keyed(graph: DeploymentGraph) -> dict[str, Any]:

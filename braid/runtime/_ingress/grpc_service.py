@@ -34,6 +34,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from braid.runtime._flow.results import FlowResult
+from braid.runtime._ingress.inference_protocol_grpc import (
+    INFERENCE_SERVICE,
+    InferenceGrpc,
+    add_inference_service,
+)
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply, raw_request
 from braid.runtime._ingress.routes import (
@@ -286,8 +291,11 @@ class GrpcIngress:
         self.health = health.aio.HealthServicer()
         self.server.add_generic_rpc_handlers((_graph_handler(service),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        # The Open Inference Protocol beside braid.v1.Graph (decision 0017).
+        add_inference_service(self.server, InferenceGrpc(service.routes, service.metrics))
         reflection.enable_server_reflection(
-            (GRAPH_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (GRAPH_SERVICE, INFERENCE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            self.server,
         )
         self.port = 0
 

@@ -6,6 +6,8 @@ Routes:
   type, ``text/plain`` or ``application/x-www-form-urlencoded``, which is what ``curl -d``
   sends) or raw bytes (``application/octet-stream``); ``GET <routePrefix>`` runs the graph on
   ``null``, or on the JSON in ``?input=``. The longest route prefix wins.
+- ``/v2/...``: the Open Inference Protocol (KServe v2), in
+  :mod:`~braid.runtime._ingress.inference_protocol_http`; these paths are never a graph's route.
 - ``GET /-/healthz`` (the process is up), ``GET /-/ready`` (every node of every graph has a ready
   replica; 503 with the missing ones otherwise), ``GET /-/routes`` (prefix to graph name), and
   the live graph pages under ``GET /-/graph`` (:mod:`braid.runtime._ingress.graph_page`).
@@ -31,6 +33,7 @@ from braid.runtime._ingress.graph_page import PREFIX as PAGES
 from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.http_asgi import BodyLimits, HttpRequest, Responder, sse_event
 from braid.runtime._ingress.http_protocol import error_body
+from braid.runtime._ingress.inference_protocol_http import InferenceHttp, is_inference_path
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import output_json, parse_json, raw_bytes
 from braid.runtime._ingress.routes import (
@@ -73,13 +76,25 @@ class HttpIngress:
         self.metrics = metrics
         self.pages = pages
         self.clock = clock
-        #: Stopping: readiness is false at once.
-        self.draining = False
+        #: The Open Inference Protocol's ``/v2`` paths (decision 0017).
+        self.inference = InferenceHttp(routes, metrics, clock=clock)
+
+    @property
+    def draining(self) -> bool:
+        """Stopping: readiness is false at once."""
+        return self.inference.draining
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        self.inference.draining = value
 
     def body_limits(self, request: HttpRequest) -> BodyLimits:
         """The largest body this request may carry (its graph's maxRequestBytes), and its
         deadline, which the body must beat (the graph's, or a shorter X-Request-Timeout)."""
-        route = self.routes.match(request.path)
+        if is_inference_path(request.path):
+            route = self.inference.route_of(request.path)
+        else:
+            route = self.routes.match(request.path)
         if route is None or request.path.startswith("/-/"):
             return BodyLimits(max_bytes=64 * 1024, deadline=self.clock() + 10.0)
         timeout = request.headers.get(_TIMEOUT_HEADER)
@@ -92,6 +107,9 @@ class HttpIngress:
     async def __call__(self, request: HttpRequest, responder: Responder) -> None:
         if request.path.startswith("/-/"):
             await self._admin(request, responder)
+            return
+        if is_inference_path(request.path):
+            await self.inference(request, responder)
             return
         route = self.routes.match(request.path)
         if route is None:

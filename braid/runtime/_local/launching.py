@@ -55,7 +55,14 @@ from braid.runtime._local.processes import (
 )
 from braid.runtime._local.scaling import DEFAULT_INTERVAL_SECONDS, LocalAutoscaler, ScaledUnit
 from braid.runtime._wire.client import REPLICA_SERVICE
-from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, Host, Node, hosts
+from braid.spec import (
+    DRAIN_TIMEOUT_SECONDS,
+    DeploymentGraph,
+    Host,
+    InferenceProtocol,
+    Node,
+    hosts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +356,7 @@ class Launcher:
         ]
         servers = len(self.servers)
         python = self._pythons.get((graph.path, node.name))
-        if node.http is not None:
+        if node.server is not None:
             args += ["--http-port", str(self._plan_server(graph, node, name))]
         elif self.settings.layout is Layout.POD:
             address = f"{host}:{port}"
@@ -505,21 +512,26 @@ class Launcher:
         return socket
 
     def _plan_server(self, graph: GraphFile, node: Node, name: str) -> int:
-        http = node.http
-        if http is None or not http.command:
+        server, field = node.server, "http" if node.http is not None else "inference"
+        if server is None or not server.command:
             raise LaunchError(
-                f'node "{node.name}" of graph "{graph.graph.metadata.name}" is an HTTP model '
-                "server without http.command; braid run needs the command that starts it"
+                f'node "{node.name}" of graph "{graph.graph.metadata.name}" is a model server '
+                f"without {field}.command; braid run needs the command that starts it"
             )
         port = free_port(self.settings.host)
+        grpc_server = (
+            node.inference is not None and node.inference.protocol is InferenceProtocol.GRPC
+        )
         spec = ProcessSpec(
             name=f"model server {name}",
-            argv=[*http.command, *(http.args or [])],
-            probe=http_probe(self.settings.host, port, http.readiness_path),
+            argv=[*server.command, *(server.args or [])],
+            probe=grpc_health_probe(f"{self.settings.host}:{port}", "")
+            if grpc_server
+            else http_probe(self.settings.host, port, server.readiness_path),
             cwd=graph.code_dir,
             env={"PORT": str(port)},
             port=port,
-            command_hint=f'; check http.command of node "{node.name}"',
+            command_hint=f'; check {field}.command of node "{node.name}"',
         )
         self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return port

@@ -45,6 +45,7 @@ from braid.runtime._replica.code import construct, import_target, with_progress
 from braid.runtime._replica.colocation import Colocation, GroupService
 from braid.runtime._replica.executors import Executor, HttpExecutor, LocalExecutor
 from braid.runtime._replica.handles import Handle
+from braid.runtime._replica.inference_executor import InferenceExecutor
 from braid.runtime._replica.metrics import SidecarMetrics, metrics_host, serve_metrics
 from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._replica.result_store import ResultStore
@@ -268,6 +269,9 @@ class ReplicaHost:
         if node.http is not None:
             port = settings.http_port or node.http.port
             return HttpExecutor(node.name, port, {m.name: m.path for m in node.http.methods})
+        if node.inference is not None:  # --http-port is the model server's port here too
+            port = settings.http_port or node.inference.port
+            return InferenceExecutor(node.name, node.inference, port)
         if settings.worker_socket is not None and not settings.is_worker:
             executor = SocketExecutor(node.name, settings.worker_socket, shared=self.shared)
             await executor.wait_ready()

@@ -42,6 +42,7 @@ EXAMPLES = {
     "summaries": ("autoscaling", "graph.yaml", "/summaries"),
     "batching": ("batching", "graph.yaml", "/batching"),
     "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
+    "inference-chain": ("inference-chain", "graph.yaml", "/inference-chain"),
 }
 
 
@@ -177,6 +178,19 @@ def test_autoscaling_example_wakes_its_summarizer_from_zero(running: Running) ->
         running.http, EXAMPLES["summaries"][2], "one  two three four five six seven eight nine"
     )
     assert (reply.status, reply.json()) == (200, "one two three four five six seven eight ...")
+
+
+def test_inference_chain_as_a_v2_model(running: Running) -> None:
+    body = {"inputs": [{"name": "values", "datatype": "FP32", "shape": [2], "data": [1, 9]}]}
+    result = curl("-d", json.dumps(body), f"http://{running.http}/v2/models/inference-chain/infer")
+    outputs = {out["name"]: out for out in json.loads(result.stdout)["outputs"]}
+    assert outputs["scaled"] == {
+        "name": "scaled",
+        "datatype": "FP32",
+        "shape": [2],
+        "data": [-2.0, 2.0],
+    }
+    assert outputs["outliers"]["data"] == [2]
 
 
 def test_routes_and_readiness(running: Running) -> None:
