@@ -68,7 +68,7 @@ class NodeOptions(TypedDict, total=False):
 
 
 #: Node fields that the binding itself writes, never options: the code and its arguments.
-_BOUND_FIELDS = frozenset({"class_", "http", "init", "handles"})
+_BOUND_FIELDS = frozenset({"class_", "http", "inference", "init", "handles"})
 #: Options named otherwise than their field: ``methods`` is what ``http_node()`` calls its paths.
 _OPTION_NAMES = {"methods": "method_options"}
 #: Option -> manifest field: every field of a manifest's node (braid.spec.Node) but the bound

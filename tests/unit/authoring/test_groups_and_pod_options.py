@@ -15,7 +15,7 @@ class Step:
 
 
 def test_every_manifest_node_field_but_the_bound_ones_is_an_option() -> None:
-    bound = {"class_", "http", "init", "handles"}
+    bound = {"class_", "http", "inference", "init", "handles"}
     renamed = {"methods": "method_options"}  # http_node() takes "methods" for its paths
     fields = {renamed.get(name, name) for name in set(Node.model_fields) - bound}
     assert set(MANIFEST_FIELDS) == fields
