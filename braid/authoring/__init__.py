@@ -29,7 +29,7 @@ from braid.authoring._errors import (
 )
 from braid.authoring._graphs import Graph, graph
 from braid.authoring._loading import load_app
-from braid.authoring._nodes import BoundNode, NodeOptions, bind, http_node, node
+from braid.authoring._nodes import BoundNode, NodeOptions, bind, http_node, inference_node, node
 from braid.authoring._values import Call, Dispatch, Input, Method, Step, Value, dispatch
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "dispatch",
     "graph",
     "http_node",
+    "inference_node",
     "load_app",
     "node",
 ]

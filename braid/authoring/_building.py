@@ -232,7 +232,9 @@ class Document:
 
     def node(self, node: BoundNode) -> dict[str, Any]:
         found: dict[str, Any] = {"name": self.node_names[id(node)]}
-        if node._http is not None:
+        if node._inference is not None:
+            found["inference"] = node._inference
+        elif node._http is not None:
             found["http"] = node._http
         else:
             found["class"] = node._path

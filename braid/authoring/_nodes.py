@@ -20,7 +20,7 @@ from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from braid.authoring._errors import BindError, Origin, at, caller_origin
 from braid.authoring._values import Call, Method, NodeBase, Value, check_argument
-from braid.spec import CALL_METHOD, Node
+from braid.spec import CALL_METHOD, INFER_METHOD, Node
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -120,7 +120,16 @@ class BoundNode(NodeBase):
     for a method whose name this class uses itself (``options``, ``bind``, ``method``).
     """
 
-    __slots__ = ("_handles", "_http", "_init", "_options", "_origin", "_path", "_target")
+    __slots__ = (
+        "_handles",
+        "_http",
+        "_inference",
+        "_init",
+        "_options",
+        "_origin",
+        "_path",
+        "_target",
+    )
 
     def __init__(
         self,
@@ -132,8 +141,10 @@ class BoundNode(NodeBase):
         handles: dict[str, BoundNode],
         options: dict[str, Any],
         origin: Origin | None,
+        inference: dict[str, Any] | None = None,
     ) -> None:
         self._target, self._path, self._http = target, path, http
+        self._inference = inference
         self._init, self._handles, self._options = init, handles, options
         self._origin = origin
 
@@ -148,6 +159,7 @@ class BoundNode(NodeBase):
             handles=self._handles,
             options={**self._options, **checked},
             origin=self._origin,
+            inference=self._inference,
         )
 
     def method(self, name: str) -> Method:
@@ -176,16 +188,24 @@ class BoundNode(NodeBase):
         return self.method(name)
 
     def __repr__(self) -> str:
-        what = self._path or "an HTTP model server"
+        what = self._path or (
+            "an HTTP model server" if self._inference is None else "an inference server"
+        )
         return f"<braid node {self._options.get('name', '(unnamed)')} of {what}>"
 
     def describe(self) -> str:
         """What the node runs, for messages."""
+        if self._inference is not None:
+            return "the inference node"
         if self._target is None:
             return "the HTTP node"
         return str(getattr(self._target, "__name__", self._target))
 
     def _method_problem(self, name: str) -> str | None:  # noqa: PLR0911 - one return per case
+        if self._inference is not None:
+            if name in (INFER_METHOD, CALL_METHOD):
+                return None
+            return f'the inference node has no method "{name}"; call its model with .{INFER_METHOD}'
         if self._http is not None:
             methods = [str(method["name"]) for method in self._http["methods"]]
             if name in methods:
@@ -377,4 +397,42 @@ def http_node(
         handles={},
         options=_checked(options, origin),
         origin=origin,
+    )
+
+
+def inference_node(
+    *,
+    model: str,
+    port: int,
+    protocol: str = "http",
+    model_version: str | None = None,
+    command: list[str] | None = None,
+    args: list[str] | None = None,
+    readiness_path: str | None = None,
+    outputs: list[str] | None = None,
+    **options: Unpack[NodeOptions],
+) -> BoundNode:
+    """A node that calls ``model`` on an Open Inference Protocol (KServe v2) server, such as
+    Triton or MLServer, run beside it (``command``); bind ``node.infer`` in the flow.
+    ``model_version`` is the manifest's ``inference.version`` (``version`` is the node's own)."""
+    origin = caller_origin()
+    inference: dict[str, Any] = {"model": model, "protocol": protocol, "port": port}
+    for key, value in (
+        ("version", model_version),
+        ("command", None if command is None else list(command)),
+        ("args", None if args is None else list(args)),
+        ("readinessPath", readiness_path),
+        ("outputs", None if outputs is None else list(outputs)),
+    ):
+        if value is not None:
+            inference[key] = value
+    return BoundNode(
+        target=None,
+        path=None,
+        http=None,
+        init={},
+        handles={},
+        options=_checked(options, origin),
+        origin=origin,
+        inference=inference,
     )

@@ -35,13 +35,12 @@ BUILDS = [
     ("iris", "app.py:app", "graph.yaml"),
     ("fused-chain", "app.py:app", "graph.yaml"),
     ("model-weights", "app.py:app", "graph.yaml"),
+    ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.
-WITHOUT_TWIN = {
-    Path("inference-chain/graph.yaml"): "braid.authoring cannot declare inference nodes yet",
-}
+WITHOUT_TWIN: dict[Path, str] = {}
 
 
 def keyed(graph: DeploymentGraph) -> dict[str, Any]:

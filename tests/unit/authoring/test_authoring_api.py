@@ -31,6 +31,7 @@ AUTHORING_NAMES = [
     "dispatch",
     "graph",
     "http_node",
+    "inference_node",
     "load_app",
     "node",
 ]
