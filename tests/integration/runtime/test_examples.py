@@ -177,7 +177,9 @@ def test_autoscaling_example_wakes_its_summarizer_from_zero(running: Running) ->
     reply = post_json(
         running.http, EXAMPLES["summaries"][2], "one  two three four five six seven eight nine"
     )
-    assert (reply.status, reply.json()) == (200, "one two three four five six seven eight ...")
+    assert (reply.status, reply.json()) == (200, "one two three four five six seven eight ..."), (
+        reply.body  # the whole error, should the wake-up ever fail here
+    )
 
 
 def test_inference_chain_as_a_v2_model(running: Running) -> None:
