@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from grandalf.graphs import Edge, Graph
-from grandalf.graphs import Vertex as LayoutVertex
-from grandalf.layouts import SugiyamaLayout
-
 from braid.drawing._pictures import Arrow, Kind, Picture, Style, Vertex
 
 FONT_SIZE = 12
@@ -124,6 +120,12 @@ def _size(vertex: Vertex, figures: bool) -> tuple[float, float]:
 
 def _lay_out(picture: Picture, boxes: dict[str, _Box]) -> list[list[tuple[float, float]]]:
     """Place every box and return each arrow's route, components side by side."""
+    # Imported here: grandalf's layouts import numpy, which every braid process would otherwise
+    # load for a picture that few of them ever draw (idle memory, docs/benchmarks.md).
+    from grandalf.graphs import Edge, Graph  # noqa: PLC0415
+    from grandalf.graphs import Vertex as LayoutVertex  # noqa: PLC0415
+    from grandalf.layouts import SugiyamaLayout  # noqa: PLC0415
+
     vertices = {vertex.id: LayoutVertex(vertex.id) for vertex in picture.vertices}
     for vertex_id, layout_vertex in vertices.items():
         layout_vertex.view = boxes[vertex_id]
@@ -151,7 +153,7 @@ def _lay_out(picture: Picture, boxes: dict[str, _Box]) -> list[list[tuple[float,
     return [edge.view.points or _straight(edge) for edge in edges]
 
 
-def _straight(edge: Edge) -> list[tuple[float, float]]:
+def _straight(edge: Any) -> list[tuple[float, float]]:
     """A route for an edge grandalf left without one (a self-loop): from centre to centre."""
     return [edge.v[0].view.xy, edge.v[1].view.xy]
 

@@ -20,7 +20,6 @@ import json
 from importlib import resources
 from urllib.parse import unquote
 
-from braid.drawing import picture_of, to_svg
 from braid.runtime._ingress.figures import FigureCollector
 from braid.runtime._ingress.http_asgi import HttpRequest, Responder
 from braid.runtime._ingress.routes import RouteTable
@@ -107,6 +106,9 @@ class GraphPages:
 
     def _picture(self, name: str) -> bytes:
         if name not in self._svg:
+            # Imported on the first picture: drawing loads grandalf and numpy (idle memory).
+            from braid.drawing import picture_of, to_svg  # noqa: PLC0415
+
             picture = picture_of(GraphView.of(self._routes[name].graph))
             self._svg[name] = to_svg(picture, figures=True).encode()
         return self._svg[name]
