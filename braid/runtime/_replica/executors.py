@@ -364,7 +364,29 @@ def _is_async(function: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(call)
 
 
-class HttpExecutor:
+class ServerExecutor:
+    """What every executor that forwards calls to a model server beside the node shares: a
+    unary ``call`` (a stream is its one value), no userConfig, no multiplexed models."""
+
+    async def call(self, method: str, arguments: Arguments, step: str) -> Any:
+        raise NotImplementedError
+
+    async def stream(
+        self, method: str, arguments: Arguments, step: str
+    ) -> AsyncIterator[tuple[Any, bool]]:
+        yield await self.call(method, arguments, step), True
+
+    async def reconfigure(self, user_config: Any) -> None:
+        return None
+
+    def loaded_models(self) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+class HttpExecutor(ServerExecutor):
     """Forwards each call to an HTTP model server on 127.0.0.1 as a JSON POST."""
 
     def __init__(
@@ -430,20 +452,6 @@ class HttpExecutor:
         finally:
             writer.close()
         return _parse_http_response(raw, self.node, step)
-
-    async def stream(
-        self, method: str, arguments: Arguments, step: str
-    ) -> AsyncIterator[tuple[Any, bool]]:
-        yield await self.call(method, arguments, step), True
-
-    async def reconfigure(self, user_config: Any) -> None:
-        return None
-
-    def loaded_models(self) -> list[str]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 def _parse_http_response(raw: bytes, node: str, step: str = "") -> tuple[int, bytes]:

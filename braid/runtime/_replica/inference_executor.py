@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -28,14 +27,14 @@ import grpc
 from braid.runtime._proto import inference_pb2 as pb
 from braid.runtime._proto import inference_pb2_grpc
 from braid.runtime._replica.arguments import Arguments
-from braid.runtime._replica.executors import _parse_http_response
+from braid.runtime._replica.executors import ServerExecutor, _parse_http_response
 from braid.runtime._wire import tensors
 from braid.runtime._wire.errors import BadRequest, ReplicaUnavailable, UserCodeError
 from braid.runtime._wire.tensors import Tensor, TensorError
 from braid.spec import CALL_METHOD, INFER_METHOD, InferenceProtocol, InferenceServer
 
 
-class InferenceExecutor:
+class InferenceExecutor(ServerExecutor):
     """Calls the node's model on its v2 server (see the module docstring)."""
 
     def __init__(
@@ -243,17 +242,6 @@ class InferenceExecutor:
             step=step,
             exc_type="InferenceServerError",
         )
-
-    async def stream(
-        self, method: str, arguments: Arguments, step: str
-    ) -> AsyncIterator[tuple[Any, bool]]:
-        yield await self.call(method, arguments, step), True
-
-    async def reconfigure(self, user_config: Any) -> None:
-        return None
-
-    def loaded_models(self) -> list[str]:
-        return []
 
     async def close(self) -> None:
         if self._channel is not None:
