@@ -5,6 +5,13 @@ GET      ``/v2/health/live``, ``/v2/health/ready``       200, or 503 when not re
 GET      ``/v2``                                         server metadata
 GET      ``/v2/models/<graph>[/versions/1]``             model metadata
 GET      ``/v2/models/<graph>[/versions/1]/ready``       200, or 503 when not ready
+=======  ==============================================  ===============================
+
+The protocol asks only for the status of the health paths; their bodies are KServe's model
+server's (``{"live": true}``, ``{"ready": false}``, ``{"name": ..., "ready": ...}``), because the
+``kserve`` client reads them.
+
+=======  ==============================================  ===============================
 POST     ``/v2/models/<graph>[/versions/1]/infer``       inference
 =======  ==============================================  ===============================
 
@@ -87,10 +94,10 @@ class InferenceHttp:
             if path == "/v2":
                 await _send_json(responder, 200, oip.server_metadata())
             elif path.endswith("live"):
-                await responder.send(200, b"", content_type="text/plain")
+                await _send_json(responder, 200, {"live": True})
             else:
                 ready = not self.draining and not self.routes.missing_nodes()
-                await responder.send(200 if ready else 503, b"", content_type="text/plain")
+                await _send_json(responder, 200 if ready else 503, {"ready": ready})
             return
         match = _MODEL_PATH.match(path)
         if match is None:
@@ -104,7 +111,7 @@ class InferenceHttp:
         _allow(request, "GET")
         if action == "/ready":
             ready = not self.draining and not route.missing_nodes()
-            await responder.send(200 if ready else 503, b"", content_type="text/plain")
+            await _send_json(responder, 200 if ready else 503, {"name": name, "ready": ready})
         else:
             await _send_json(responder, 200, oip.metadata_json(oip.model_metadata(route)))
 

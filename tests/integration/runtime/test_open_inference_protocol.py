@@ -3,7 +3,8 @@
 One launch serves two graphs: graphs/tensors.yaml (one node that answers each kind of tensor)
 and examples/inference-chain (an inference node fronting the example's tiny v2 server, chained
 with a Python node). tritonclient.http and tritonclient.grpc call them from a process of their
-own (oip_clients.py says why); curl and grpcurl check the error bodies and statuses.
+own (oip_clients.py says why), and so does the `kserve` client, from its own virtualenv
+(kserve_clients.py); curl and grpcurl check the error bodies and statuses.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import pytest
 from edge_harness import GRAPHS, Running, braid_run, example_copy, grpcurl, post_json, request
 
 CLIENTS = Path(__file__).parent / "oip_clients.py"
+KSERVE_CLIENTS = Path(__file__).parent / "kserve_clients.py"
+# scripts/setup installs the kserve client here: it pins a protobuf major below braid's.
+KSERVE_PYTHON = Path(__file__).parents[3] / ".venv-kserve" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +33,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield launched
 
 
-def triton(protocol: str, address: str) -> dict[str, Any]:
+def triton(protocol: str, address: str, python: Path | None = None) -> dict[str, Any]:
+    script = CLIENTS if python is None else KSERVE_CLIENTS
     result = subprocess.run(
-        [sys.executable, str(CLIENTS), protocol, address],
+        [str(python or sys.executable), str(script), protocol, address],
         capture_output=True,
         text=True,
         timeout=120,
@@ -63,6 +68,21 @@ def test_tritonclient_calls_graphs_as_models(running: Running, protocol: str) ->
     failed = found["chain_wrong_dtype"]
     assert 'inference node "scaler" (step "scaled")' in failed["error"]
     assert "INPUT0 must be FP32 (or FP64)" in failed["error"]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_the_kserve_client_calls_graphs_as_models(running: Running, protocol: str) -> None:
+    assert KSERVE_PYTHON.exists(), "run scripts/setup: it installs the kserve client"
+    found = triton(protocol, running.http if protocol == "http" else running.grpc, KSERVE_PYTHON)
+    assert found["live"] is True
+    assert found["ready"] is True
+    assert found["model_ready"] is True
+    assert found["fp32"] == {"output__0": [[1.5, 2.5], [3.5, 4.5]]}
+    assert found["bytes"] == {"output__0": ["AB", "CD"]}
+    assert found["chain"] == {"scaled": [-2.0, 0.0, 3.0], "outliers": [2]}
+    unknown = found["unknown_model"]
+    assert unknown["status"] in (404, "NOT_FOUND")
+    assert 'unknown model "nope"' in unknown["error"]
 
 
 def test_http_errors_are_v2_error_bodies(running: Running) -> None:
