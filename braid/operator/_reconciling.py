@@ -5,8 +5,9 @@ the graph's current body; it never looks at what changed, only at what is:
 
 1. validate the spec; if it is invalid, write the Invalid condition listing every problem and
    stop, touching no child (and raising nothing, so that nothing retries it);
-2. read the graph's Deployments back (the code a ``version`` pins, the replicas an autoscaler
-   chose) and :func:`~braid.operator._rendering.render` the objects;
+2. read the graph back, and stop if it is gone or being deleted (kopf may hand over the body of
+   an event queued before the delete); read its Deployments back (the code a ``version`` pins,
+   the replicas an autoscaler chose) and :func:`~braid.operator._rendering.render` the objects;
 3. apply each one server-side as field manager ``braid``; an apply is idempotent, so a pass that
    was cut short (an operator restart) is simply done again;
 4. prune what carries the graph's labels and owner but is no longer rendered;
@@ -63,7 +64,8 @@ logger = logging.getLogger(__name__)
 class Outcome:
     """What one reconcile did."""
 
-    status: GraphStatus
+    #: None when the graph was gone by the time the reconcile began, so nothing was done.
+    status: GraphStatus | None
     invalid: bool = False
     applied: int = 0
     pruned: int = 0
@@ -140,6 +142,11 @@ class Reconciler:
             await self._write_status(body, previous, status)
             logger.info("graph %s/%s is invalid: %d problems", namespace, name, len(exc.problems))
             return Outcome(status, invalid=True)
+        if await self._deleted(body, namespace, name):
+            # kopf hands over the body of an event it queued before the delete; applying it would
+            # create children whose owner is gone (the garbage collector would remove them again).
+            logger.info("graph %s/%s was deleted; not reconciling an old copy", namespace, name)
+            return Outcome(None)
         deployments = await self._owned(DEPLOYMENTS.plural, namespace, name, graph)
         live = _live_nodes(deployments)
         failure: KubernetesError | RenderError | None = None
@@ -171,6 +178,17 @@ class Reconciler:
             )
         error = failure if isinstance(failure, KubernetesError) and failure.retryable else None
         return Outcome(status, applied=len(applied), pruned=pruned, error=error)
+
+    async def _deleted(self, body: Mapping[str, Any], namespace: str, name: str) -> bool:
+        """Whether the graph in ``body`` is gone from the API, is being deleted, or was replaced by
+        a graph of the same name (another uid): one read before any child is written."""
+        try:
+            current = await self._api.get(GRAPHS, namespace, name)
+        except ObjectNotFound:
+            return True
+        meta = current.get("metadata") or {}
+        uid, ours = meta.get("uid"), (body.get("metadata") or {}).get("uid")
+        return bool(meta.get("deletionTimestamp")) or (uid is not None and ours not in (None, uid))
 
     async def _owned(
         self, plural: str, namespace: str, name: str, graph: DeploymentGraph | None

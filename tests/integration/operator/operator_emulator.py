@@ -9,7 +9,10 @@ operator depends on:
 - a server-side apply (``application/apply-patch+yaml``) of a missing object creates it, and of an
   existing one replaces what the applier sent (keeping status and server metadata), which is what
   server-side apply does for a single field manager;
-- every write bumps ``resourceVersion``, and a changed spec bumps ``generation``.
+- every write bumps ``resourceVersion``, and a changed spec bumps ``generation``;
+- a merge patch of a missing (or deleted) object is a 404, as on a real cluster; kmock would
+  store the patch as the object and so bring back a deleted graph when kopf's late patch of its
+  annotations arrives after the delete.
 
 And it models what a real cluster does that kmock does not (TESTING.md):
 
@@ -124,7 +127,11 @@ class ApiServer(kmock.KubernetesEmulator):
             if request.action == enums.action.CREATE:
                 request = attrs.evolve(request, data=self._created(request, request.data))
             elif request.action == enums.action.UPDATE:
-                request = self._updated(request)
+                updated = self._updated(request)
+                if updated is None:
+                    what = f"{request.resource.plural} {request.name!r}"
+                    return status_response(404, "NotFound", f"{what} not found")
+                request = updated
             stored = self._resulting(request)
             if stored is not None and annotations_size(stored) > ANNOTATIONS_LIMIT:
                 return status_response(
@@ -165,13 +172,13 @@ class ApiServer(kmock.KubernetesEmulator):
         meta["resourceVersion"] = str(next(self._versions))
         return body
 
-    def _updated(self, request: Any) -> Any:
+    def _updated(self, request: Any) -> Any | None:
         key = (request.resource, request.namespace, request.name)
         exists = key in self.objects and not self.objects[key].deleted
         applying = "apply-patch" in request.headers.get("Content-Type", "")
         if not exists:
             if not applying:
-                return request
+                return None  # a merge patch of a missing object: 404, see _handle
             return attrs.evolve(
                 request, action=enums.action.CREATE, data=self._created(request, request.data)
             )

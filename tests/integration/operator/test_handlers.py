@@ -62,12 +62,22 @@ async def test_create_renders_every_object(api_server: ApiServer, start_operator
 
 
 async def started_chain(server: ApiServer, start_operator: Any) -> dict[str, dict[str, Any]]:
-    """Start an operator, create the chain graph, and wait for its three Deployments."""
+    """Start an operator, create the chain graph, and wait for its three Deployments and for the
+    reconcile's end (its status write comes after every child is applied)."""
     await start_operator()
     await create(server, chain())
-    return await eventually(
-        lambda: len(deployments := server.all_stored("apps/v1/deployments")) == 3 and deployments
+    deployments: dict[str, dict[str, Any]] = await eventually(
+        lambda: len(found := server.all_stored("apps/v1/deployments")) == 3 and found
     )
+    await eventually(lambda: reconciled(server, "chain"))
+    return deployments
+
+
+def reconciled(server: ApiServer, name: str) -> bool:
+    """Whether the graph's status says a reconcile of its current generation has ended."""
+    graph = server.stored(GRAPHS, NS, name) or {}
+    observed = (graph.get("status") or {}).get("observedGeneration")
+    return observed is not None and observed == graph["metadata"].get("generation")
 
 
 def templates(server: ApiServer) -> dict[str, Any]:
@@ -159,7 +169,8 @@ async def test_invalid_graph_gets_every_problem_and_no_children(
     )
     assert "spec.nodes[0].resources.gpu" in invalid["message"]
     assert 'unknown node "multiplyer"' in invalid["message"]
-    assert "InvalidSpec" in runner.events.reasons
+    # The event is posted after the status write that the condition came in.
+    await eventually(lambda: "InvalidSpec" in runner.events.reasons)
     writes = status_writes(api_server, "chain")
     # Give a retry loop, if there were one, the time to show itself: kopf's first retry is 1 s.
     await asyncio.sleep(1.5)

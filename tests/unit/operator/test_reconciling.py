@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from braid.operator import CONFIG_MAP_LIMIT_BYTES, OperatorSettings, Reconciler, Transition
+from braid.operator._errors import ObjectNotFound
 
 
 class Recording:
@@ -16,6 +18,8 @@ class Recording:
     def __init__(self) -> None:
         self.applied: list[dict[str, Any]] = []
         self.status: dict[str, Any] | None = None
+        #: What a read of the graph gives (None: it is gone).
+        self.current: dict[str, Any] | None = {}
 
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.applied.append(obj)
@@ -25,7 +29,9 @@ class Recording:
         return []
 
     async def get(self, resource: Any, namespace: str, name: str) -> dict[str, Any]:
-        return {}
+        if self.current is None:
+            raise ObjectNotFound(f"{name} not found", 404)
+        return self.current
 
     async def delete(self, resource: Any, namespace: str, name: str) -> None:
         return None
@@ -61,3 +67,34 @@ async def test_a_graph_too_big_for_its_config_map_is_invalid_and_creates_nothing
     assert (
         f"over the {CONFIG_MAP_LIMIT_BYTES} bytes (1 MiB) a ConfigMap holds" in invalid["message"]
     )
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        None,
+        {"metadata": {"uid": "u-1", "deletionTimestamp": "2026-11-30T08:00:00Z"}},
+        {"metadata": {"uid": "u-2"}},
+    ],
+    ids=["gone", "being-deleted", "replaced"],
+)
+async def test_an_old_copy_of_a_deleted_graph_writes_no_child(current: Any) -> None:
+    """kopf can hand over the body of an event queued before the graph's delete."""
+    body = chain_body()
+    body["metadata"].update(namespace="shop", uid="u-1", generation=1)
+    api = Recording()
+    api.current = current
+    outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(body)  # type: ignore[arg-type]
+    assert outcome.status is None
+    assert api.applied == []
+    assert api.status is None
+
+
+async def test_the_graph_still_there_is_reconciled() -> None:
+    body = chain_body()
+    body["metadata"].update(namespace="shop", uid="u-1", generation=1)
+    api = Recording()
+    api.current = {"metadata": {"uid": "u-1"}}
+    outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(body)  # type: ignore[arg-type]
+    assert outcome.status is not None
+    assert {obj["kind"] for obj in api.applied} >= {"Deployment", "Service", "ConfigMap"}
