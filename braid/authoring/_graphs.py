@@ -169,8 +169,10 @@ def graph(
     annotations: Mapping[str, str] | None = None,
     image: str | None = None,
     route_prefix: str | None = None,
+    app: str | None = None,
     grpc: bool | None = None,
     ingress_replicas: int | None = None,
+    ingress_image: str | None = None,
     request_timeout_seconds: float | None = None,
     max_request_bytes: str | int | None = None,
     groups: Mapping[str, Sequence[BoundNode]] | None = None,
@@ -179,7 +181,9 @@ def graph(
 
     Unnamed nodes and steps are named after the variables that hold them in the calling scope.
     ``groups`` co-locates nodes (``{"pipeline": [parse, scale]}``, decision 0009): each group's
-    nodes run in one pod and one process.
+    nodes run in one pod and one process. ``app="module:app"`` serves the graph's HTTP routes
+    with its own ASGI app (spec.ingress.http.app, decision 0019), in ``ingress_image`` in a
+    cluster.
     """
     origin = caller_origin()
     if not isinstance(output, Value):
@@ -195,8 +199,15 @@ def graph(
     if image is not None:
         spec["image"] = image
     ingress: dict[str, Any] = {}
+    http: dict[str, Any] = {}
     if route_prefix is not None:
-        ingress["http"] = {"routePrefix": route_prefix}
+        http["routePrefix"] = route_prefix
+    if app is not None:
+        http["app"] = app
+    if http:
+        ingress["http"] = http
+    if ingress_image is not None:
+        ingress["image"] = ingress_image
     if grpc is not None:
         ingress["grpc"] = {"enabled": grpc}
     if ingress_replicas is not None:

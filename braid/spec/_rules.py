@@ -23,6 +23,7 @@ from braid.spec._node_rules import (
     check_graph_name,
     check_node,
     check_node_names,
+    check_ingress_app,
     check_route_prefix,
 )
 from braid.spec._views import GraphView
@@ -44,4 +45,5 @@ def check_graph(view: GraphView) -> list[Problem]:
     problems += check_output(view)
     problems += check_unused_nodes(view)
     problems += check_route_prefix(view)
+    problems += check_ingress_app(view)
     return problems

@@ -1,0 +1,222 @@
+"""A graph's own ASGI app (``spec.ingress.http.app``), mounted at the graph's route prefix.
+
+A graph may serve its HTTP routes with an app of its own (FastAPI, Starlette or any ASGI app),
+as Ray Serve's ``@serve.ingress(app)`` does. The ingress imports it once at start
+(:func:`load_app`) and :class:`AppDispatcher` sends it every HTTP request whose longest matching
+route prefix is its graph's; braid's admin paths (``/-/``), the Open Inference Protocol
+(``/v2``) and the other graphs keep their own handling. gRPC is unchanged: it runs the flow.
+
+What the app sees:
+
+- ``scope["root_path"]`` is the route prefix (as a Starlette ``Mount`` sets it) and
+  ``scope["path"]`` the whole path, so that its routes are written relative to the prefix and
+  its OpenAPI page links to ``<prefix>/openapi.json``; the prefix itself is served as
+  ``<prefix>/``;
+- :data:`current_app_graph` names the graph being served, while the app is imported and while it
+  serves a request: ``braid.ingress.flow()`` and ``braid.ingress.handle()`` read it;
+- a ``Content-Length`` over the graph's ``maxRequestBytes`` is refused (413) before the app runs;
+  the app reads the body itself, so a chunked body is the app's to bound.
+
+An exception that escapes the app is logged in one line (the graph, the app and the error, no
+traceback) and answered 500 if the app had not begun its answer; the ingress serves on. The
+app's lifespan (startup and shutdown events) is not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import importlib
+import logging
+import sys
+import sysconfig
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from braid.runtime._ingress.http_asgi import Receive, Scope, Send
+from braid.runtime._ingress.http_protocol import error_body
+from braid.runtime._ingress.inference_protocol_http import is_inference_path
+from braid.runtime._ingress.metrics import IngressMetrics
+from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
+
+logger = logging.getLogger(__name__)
+
+_BRAID_DIR = str(Path(__file__).parents[2])
+
+
+@dataclass(frozen=True, slots=True)
+class AppGraph:
+    """The graph an app serves, and the ingress's event loop (for calls from threads)."""
+
+    route: GraphRoute
+    loop: asyncio.AbstractEventLoop
+
+
+#: The graph whose app is being imported, or is serving the current request.
+current_app_graph: contextvars.ContextVar[AppGraph | None] = contextvars.ContextVar(
+    "braid_app_graph", default=None
+)
+
+
+def load_app(app_graph: AppGraph, code_dir: Path | None) -> Any:
+    """Import the ASGI app that ``app_graph``'s graph names; :class:`IngressConfigError` says
+    why it cannot be served (the graph, the app's path and the reason), never a traceback."""
+    route = app_graph.route
+    path = route.graph.spec.ingress.http.app or ""
+    graph = route.name
+    field = "spec.ingress.http.app"
+    if code_dir is not None and str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    module_name, _, attribute = path.partition(":")
+    token = current_app_graph.set(app_graph)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        where = f" (looked in {code_dir} and the Python path)" if code_dir else ""
+        raise IngressConfigError(
+            f'graph "{graph}": cannot import the app "{path}" ({field}): {exc}{where}'
+        ) from None
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # user code may exit on import
+        raise IngressConfigError(
+            f'graph "{graph}": importing the app "{path}" ({field}) raised '
+            f"{_described(exc)}{_where(exc)}"
+        ) from None
+    finally:
+        current_app_graph.reset(token)
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise IngressConfigError(
+                f'graph "{graph}": module "{module_name}" has no attribute "{attribute}" '
+                f"({field})"
+            ) from None
+    if not callable(target):
+        raise IngressConfigError(
+            f'graph "{graph}": "{path}" ({field}) is a {type(target).__name__}, not an ASGI app'
+        )
+    return target
+
+
+def _described(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """`` at FILE, line N``: the innermost frame of the user's code in ``exc``'s traceback."""
+    ignored = (_BRAID_DIR, sysconfig.get_paths()["stdlib"], "<frozen ")
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(ignored)
+    ]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" at {exc.filename}, line {exc.lineno}"
+    return f" at {frames[-1].filename}, line {frames[-1].lineno}" if frames else ""
+
+
+class MountedApp:
+    """One graph's app at its route prefix (see the module docstring)."""
+
+    def __init__(
+        self, graph: AppGraph, app: Any, metrics: IngressMetrics, *, path: str = ""
+    ) -> None:
+        self.graph = graph
+        self.app = app
+        self.metrics = metrics
+        self.path = path or graph.route.graph.spec.ingress.http.app or ""
+        prefix = graph.route.prefix.rstrip("/")
+        self.root_path = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.graph.route
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + self.root_path
+        if self.root_path and scope["path"] == self.root_path:
+            child["path"] = self.root_path + "/"
+            child["raw_path"] = child["path"].encode()
+        status = 0
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.monotonic()
+        with self.metrics.tracking(route.name, "http"):
+            try:
+                if not await self._refused_size(child, sending):
+                    await self._serve(child, receive, sending, lambda: status != 0)
+            finally:
+                self.metrics.observe(
+                    route.name, "http", str(status or 499), time.monotonic() - started
+                )
+
+    async def _refused_size(self, scope: Mapping[str, Any], send: Send) -> bool:
+        """Answer 413 when the request's Content-Length is over the graph's maxRequestBytes."""
+        limit = self.graph.route.max_request_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                message = f"the request body ({int(value)} bytes) is over the limit of {limit} bytes"
+                await _send_error(send, 413, "PayloadTooLarge", message)
+                return True
+        return False
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, began: Any) -> None:
+        token = current_app_graph.set(self.graph)
+        try:
+            await self.app(scope, receive, send)
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception as exc:
+            # User code cannot break the ingress: one line, no traceback (STYLE), then 500.
+            logger.error(
+                'graph %s: the app "%s" failed on %s %s: %s%s',
+                self.graph.route.name,
+                self.path,
+                scope.get("method", ""),
+                str(scope.get("path", ""))[:200],
+                _described(exc),
+                _where(exc),
+            )
+            self.metrics.error(self.graph.route.name, "http", "AppError")
+            if not began():
+                with contextlib.suppress(Exception):
+                    message = f'the app of graph "{self.graph.route.name}" failed: {_described(exc)}'
+                    await _send_error(send, 500, "AppError", message[:1000])
+        finally:
+            current_app_graph.reset(token)
+
+
+async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
+    body = error_body(kind, message)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class AppDispatcher:
+    """The ASGI app in front of braid's own: a path of a graph with an app goes to that app."""
+
+    def __init__(self, routes: RouteTable, apps: Mapping[str, MountedApp], fallback: Any) -> None:
+        self.routes = routes
+        self.apps = dict(apps)
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"] or "/"
+            if not path.startswith("/-/") and not is_inference_path(path):
+                route = self.routes.match(path)
+                app = self.apps.get(route.name) if route is not None else None
+                if app is not None:
+                    await app(scope, receive, send)
+                    return
+        await self.fallback(scope, receive, send)
