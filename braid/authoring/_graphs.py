@@ -198,24 +198,15 @@ def graph(
     spec: dict[str, Any] = {}
     if image is not None:
         spec["image"] = image
-    ingress: dict[str, Any] = {}
-    http: dict[str, Any] = {}
-    if route_prefix is not None:
-        http["routePrefix"] = route_prefix
-    if app is not None:
-        http["app"] = app
-    if http:
-        ingress["http"] = http
-    if ingress_image is not None:
-        ingress["image"] = ingress_image
-    if grpc is not None:
-        ingress["grpc"] = {"enabled": grpc}
-    if ingress_replicas is not None:
-        ingress["replicas"] = ingress_replicas
-    if request_timeout_seconds is not None:
-        ingress["requestTimeoutSeconds"] = request_timeout_seconds
-    if max_request_bytes is not None:
-        ingress["maxRequestBytes"] = max_request_bytes
+    ingress = _ingress_of(
+        route_prefix=route_prefix,
+        app=app,
+        grpc=grpc,
+        replicas=ingress_replicas,
+        image=ingress_image,
+        request_timeout_seconds=request_timeout_seconds,
+        max_request_bytes=max_request_bytes,
+    )
     if ingress:
         spec["ingress"] = ingress
     variables, code_dir = _caller_scope()
@@ -229,6 +220,29 @@ def graph(
         code_dir=code_dir,
         groups=groups,
     )
+
+
+def _ingress_of(
+    *,
+    route_prefix: str | None,
+    app: str | None,
+    grpc: bool | None,
+    replicas: int | None,
+    image: str | None,
+    request_timeout_seconds: float | None,
+    max_request_bytes: str | int | None,
+) -> dict[str, Any]:
+    """``spec.ingress`` with the fields that ``graph()`` was given (camelCase, as in YAML)."""
+    http = {"routePrefix": route_prefix, "app": app}
+    ingress: dict[str, Any] = {
+        "http": {key: value for key, value in http.items() if value is not None},
+        "grpc": None if grpc is None else {"enabled": grpc},
+        "replicas": replicas,
+        "image": image,
+        "requestTimeoutSeconds": request_timeout_seconds,
+        "maxRequestBytes": max_request_bytes,
+    }
+    return {key: value for key, value in ingress.items() if value not in (None, {})}
 
 
 def _caller_scope() -> tuple[dict[str, object], Path | None]:

@@ -21,9 +21,9 @@ from braid.spec._flow_rules import (
 from braid.spec._group_rules import check_groups
 from braid.spec._node_rules import (
     check_graph_name,
+    check_ingress_app,
     check_node,
     check_node_names,
-    check_ingress_app,
     check_route_prefix,
 )
 from braid.spec._views import GraphView

@@ -63,7 +63,11 @@ class Flow:
         return self._graph.route.deadline(timeout)
 
     async def __call__(
-        self, value: Any = None, *, timeout: float | None = None, model_id: str = ""
+        self,
+        value: Any = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the request's deadline, sent on
+        model_id: str = "",
     ) -> Any:
         """Run the graph on ``value``; its output (a streaming output raises, use stream())."""
         runner = self._graph.route.runner
@@ -73,7 +77,11 @@ class Flow:
         return result.value.value()
 
     async def stream(
-        self, value: Any = None, *, timeout: float | None = None, model_id: str = ""
+        self,
+        value: Any = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the request's deadline, sent on
+        model_id: str = "",
     ) -> AsyncIterator[Any]:
         """Run the graph on ``value``; its output's items as they come."""
         runner = self._graph.route.runner

@@ -93,8 +93,7 @@ def load_app(app_graph: AppGraph, code_dir: Path | None) -> Any:
             target = getattr(target, part)
         except AttributeError:
             raise IngressConfigError(
-                f'graph "{graph}": module "{module_name}" has no attribute "{attribute}" '
-                f"({field})"
+                f'graph "{graph}": module "{module_name}" has no attribute "{attribute}" ({field})'
             ) from None
     if not callable(target):
         raise IngressConfigError(
@@ -164,7 +163,9 @@ class MountedApp:
         limit = self.graph.route.max_request_bytes
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                message = f"the request body ({int(value)} bytes) is over the limit of {limit} bytes"
+                message = (
+                    f"the request body ({int(value)} bytes) is over the limit of {limit} bytes"
+                )
                 await _send_error(send, 413, "PayloadTooLarge", message)
                 return True
         return False
@@ -189,7 +190,9 @@ class MountedApp:
             self.metrics.error(self.graph.route.name, "http", "AppError")
             if not began():
                 with contextlib.suppress(Exception):
-                    message = f'the app of graph "{self.graph.route.name}" failed: {_described(exc)}'
+                    message = (
+                        f'the app of graph "{self.graph.route.name}" failed: {_described(exc)}'
+                    )
                     await _send_error(send, 500, "AppError", message[:1000])
         finally:
             current_app_graph.reset(token)

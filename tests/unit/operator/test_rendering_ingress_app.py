@@ -17,9 +17,7 @@ from braid.cli import main
 EXAMPLE = Path("examples/fastapi-ingress/graph.yaml")
 
 
-def _ingress(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], **spec: Any
-) -> dict[str, Any]:
+def _ingress(tmp_path: Path, capsys: pytest.CaptureFixture[str], **spec: Any) -> dict[str, Any]:
     manifest = yaml.safe_load(EXAMPLE.read_text())
     for key, value in spec.items():
         if key == "ingress_image":
