@@ -15,11 +15,14 @@ What the app sees:
 - :data:`current_app_graph` names the graph being served, while the app is imported and while it
   serves a request: ``braid.ingress.flow()`` and ``braid.ingress.handle()`` read it;
 - a ``Content-Length`` over the graph's ``maxRequestBytes`` is refused (413) before the app runs;
-  the app reads the body itself, so a chunked body is the app's to bound.
+  the app reads the body itself, so a chunked body is the app's to bound;
+- its lifespan runs as uvicorn runs it (:class:`Lifespan`): startup before the ingress listens
+  (a failed startup stops the ingress with the app's message), shutdown after it has drained,
+  and the state its lifespan yields in every request's ``scope["state"]``. An app that does not
+  speak the lifespan protocol (it raises on the lifespan scope) simply has none.
 
 An exception that escapes the app is logged in one line (the graph, the app and the error, no
-traceback) and answered 500 if the app had not begun its answer; the ingress serves on. The
-app's lifespan (startup and shutdown events) is not run.
+traceback) and answered 500 if the app had not begun its answer; the ingress serves on.
 """
 
 from __future__ import annotations
@@ -107,6 +110,15 @@ def _described(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _last_line(message: str) -> str:
+    """A lifespan failure's message without a traceback (Starlette sends the whole one): its
+    last line, which names the exception."""
+    lines = [line for line in str(message).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Traceback"):
+        return lines[-1].strip()
+    return " ".join(lines)
+
+
 def _where(exc: BaseException) -> str:
     """`` at FILE, line N``: the innermost frame of the user's code in ``exc``'s traceback."""
     ignored = (_BRAID_DIR, sysconfig.get_paths()["stdlib"], "<frozen ")
@@ -118,6 +130,78 @@ def _where(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" at {exc.filename}, line {exc.lineno}"
     return f" at {frames[-1].filename}, line {frames[-1].lineno}" if frames else ""
+
+
+class Lifespan:
+    """The ASGI lifespan of one graph's app: startup, shutdown, and the state it yields."""
+
+    def __init__(self, graph: AppGraph, app: Any, path: str) -> None:
+        self.graph, self.app, self.path = graph, app, path
+        self.state: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def startup(self) -> None:
+        """Run the app's startup; :class:`IngressConfigError` when the app reports it failed."""
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        token = current_app_graph.set(self.graph)  # the task runs in a copy of this context
+        try:
+            self._task = asyncio.create_task(self._run(scope))
+        finally:
+            current_app_graph.reset(token)
+        await self._inbox.put({"type": "lifespan.startup"})
+        answer = await self._outbox.get()
+        if answer is None:  # it raised or returned: no lifespan support, as uvicorn's "auto"
+            self._task = None
+            return
+        if answer["type"] == "lifespan.startup.failed":
+            await self._finish()
+            reason = _last_line(answer.get("message") or "") or "no reason given"
+            raise IngressConfigError(
+                f'graph "{self.graph.route.name}": the app "{self.path}" failed to start: {reason}'
+            )
+
+    async def shutdown(self, timeout: float) -> None:  # noqa: ASYNC109 - the shutdown's bound
+        """Run the app's shutdown, for at most ``timeout`` seconds."""
+        if self._task is None or self._task.done():
+            return
+        await self._inbox.put({"type": "lifespan.shutdown"})
+        try:
+            async with asyncio.timeout(timeout):
+                answer = await self._outbox.get()
+        except TimeoutError:
+            answer = {"type": "lifespan.shutdown.failed", "message": f"not done in {timeout} s"}
+        if answer is not None and answer["type"] == "lifespan.shutdown.failed":
+            logger.warning(
+                'graph %s: the app "%s" failed to shut down: %s',
+                self.graph.route.name,
+                self.path,
+                _last_line(answer.get("message") or "") or "no reason given",
+            )
+        await self._finish()
+
+    async def _finish(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None
+
+    async def _run(self, scope: dict[str, Any]) -> None:
+        try:
+            await self.app(scope, self._inbox.get, self._send)
+        except Exception as exc:
+            logger.debug("graph %s: no lifespan: %s", self.graph.route.name, _described(exc))
+        finally:
+            self._outbox.put_nowait(None)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self._outbox.put_nowait(message)
 
 
 class MountedApp:
@@ -132,11 +216,14 @@ class MountedApp:
         self.path = path or graph.route.graph.spec.ingress.http.app or ""
         prefix = graph.route.prefix.rstrip("/")
         self.root_path = prefix
+        self.lifespan = Lifespan(graph, app, self.path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.graph.route
         child = dict(scope)
         child["root_path"] = scope.get("root_path", "") + self.root_path
+        if self.lifespan.state:
+            child["state"] = dict(self.lifespan.state)
         if self.root_path and scope["path"] == self.root_path:
             child["path"] = self.root_path + "/"
             child["raw_path"] = child["path"].encode()

@@ -144,7 +144,7 @@ class Ingress:
         app: Any = AsgiAdapter(
             self.http_handler, limits=limits, body_limits=self.http_handler.body_limits
         )
-        apps = self._graph_apps(code_dirs)
+        self.apps = apps = self._graph_apps(code_dirs)
         if apps:  # only then does each request look for a graph's app first
             app = AppDispatcher(self.routes, apps, app)
         self.http = HttpListener(app, limits=limits, reuse_port=reuse_port, tls=tls)
@@ -192,6 +192,8 @@ class Ingress:
     ) -> None:
         for route in self.routes.routes:
             await route.discovery.start()
+        for app in self.apps.values():
+            await app.lifespan.startup()
         if http is not None:
             await self.http.start(*http)
             self._started.append("http")
@@ -217,6 +219,8 @@ class Ingress:
         await asyncio.gather(*draining)
         if "http" in self._started:
             await self.http.close()
+        for app in self.apps.values():
+            await app.lifespan.shutdown(max(drain_timeout, 1.0))
         if "metrics" in self._started:
             await self.metrics_server.close()
         for route in self.routes.routes:

@@ -51,6 +51,12 @@ def test_the_route_prefix_itself_is_the_apps_root(running: Running) -> None:
     assert json.loads(curl(at(running, "/shop/")).stdout) == {"graph": "shop"}
 
 
+def test_the_apps_lifespan_ran_before_serving_and_its_state_reaches_requests(
+    running: Running,
+) -> None:
+    assert json.loads(curl(at(running, "/shop/state")).stdout) == {"warmed": 100}
+
+
 def test_the_flow_as_a_fastapi_dependency(running: Running) -> None:
     assert json.loads(curl(at(running, "/shop/depends/21")).stdout) == {"result": 42}
 
@@ -154,7 +160,23 @@ BROKEN_APPS = {
         'graph "shop": importing the app "broken_api:app" (spec.ingress.http.app) raised '
         "RuntimeError: no database",
     ),
+    "startup fails": (
+        "failing_api:app",
+        'graph "shop": the app "failing_api:app" failed to start: RuntimeError: no database',
+    ),
 }
+
+FAILING_STARTUP = """
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+
+@asynccontextmanager
+async def lifespan(app):
+    raise RuntimeError("no database")
+    yield
+
+app = FastAPI(lifespan=lifespan)
+"""
 
 
 @pytest.mark.parametrize("case", BROKEN_APPS)
@@ -164,6 +186,7 @@ def test_an_app_that_cannot_be_imported_stops_braid_run_with_one_line(
     target, expected = BROKEN_APPS[case]
     shutil.copy(GRAPHS / "app_nodes.py", tmp_path)
     (tmp_path / "broken_api.py").write_text("import os\nraise RuntimeError('no database')\n")
+    (tmp_path / "failing_api.py").write_text(FAILING_STARTUP)
     manifest = (GRAPHS / "shop.yaml").read_text().replace("shop_api:app", target)
     (tmp_path / "graph.yaml").write_text(manifest)
     argv = [sys.executable, "-m", "braid", "--log-level", "WARNING", "run"]

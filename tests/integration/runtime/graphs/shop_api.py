@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -12,7 +13,14 @@ from pydantic import BaseModel
 
 from braid import ingress
 
-app = FastAPI(title="Shop")
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    # The lifespan runs in the ingress before it listens: the flow is there already.
+    yield {"warmed": await ingress.flow()(50)}
+
+
+app = FastAPI(title="Shop", lifespan=lifespan)
 flow = ingress.flow()
 doubler = ingress.handle("doubler")
 counter = ingress.handle("counter")
@@ -67,6 +75,11 @@ def sync(n: int) -> int:
 @app.get("/fail-node")
 async def fail_node() -> int:
     return await failing.explode.remote(1)
+
+
+@app.get("/state")
+async def state(request: Request) -> dict[str, int]:
+    return {"warmed": request.state.warmed}
 
 
 @app.get("/boom")

@@ -222,3 +222,56 @@ async def test_braids_paths_and_other_graphs_pass_the_dispatcher_by() -> None:
         exchange = Exchange(path)
         await dispatcher(exchange.scope, exchange.receive, exchange.send)
     assert reached == ["shop", "braid", "braid", "braid", "braid"]
+
+
+def lifespan_app(events: list[str], *, fail: str = "") -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            events.append(f"request {scope.get('state')}")
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        assert scope["type"] == "lifespan"
+        while True:
+            message = await receive()
+            events.append(message["type"])
+            if message["type"] == "lifespan.startup":
+                if fail:
+                    await send({"type": "lifespan.startup.failed", "message": fail})
+                    return
+                scope["state"]["graph"] = ingress.flow().graph
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return app
+
+
+async def test_the_lifespan_starts_before_requests_and_its_state_reaches_them() -> None:
+    events: list[str] = []
+    app = mounted(lifespan_app(events))
+    await app.lifespan.startup()
+    exchange = Exchange("/shop/x")
+    await app(exchange.scope, exchange.receive, exchange.send)
+    await app.lifespan.shutdown(5)
+    assert events == ["lifespan.startup", "request {'graph': 'shop'}", "lifespan.shutdown"]
+
+
+async def test_a_failed_startup_names_the_graph_and_the_apps_last_line() -> None:
+    trace = 'Traceback (most recent call last):\n  File "x.py", line 1\nRuntimeError: no db\n'
+    app = mounted(lifespan_app([], fail=trace))
+    with pytest.raises(IngressConfigError) as caught:
+        await app.lifespan.startup()
+    assert str(caught.value) == (
+        'graph "shop": the app "shop_app:app" failed to start: RuntimeError: no db'
+    )
+
+
+async def test_an_app_without_a_lifespan_has_none() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise KeyError(scope["path"])  # a lifespan scope has no path
+
+    mounted_app = mounted(app)
+    await mounted_app.lifespan.startup()
+    await mounted_app.lifespan.shutdown(5)
