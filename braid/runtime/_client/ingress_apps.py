@@ -32,6 +32,7 @@ from braid.runtime._ingress.graph_apps import AppGraph, current_app_graph
 from braid.runtime._proto.braid_pb2 import CallRequest
 from braid.runtime._replica.handles import CallContext, Handle, RemoteResponse, Response
 from braid.runtime._wire.codec import decode, encode
+from braid.runtime._wire.errors import StreamingOutput
 
 _OUTSIDE = (
     "braid.ingress.{what}() works only in a graph's own app (spec.ingress.http.app) served by "
@@ -71,9 +72,16 @@ class Flow:
     ) -> Any:
         """Run the graph on ``value``; its output (a streaming output raises, use stream())."""
         runner = self._graph.route.runner
-        result = await runner.start(
-            value, deadline=self._deadline(timeout), allow_stream=False, model_id=model_id
-        )
+        try:
+            result = await runner.start(
+                value, deadline=self._deadline(timeout), allow_stream=False, model_id=model_id
+            )
+        except StreamingOutput as exc:
+            raise StreamingOutput(
+                f"{exc.message}: in the app, `async for item in flow.stream(value)`",
+                node=exc.node,
+                step=exc.step,
+            ) from None
         return result.value.value()
 
     async def stream(

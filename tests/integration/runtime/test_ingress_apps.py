@@ -117,6 +117,13 @@ def test_a_plain_asgi_app_streams_the_flow(running: Running) -> None:
     ]
 
 
+def test_awaiting_a_streaming_flow_says_to_stream_it(running: Running) -> None:
+    reply = json.loads(curl("-d", "3", at(running, "/counts/whole")).stdout)
+    assert reply["status"] == 400
+    assert reply["message"].startswith("the graph output comes from counter.count, a generator")
+    assert reply["message"].endswith("in the app, `async for item in flow.stream(value)`")
+
+
 def test_openapi_and_docs_come_from_the_app_under_the_prefix(running: Running) -> None:
     schema = json.loads(curl(at(running, "/shop/openapi.json")).stdout)
     assert schema["info"]["title"] == "Shop"
