@@ -14,8 +14,9 @@ What the app sees:
   ``<prefix>/``;
 - :data:`current_app_graph` names the graph being served, while the app is imported and while it
   serves a request: ``braid.ingress.flow()`` and ``braid.ingress.handle()`` read it;
-- a ``Content-Length`` over the graph's ``maxRequestBytes`` is refused (413) before the app runs;
-  the app reads the body itself, so a chunked body is the app's to bound;
+- a body over the graph's ``maxRequestBytes`` is refused (413): at once for a
+  ``Content-Length`` over it, before the app runs; for a chunked body as soon as the bytes the
+  app has read pass it (the app then sees the client gone, and its own answer is dropped);
 - its lifespan runs as uvicorn runs it (:class:`Lifespan`): startup before the ingress listens
   (a failed startup stops the ingress with the app's message), shutdown after it has drained,
   and the state its lifespan yields in every request's ``scope["state"]``. An app that does not
@@ -227,43 +228,25 @@ class MountedApp:
         if self.root_path and scope["path"] == self.root_path:
             child["path"] = self.root_path + "/"
             child["raw_path"] = child["path"].encode()
-        status = 0
-
-        async def sending(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        exchange = _Exchange(receive, send, route.max_request_bytes)
         started = time.monotonic()
         with self.metrics.tracking(route.name, "http"):
             try:
-                if not await self._refused_size(child, sending):
-                    await self._serve(child, receive, sending, lambda: status != 0)
+                if not await exchange.refused_length(child):
+                    await self._serve(child, exchange)
             finally:
-                self.metrics.observe(
-                    route.name, "http", str(status or 499), time.monotonic() - started
-                )
+                status = str(exchange.status or 499)
+                self.metrics.observe(route.name, "http", status, time.monotonic() - started)
 
-    async def _refused_size(self, scope: Mapping[str, Any], send: Send) -> bool:
-        """Answer 413 when the request's Content-Length is over the graph's maxRequestBytes."""
-        limit = self.graph.route.max_request_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                message = (
-                    f"the request body ({int(value)} bytes) is over the limit of {limit} bytes"
-                )
-                await _send_error(send, 413, "PayloadTooLarge", message)
-                return True
-        return False
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, began: Any) -> None:
+    async def _serve(self, scope: Scope, exchange: _Exchange) -> None:
         token = current_app_graph.set(self.graph)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, exchange.receive, exchange.send)
         except (asyncio.CancelledError, ConnectionError):
             raise
         except Exception as exc:
+            if exchange.refused:  # the app saw the body stop: braid has answered 413
+                return
             # User code cannot break the ingress: one line, no traceback (STYLE), then 500.
             logger.error(
                 'graph %s: the app "%s" failed on %s %s: %s%s',
@@ -275,19 +258,74 @@ class MountedApp:
                 _where(exc),
             )
             self.metrics.error(self.graph.route.name, "http", "AppError")
-            if not began():
+            if not exchange.status:
                 with contextlib.suppress(Exception):
                     message = (
                         f'the app of graph "{self.graph.route.name}" failed: {_described(exc)}'
                     )
-                    await _send_error(send, 500, "AppError", message[:1000])
+                    await exchange.send_error(500, "AppError", message[:1000])
         finally:
             current_app_graph.reset(token)
+
+
+class _Exchange:
+    """One request's ASGI ``receive`` and ``send`` around the app: its status, and the graph's
+    ``maxRequestBytes`` on the body (413 for a ``Content-Length`` over it before the app runs;
+    413 as soon as a chunked body's bytes pass it, after which the app sees the client gone and
+    its own answer is dropped)."""
+
+    def __init__(self, receive: Receive, send: Send, limit: int) -> None:
+        self._receive, self._send, self.limit = receive, send, limit
+        self.status = 0
+        self.received = 0
+        self.refused = False
+
+    async def refused_length(self, scope: Mapping[str, Any]) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self.send_error(
+                    413,
+                    "PayloadTooLarge",
+                    f"the request body ({int(value)} bytes) is over the limit of {self.limit} "
+                    "bytes",
+                )
+                return True
+        return False
+
+    async def receive(self) -> dict[str, Any]:
+        if self.refused:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.refused = True
+                if not self.status:
+                    await self.send_error(
+                        413,
+                        "PayloadTooLarge",
+                        f"the request body is over the limit of {self.limit} bytes",
+                    )
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.refused:
+            return
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    async def send_error(self, status: int, kind: str, message: str) -> None:
+        self.status = status
+        await _send_error(self._send, status, kind, message)
 
 
 async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
     body = error_body(kind, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if status == 413:  # the rest of the body is never read: the connection cannot be reused
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -141,6 +141,24 @@ def test_a_body_over_max_request_bytes_is_refused_before_the_app(running: Runnin
     )
     assert reply.status == 413
     assert "over the limit of 1024 bytes" in reply.json()["error"]["message"]
+    # A chunked body has no length up front: refused once the bytes read pass the limit.
+    result = curl(
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        big,
+        at(running, "/shop/double"),
+    )
+    body, status = result.stdout.rsplit("\n", 1)
+    assert status == "413"
+    assert json.loads(body)["error"]["message"] == (
+        "the request body is over the limit of 1024 bytes"
+    )
+    assert "/shop/double" not in running.log.read_text()  # not an app failure
 
 
 def test_braids_own_routes_and_other_graphs_are_unaffected(running: Running) -> None:

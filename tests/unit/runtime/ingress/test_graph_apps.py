@@ -275,3 +275,29 @@ async def test_an_app_without_a_lifespan_has_none() -> None:
     mounted_app = mounted(app)
     await mounted_app.lifespan.startup()
     await mounted_app.lifespan.shutdown(5)
+
+
+async def test_a_chunked_body_over_the_limit_is_413_and_the_app_sees_the_client_gone() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] == "http.disconnect":
+                raise OSError("the client went away")  # as Starlette's ClientDisconnect would
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    chunks = iter([b"x" * 60, b"x" * 60, b"x" * 60])
+    exchange = Exchange("/shop/x", [(b"transfer-encoding", b"chunked")])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": next(chunks), "more_body": True}
+
+    await mounted(app)(exchange.scope, receive, exchange.send)
+    assert exchange.status == 413
+    assert len(exchange.sent) == 2  # braid's 413, and nothing of the app's
+    assert (b"connection", b"close") in exchange.sent[0]["headers"]
+    assert [m["type"] for m in seen] == ["http.request", "http.disconnect"]
