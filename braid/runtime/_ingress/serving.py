@@ -155,10 +155,19 @@ class Ingress:
 
     def _graph_apps(self, code_dirs: Sequence[Path | None]) -> dict[str, MountedApp]:
         """Import the graphs' own apps (spec.ingress.http.app), by graph name."""
-        apps = {}
+        apps: dict[str, MountedApp] = {}
+        modules: dict[str, str] = {}
         for index, route in enumerate(self.routes.routes):
-            if route.graph.spec.ingress.http.app is None:
+            path = route.graph.spec.ingress.http.app
+            if path is None:
                 continue
+            module = path.partition(":")[0]
+            if module in modules:  # imported once, it would be bound to the first graph only
+                raise IngressConfigError(
+                    f'graphs "{modules[module]}" and "{route.name}" both take their app from '
+                    f'module "{module}"; give each graph\'s app a module of its own'
+                )
+            modules[module] = route.name
             code_dir = code_dirs[index if len(code_dirs) > 1 else 0] if code_dirs else None
             graph = AppGraph(route, asyncio.get_running_loop())
             apps[route.name] = MountedApp(graph, load_app(graph, code_dir), self.metrics)

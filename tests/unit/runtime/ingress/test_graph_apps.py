@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 
 from braid import ingress
+from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._ingress.graph_apps import (
     AppDispatcher,
     AppGraph,
@@ -22,6 +23,7 @@ from braid.runtime._ingress.graph_apps import (
 )
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
+from braid.runtime._ingress.serving import Ingress
 from braid.spec import validate_graph
 
 
@@ -301,3 +303,14 @@ async def test_a_chunked_body_over_the_limit_is_413_and_the_app_sees_the_client_
     assert len(exchange.sent) == 2  # braid's 413, and nothing of the app's
     assert (b"connection", b"close") in exchange.sent[0]["headers"]
     assert [m["type"] for m in seen] == ["http.request", "http.disconnect"]
+
+
+async def test_two_graphs_cannot_share_one_app_module(code: Path) -> None:
+    (code / "shop_app.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    graphs = [route(name="a", prefix="/a").graph, route(name="b", prefix="/b").graph]
+    with pytest.raises(IngressConfigError) as caught:
+        Ingress([(graph, StaticDiscovery({})) for graph in graphs], code_dirs=[code])
+    assert str(caught.value) == (
+        'graphs "a" and "b" both take their app from module "shop_app"; give each graph\'s app '
+        "a module of its own"
+    )
