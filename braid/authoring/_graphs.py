@@ -169,8 +169,10 @@ def graph(
     annotations: Mapping[str, str] | None = None,
     image: str | None = None,
     route_prefix: str | None = None,
+    app: str | None = None,
     grpc: bool | None = None,
     ingress_replicas: int | None = None,
+    ingress_image: str | None = None,
     request_timeout_seconds: float | None = None,
     max_request_bytes: str | int | None = None,
     groups: Mapping[str, Sequence[BoundNode]] | None = None,
@@ -179,7 +181,9 @@ def graph(
 
     Unnamed nodes and steps are named after the variables that hold them in the calling scope.
     ``groups`` co-locates nodes (``{"pipeline": [parse, scale]}``, decision 0009): each group's
-    nodes run in one pod and one process.
+    nodes run in one pod and one process. ``app="module:app"`` serves the graph's HTTP routes
+    with its own ASGI app (spec.ingress.http.app, decision 0019), in ``ingress_image`` in a
+    cluster.
     """
     origin = caller_origin()
     if not isinstance(output, Value):
@@ -194,17 +198,15 @@ def graph(
     spec: dict[str, Any] = {}
     if image is not None:
         spec["image"] = image
-    ingress: dict[str, Any] = {}
-    if route_prefix is not None:
-        ingress["http"] = {"routePrefix": route_prefix}
-    if grpc is not None:
-        ingress["grpc"] = {"enabled": grpc}
-    if ingress_replicas is not None:
-        ingress["replicas"] = ingress_replicas
-    if request_timeout_seconds is not None:
-        ingress["requestTimeoutSeconds"] = request_timeout_seconds
-    if max_request_bytes is not None:
-        ingress["maxRequestBytes"] = max_request_bytes
+    ingress = _ingress_of(
+        route_prefix=route_prefix,
+        app=app,
+        grpc=grpc,
+        replicas=ingress_replicas,
+        image=ingress_image,
+        request_timeout_seconds=request_timeout_seconds,
+        max_request_bytes=max_request_bytes,
+    )
     if ingress:
         spec["ingress"] = ingress
     variables, code_dir = _caller_scope()
@@ -218,6 +220,29 @@ def graph(
         code_dir=code_dir,
         groups=groups,
     )
+
+
+def _ingress_of(
+    *,
+    route_prefix: str | None,
+    app: str | None,
+    grpc: bool | None,
+    replicas: int | None,
+    image: str | None,
+    request_timeout_seconds: float | None,
+    max_request_bytes: str | int | None,
+) -> dict[str, Any]:
+    """``spec.ingress`` with the fields that ``graph()`` was given (camelCase, as in YAML)."""
+    http = {"routePrefix": route_prefix, "app": app}
+    ingress: dict[str, Any] = {
+        "http": {key: value for key, value in http.items() if value is not None},
+        "grpc": None if grpc is None else {"enabled": grpc},
+        "replicas": replicas,
+        "image": image,
+        "requestTimeoutSeconds": request_timeout_seconds,
+        "maxRequestBytes": max_request_bytes,
+    }
+    return {key: value for key, value in ingress.items() if value not in (None, {})}
 
 
 def _caller_scope() -> tuple[dict[str, object], Path | None]:

@@ -92,6 +92,15 @@ def register(subparsers: Any) -> None:
         metavar="PORT",
         help="with --discovery kubernetes: the port of every replica's metrics (for /-/graph)",
     )
+    parser.add_argument(
+        "--code-dir",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="import graphs' own apps (spec.ingress.http.app) from here: one folder for all "
+        "graphs, or one per --graph in order (default: the Python path only)",
+    )
     _shared_memory.add_flags(parser, peers=False)
     parser.set_defaults(handler=run)
 
@@ -152,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         graph_page=args.graph_page,
         replica_metrics_port=args.replica_metrics_port,
         shared_memory=_shared_memory.settings(args),
+        code_dirs=tuple(args.code_dir),
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -318,6 +318,15 @@ def node_pod_spec(
     return spec
 
 
+def ingress_image(graph: DeploymentGraph, settings: OperatorSettings) -> str:
+    """braid's image, unless the graph serves its own app (spec.ingress.http.app): then the
+    image that holds the app's code, spec.ingress.image or spec.image (else braid's)."""
+    ingress = graph.spec.ingress
+    if ingress.http.app is None:
+        return settings.runtime_image
+    return ingress.image or graph.spec.image or settings.runtime_image
+
+
 def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict[str, Any]:
     """The pod spec of the ingress: HTTP and gRPC in front of the graph."""
     command = ["braid", "ingress", "--graph", GRAPH_FILE]
@@ -329,7 +338,7 @@ def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict
         command += ["--no-graph-page"]
     container = {
         "name": "ingress",
-        "image": settings.runtime_image,
+        "image": ingress_image(graph, settings),
         "imagePullPolicy": settings.image_pull_policy,
         "command": command,
         "ports": [

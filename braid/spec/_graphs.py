@@ -550,6 +550,15 @@ class HttpIngress(SpecModel):
             "at /-/graph/<graph> on the ingress."
         ),
     )
+    app: str | None = Field(
+        default=None,
+        description=(
+            "The graph's own ASGI app (e.g. FastAPI), 'module:attribute', served at the route "
+            "prefix instead of braid's JSON API; it calls the flow and the nodes through "
+            "braid.ingress. Imported by the ingress: from the manifest's folder under braid run, "
+            "from the ingress image's Python path in a cluster."
+        ),
+    )
 
 
 class GrpcIngress(SpecModel):
@@ -564,6 +573,14 @@ class Ingress(SpecModel):
     http: HttpIngress = Field(default_factory=HttpIngress, description="HTTP settings.")
     grpc: GrpcIngress = Field(default_factory=GrpcIngress, description="gRPC settings.")
     replicas: int = Field(default=1, ge=1, description="Replicas of the ingress.")
+    image: str | None = Field(
+        default=None,
+        description=(
+            "Container image of the ingress when http.app is set: it must hold braid and the "
+            "app's code. Default: spec.image, else braid's image. Without an app the ingress "
+            "always runs braid's image."
+        ),
+    )
     request_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Deadline of one request across every hop, in seconds."
     )

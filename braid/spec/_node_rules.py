@@ -261,6 +261,18 @@ def check_route_prefix(view: GraphView) -> list[Problem]:
     ]
 
 
+def check_ingress_app(view: GraphView) -> list[Problem]:
+    app = view.ingress_app
+    if app is None or _IMPORT_PATH.match(app):
+        return []
+    return [
+        Problem(
+            "spec.ingress.http.app",
+            f'"{app}" is not an import path of an ASGI app; write "module.sub:app"',
+        )
+    ]
+
+
 def _check_autoscaling(path: str, node: Node) -> list[Problem]:
     scaling = node.autoscaling
     if scaling is None or scaling.mode is not AutoscalingMode.HPA or scaling.min_replicas > 0:

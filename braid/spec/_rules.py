@@ -21,6 +21,7 @@ from braid.spec._flow_rules import (
 from braid.spec._group_rules import check_groups
 from braid.spec._node_rules import (
     check_graph_name,
+    check_ingress_app,
     check_node,
     check_node_names,
     check_route_prefix,
@@ -44,4 +45,5 @@ def check_graph(view: GraphView) -> list[Problem]:
     problems += check_output(view)
     problems += check_unused_nodes(view)
     problems += check_route_prefix(view)
+    problems += check_ingress_app(view)
     return problems

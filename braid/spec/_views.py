@@ -28,6 +28,8 @@ class GraphView:
     flow_input: str | None
     output: str | None
     route_prefix: str | None
+    #: The ingress's own ASGI app (spec.ingress.http.app), if any.
+    ingress_app: str | None = None
     #: False when some node or step failed the schema pass: rules that need them all are skipped.
     complete: bool = True
     #: False when spec.nodes (flow.steps) is not even a list: no name is known, so the rules do
@@ -53,6 +55,7 @@ class GraphView:
             flow_input=spec.flow.input,
             output=spec.flow.output,
             route_prefix=spec.ingress.http.route_prefix,
+            ingress_app=spec.ingress.http.app,
             groups=list(enumerate(spec.groups)),
         )
 

@@ -37,6 +37,7 @@ BUILDS = [
     ("model-weights", "app.py:app", "graph.yaml"),
     ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
+    ("fastapi-ingress", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

@@ -166,3 +166,11 @@ def test_runtime_exports_exactly_the_pinned_names() -> None:
     assert braid.runtime.__all__ == RUNTIME_NAMES
     for name in RUNTIME_NAMES:
         assert getattr(braid.runtime, name).__module__.startswith("braid.runtime"), name
+
+
+def test_braid_ingress_exports_what_a_graphs_app_uses() -> None:
+    import braid.ingress  # noqa: PLC0415 - imports gRPC: only the apps' tests need it
+
+    assert braid.ingress.__all__ == ["Flow", "Handle", "RequestError", "flow", "handle"]
+    assert braid.ingress.Handle is braid.runtime.Handle
+    assert braid.ingress.RequestError is braid.runtime.RequestError

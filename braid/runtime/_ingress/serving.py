@@ -25,6 +25,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -32,6 +33,7 @@ from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDis
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
+from braid.runtime._ingress.graph_apps import AppDispatcher, AppGraph, MountedApp, load_app
 from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
 from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder
@@ -79,6 +81,10 @@ class IngressSettings:
     #: A memory-backed folder that every replica shares with the ingress (braid run, one host):
     #: large inputs and outputs cross it instead of gRPC (decision 0012).
     shared_memory: SharedMemorySettings | None = None
+    #: Where each graph's own app (spec.ingress.http.app) is imported from: one folder for
+    #: every graph, or one per graph in the order of ``graph_files`` (braid run: the
+    #: manifests' folders); none: the Python path only (the ingress image in a cluster).
+    code_dirs: tuple[Path, ...] = ()
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -114,6 +120,7 @@ class Ingress:
         tls: TlsFiles | None = None,
         graph_page: bool = True,
         shared_memory: SharedMemorySettings | None = None,
+        code_dirs: Sequence[Path | None] = (),
     ) -> None:
         self.pool = pool or ChannelPool()
         self.metrics = metrics or IngressMetrics()
@@ -134,19 +141,47 @@ class Ingress:
         self.routes = RouteTable(routes)
         self.pages = GraphPages(self.routes, enabled=graph_page)
         self.http_handler = HttpIngress(self.routes, self.metrics, pages=self.pages)
-        app = AsgiAdapter(
+        app: Any = AsgiAdapter(
             self.http_handler, limits=limits, body_limits=self.http_handler.body_limits
         )
+        self.apps = apps = self._graph_apps(code_dirs)
+        if apps:  # only then does each request look for a graph's app first
+            app = AppDispatcher(self.routes, apps, app)
         self.http = HttpListener(app, limits=limits, reuse_port=reuse_port, tls=tls)
         self.grpc = GrpcIngress(GraphService(self.routes, self.metrics), reuse_port=reuse_port)
         self.metrics_server = HttpListener(AsgiAdapter(self._metrics), reuse_port=reuse_port)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
 
+    def _graph_apps(self, code_dirs: Sequence[Path | None]) -> dict[str, MountedApp]:
+        """Import the graphs' own apps (spec.ingress.http.app), by graph name."""
+        apps: dict[str, MountedApp] = {}
+        modules: dict[str, str] = {}
+        for index, route in enumerate(self.routes.routes):
+            path = route.graph.spec.ingress.http.app
+            if path is None:
+                continue
+            module = path.partition(":")[0]
+            if module in modules:  # imported once, it would be bound to the first graph only
+                raise IngressConfigError(
+                    f'graphs "{modules[module]}" and "{route.name}" both take their app from '
+                    f'module "{module}"; give each graph\'s app a module of its own'
+                )
+            modules[module] = route.name
+            code_dir = code_dirs[index if len(code_dirs) > 1 else 0] if code_dirs else None
+            graph = AppGraph(route, asyncio.get_running_loop())
+            apps[route.name] = MountedApp(graph, load_app(graph, code_dir), self.metrics)
+        return apps
+
     @classmethod
     def from_settings(cls, settings: IngressSettings) -> Ingress:
         graphs = [load_graph(path) for path in settings.graph_files]
         pairs = [(graph, build_discovery(settings, graph, i)) for i, graph in enumerate(graphs)]
+        if len(settings.code_dirs) not in (0, 1, len(graphs)):
+            raise IngressConfigError(
+                f"give one --code-dir, or one per --graph ({len(graphs)}), "
+                f"not {len(settings.code_dirs)}"
+            )
         return cls(
             pairs,
             limits=settings.limits,
@@ -154,6 +189,7 @@ class Ingress:
             tls=settings.tls,
             graph_page=settings.graph_page,
             shared_memory=settings.shared_memory,
+            code_dirs=settings.code_dirs,
         )
 
     async def start(
@@ -165,6 +201,8 @@ class Ingress:
     ) -> None:
         for route in self.routes.routes:
             await route.discovery.start()
+        for app in self.apps.values():
+            await app.lifespan.startup()
         if http is not None:
             await self.http.start(*http)
             self._started.append("http")
@@ -190,6 +228,8 @@ class Ingress:
         await asyncio.gather(*draining)
         if "http" in self._started:
             await self.http.close()
+        for app in self.apps.values():
+            await app.lifespan.shutdown(max(drain_timeout, 1.0))
         if "metrics" in self._started:
             await self.metrics_server.close()
         for route in self.routes.routes:

@@ -540,6 +540,7 @@ class Launcher:
         args = ["ingress", "--reuse-port"]
         for graph in self.settings.graphs:
             args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
+            args += ["--code-dir", str(graph.code_dir)]
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
         self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]

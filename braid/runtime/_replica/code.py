@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import logging
 import sys
@@ -163,7 +164,8 @@ def missing_methods(target: Any, methods: list[str]) -> list[str]:
 
 
 def code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem]:
-    """Problems that only the node code shows: imports, constructor arguments, called methods.
+    """Problems that only the node code shows: imports, constructor arguments, called methods,
+    and whether the graph's own app's module exists.
 
     This imports user code, so it runs only when asked (``braid validate --check-code``).
     """
@@ -219,7 +221,28 @@ def _code_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Proble
                     else f'{owner} has no method "{target.method}"'
                 )
                 problems.append(Problem(f"{path}.call", message))
-    return problems
+    return problems + _app_problems(graph, code_dir)
+
+
+def _app_problems(graph: DeploymentGraph, code_dir: Path | None) -> list[Problem]:
+    """The graph's own app must be findable; it is not imported here, since it binds to its
+    graph at import and only the ingress can give it one (decision 0019)."""
+    app = graph.spec.ingress.http.app
+    if app is None:
+        return []
+    module = app.partition(":")[0]
+    if code_dir is not None and str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (Exception, SystemExit) as exc:  # a parent package that fails to import
+        found, reason = False, f": importing its package raised {_described(exc)}"
+    else:
+        reason = ""
+    if found:
+        return []
+    where = f" (looked in {code_dir} and the Python path)" if code_dir else ""
+    return [Problem("spec.ingress.http.app", f'cannot find module "{module}"{reason}{where}')]
 
 
 def _option_problems(node: Node, target: Any, path: str) -> list[Problem]:

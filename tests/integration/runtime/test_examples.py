@@ -43,6 +43,7 @@ EXAMPLES = {
     "batching": ("batching", "graph.yaml", "/batching"),
     "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
     "inference-chain": ("inference-chain", "graph.yaml", "/inference-chain"),
+    "reviews": ("fastapi-ingress", "graph.yaml", "/reviews"),
 }
 
 
@@ -236,6 +237,24 @@ def test_streaming_over_grpc(running: Running) -> None:
         items.append(json.loads(item["json"]))
         text = text[end:].strip()
     assert items == [0, 1, 2, 3]
+
+
+def test_the_fastapi_example_scores_validates_and_streams(running: Running) -> None:
+    base = url(running, "reviews")
+    review = '{"text": "Great food, friendly staff", "stars": 5}'
+    verdict = json.loads(curl("--json", review, f"{base}/score").stdout)
+    assert verdict == {"label": "positive", "score": 2, "words": 4, "stars": 5, "agrees": True}
+    bad = curl("-w", "\n%{http_code}", "--json", '{"text": "", "stars": 9}', f"{base}/score")
+    body, status = bad.stdout.rsplit("\n", 1)
+    assert status == "422"
+    assert [e["loc"] for e in json.loads(body)["detail"]] == [["body", "text"], ["body", "stars"]]
+    review = '{"text": "Cold soup, rude waiter", "stars": 1}'
+    events = curl("-N", "--json", review, f"{base}/words").stdout
+    assert events.startswith('data: {"index": 0, "word": "cold", "tone": -1}\n\n')
+    assert events.count("data: ") == 4
+    schema = json.loads(curl(f"{base}/openapi.json").stdout)
+    assert set(schema["paths"]) == {"/score", "/words", "/health"}
+    assert "/reviews/openapi.json" in curl(f"{base}/docs").stdout
 
 
 def test_fused_chain_answers_through_its_co_located_group(running: Running) -> None:

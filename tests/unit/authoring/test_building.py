@@ -220,3 +220,12 @@ def test_building_twice_gives_the_same_manifest() -> None:
     app = graph(adder.add.bind(adder.add.bind(value)), name="g")
     assert app.to_yaml() == app.to_yaml()
     assert app.build() == app.build()
+
+
+def test_an_ingress_app_and_its_image() -> None:
+    value = bind(Adder).add.bind(Input("x"))
+    spec = graph(
+        value, name="g", route_prefix="/g", app="api:app", ingress_image="example.com/api:1"
+    ).manifest()["spec"]
+    assert spec["ingress"]["http"] == {"routePrefix": "/g", "app": "api:app"}
+    assert spec["ingress"]["image"] == "example.com/api:1"

@@ -62,3 +62,40 @@ def test_without_the_flag_code_is_not_imported(
     manifest = tmp_path / "graph.yaml"
     manifest.write_text(MANIFEST)
     assert main(["validate", str(manifest)]) == 0
+
+
+APP_MANIFEST = """
+apiVersion: braid.dev/v1alpha1
+kind: DeploymentGraph
+metadata: {name: code}
+spec:
+  nodes:
+    - {name: scaler, class: "shop:scale"}
+  flow:
+    steps:
+      - {name: c, call: scaler, args: [$input]}
+    output: $c
+  ingress:
+    http: {app: "APP"}
+"""
+
+
+@pytest.mark.parametrize(("app", "problem"), [("shop_api:app", None), ("shop_apy:app", True)])
+def test_the_graphs_app_module_must_be_found_but_is_not_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], app: str, problem: bool | None
+) -> None:
+    (tmp_path / "shop.py").write_text(CODE)
+    # Importing it would fail: it binds to its graph at import, which only the ingress can do.
+    (tmp_path / "shop_api.py").write_text("raise RuntimeError('imported')\n")
+    manifest = tmp_path / "graph.yaml"
+    manifest.write_text(APP_MANIFEST.replace("APP", app))
+    code = main(["validate", "--check-code", str(manifest)])
+    out = capsys.readouterr().out.splitlines()
+    if problem is None:
+        assert code == 0, out
+        return
+    assert code == 1
+    assert out[1] == (
+        f'  spec.ingress.http.app: cannot find module "shop_apy" (looked in {tmp_path} and the '
+        "Python path)"
+    )

@@ -226,3 +226,18 @@ def test_a_step_lists_every_call_it_may_make() -> None:
     assert [call.call for call in plain.calls()] == ["echo.run"]
     empty = Step.model_validate({"name": "s"})
     assert empty.calls() == []
+
+
+@pytest.mark.parametrize("app", ["api:app", "shop.http:make.app", "_a:b"])
+def test_valid_ingress_apps(app: str) -> None:
+    document = manifest()
+    document["spec"]["ingress"] = {"http": {"app": app}, "image": "example.com/shop:1"}
+    assert problems_of(document) == []
+
+
+@pytest.mark.parametrize("app", ["api", "api:", ":app", "api:app()", "my-api:app", "api app"])
+def test_an_ingress_app_that_is_not_an_import_path_names_its_field(app: str) -> None:
+    document = manifest()
+    document["spec"]["ingress"] = {"http": {"app": app}}
+    (problem,) = problems_of(document)
+    assert problem.startswith(f'spec.ingress.http.app: "{app}" is not an import path')
