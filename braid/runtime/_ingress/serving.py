@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDis
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
+from braid.runtime._flow.subgraphs import GraphCalls
 from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
 from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder
@@ -79,6 +80,9 @@ class IngressSettings:
     #: A memory-backed folder that every replica shares with the ingress (braid run, one host):
     #: large inputs and outputs cross it instead of gRPC (decision 0012).
     shared_memory: SharedMemorySettings | None = None
+    #: The gRPC address of the ingress of each graph that a sub-graph step calls and that this
+    #: ingress does not serve itself (docs/decisions/0023-sub-graphs.md).
+    graph_addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -114,8 +118,11 @@ class Ingress:
         tls: TlsFiles | None = None,
         graph_page: bool = True,
         shared_memory: SharedMemorySettings | None = None,
+        graph_calls: GraphCalls | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
+        # Sub-graph steps call graphs served here in process, any other through its ingress.
+        self.graph_calls = graph_calls or GraphCalls()
         self.metrics = metrics or IngressMetrics()
         self.shared = (
             SharedMemory(shared_memory, on_fallback=self.metrics.shared_memory_fallbacks.inc)
@@ -128,8 +135,10 @@ class Ingress:
             router = Router(discovery, buffers=buffers_of(graph))
             routers.append((graph.metadata.name, router))
             client = ReplicaClient(router, self.pool, shared=self.shared)
-            runner = FlowRunner(plan_flow(graph), client)
-            routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
+            runner = FlowRunner(plan_flow(graph), client, graphs=self.graph_calls)
+            route = GraphRoute(graph=graph, runner=runner, discovery=discovery)
+            self.graph_calls.serve_locally(route.name, runner, route.deadline)
+            routes.append(route)
         self.metrics.registry.register(HeldCollector(lambda: routers))
         self.routes = RouteTable(routes)
         self.pages = GraphPages(self.routes, enabled=graph_page)
@@ -154,6 +163,7 @@ class Ingress:
             tls=settings.tls,
             graph_page=settings.graph_page,
             shared_memory=settings.shared_memory,
+            graph_calls=GraphCalls(settings.graph_addresses),
         )
 
     async def start(
