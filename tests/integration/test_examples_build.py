@@ -37,6 +37,8 @@ BUILDS = [
     ("model-weights", "app.py:app", "graph.yaml"),
     ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
+    ("subgraphs", "app.py:app", "graph.yaml"),
+    ("subgraphs", "app.py:scoring", "graph-scoring.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.
