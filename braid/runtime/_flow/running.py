@@ -47,7 +47,7 @@ from braid.runtime._flow.planning import (
     plan_dispatch,
 )
 from braid.runtime._flow.results import Event, FlowResult, Output
-from braid.runtime._flow.subgraphs import GraphCalls
+from braid.runtime._flow.subgraphs import DEADLINE_EXPLAINED, GraphCalls
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
@@ -290,7 +290,7 @@ class _Run:
         """A deadline error says what the deadline was and how to raise it."""
         if isinstance(error, DeadlineExceeded) and "requestTimeoutSeconds" not in error.message:
             error.message = (
-                f"{error.message}: the request's deadline of {self.budget:.3g} s passed; raise "
+                f"{error.message}{DEADLINE_EXPLAINED}{self.budget:.3g} s passed; raise "
                 "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "
                 "(HTTP) or gRPC deadline (up to spec.ingress.maxRequestTimeoutSeconds)"
             )

@@ -34,6 +34,7 @@ from braid.runtime._proto.braid_pb2_grpc import GraphStub
 from braid.runtime._wire.client import CHANNEL_OPTIONS, DEADLINE_MARGIN
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
+    DeadlineExceeded,
     NotFound,
     ReplicaUnavailable,
     RequestError,
@@ -44,6 +45,8 @@ from braid.runtime._wire.errors import (
 
 #: The gRPC metadata key of a request's model id (the ingress reads the same key).
 MODEL_ID_KEY = "braid-model-id"
+#: Where a deadline error's explanation starts (``_flow/running.py`` appends it).
+DEADLINE_EXPLAINED = ": the request's deadline of "
 #: The gRPC port of every graph's ingress Service in a cluster.
 INGRESS_GRPC_PORT = 9000
 
@@ -168,9 +171,13 @@ def in_subgraph(error: RequestError, *, graph: str, step: str) -> RequestError:
     origin = origin_of(error)
     where = [f'node "{origin.node}"'] if origin.node else []
     where += [f'step "{origin.step}"'] if origin.step else []
-    # A message that names its node already (a user error's does) needs no "at".
-    named = not where or (origin.node and f'"{origin.node}"' in origin.message)
+    # A message that names its node and step already (a user error's does) needs no "at".
+    named = all(f'"{name}"' in origin.message for name in (origin.node, origin.step) if name)
     inner = "" if named else f" at {', '.join(where)}"
+    if isinstance(origin, DeadlineExceeded):
+        # The caller's own deadline is what passed: the caller explains it (its budget, its
+        # fields), not the sub-graph's ingress with the part of it the sub-graph got.
+        origin.message = origin.message.partition(DEADLINE_EXPLAINED)[0]
     origin.message = (
         f'sub-graph "{graph}" (called by step "{step}") failed{inner}: '
         f"{origin.message}{origin.where()}"

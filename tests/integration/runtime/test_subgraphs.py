@@ -100,6 +100,10 @@ def test_the_callers_deadline_carries_into_the_subgraph(running: Running) -> Non
     assert error["kind"] == "DeadlineExceeded"
     assert (error["node"], error["step"]) == ("sleeper/sleepy", "slept")
     assert error["message"].startswith('sub-graph "sleeper" (called by step "slept") failed')
+    assert '"sleepy"' in error["message"] and '"nap"' in error["message"]
+    # Explained once, by the caller, whose deadline it was (not the 1.5 s the sub-graph got).
+    assert error["message"].count("the request's deadline of") == 1
+    assert "the request's deadline of 1.5 s" not in error["message"]
 
 
 def test_the_subgraph_still_answers_on_its_own(together: Running) -> None:

@@ -16,7 +16,7 @@ import pytest
 from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._flow.planning import plan_dispatch, plan_flow
 from braid.runtime._flow.running import FlowRunner
-from braid.runtime._flow.subgraphs import GraphCalls, cluster_address
+from braid.runtime._flow.subgraphs import GraphCalls, cluster_address, in_subgraph
 from braid.runtime._proto import braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import (
     CallReply,
@@ -245,3 +245,18 @@ async def test_a_remote_subgraph_that_is_down_is_unavailable_and_named() -> None
         assert 'the ingress of graph "scoring" at 127.0.0.1:1' in caught.value.message
     finally:
         await calls.close()
+
+
+def test_a_late_node_inside_is_named_and_the_caller_explains_its_own_deadline() -> None:
+    late = DeadlineExceeded(
+        'deadline exceeded waiting for node "sleepy": the request\'s deadline of 1.5 s passed; '
+        "raise spec.ingress.requestTimeoutSeconds",
+        node="sleepy",
+        step="nap",
+    )
+    renamed = in_subgraph(late, graph="sleeper", step="slept")
+    assert renamed.message == (
+        'sub-graph "sleeper" (called by step "slept") failed at node "sleepy", step "nap": '
+        'deadline exceeded waiting for node "sleepy"'
+    )
+    assert (renamed.node, renamed.step) == ("sleeper/sleepy", "slept")
