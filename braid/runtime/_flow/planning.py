@@ -248,6 +248,10 @@ def _plan_nested(
         sources = dict.fromkeys(reference.source for reference in call.upstreams)
         if len(sources) < 2:  # one source: a continuation already, or a dispatch's input
             continue
+        if any(by_name[source].subgraph is not None for source in sources):
+            # The join waits for a sub-graph's output before it is sent: its other producers
+            # go from the ingress at once instead, in parallel with the sub-graph.
+            continue
         found = []
         for source in sources:
             producer = by_name[source]

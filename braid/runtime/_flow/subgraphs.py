@@ -58,7 +58,7 @@ def cluster_address(graph: str, namespace: str | None = None) -> str:
 
 
 class LocalGraph(Protocol):
-    """A graph served by this ingress: its runner's ``start`` and its route's ``deadline``."""
+    """A graph served by this ingress: its ``FlowRunner``, whose ``start`` runs a request."""
 
     async def start(
         self, input_value: Any, *, deadline: float, allow_stream: bool = True, model_id: str = ""

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import grpc
 import pytest
+import yaml
 
 from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._flow.planning import plan_dispatch, plan_flow
@@ -36,7 +37,7 @@ from braid.runtime._wire.errors import (
     error_metadata,
 )
 from braid.runtime._wire.routing import Router
-from braid.spec import load_graph
+from braid.spec import load_graph, validate_graph
 
 EXAMPLE = Path(__file__).parents[4] / "examples" / "subgraphs"
 
@@ -260,3 +261,14 @@ def test_a_late_node_inside_is_named_and_the_caller_explains_its_own_deadline() 
         'deadline exceeded waiting for node "sleepy"'
     )
     assert (renamed.node, renamed.step) == ("sleeper/sleepy", "slept")
+
+
+def test_a_join_on_a_subgraph_leaves_its_other_producers_to_start_at_once() -> None:
+    manifest = yaml.safe_load((EXAMPLE / "graph.yaml").read_text())
+    steps = manifest["spec"]["flow"]["steps"]
+    steps[0]["args"] = ["$review"]
+    steps[1]["args"] = ["$review"]  # now "cleaned" needs no step and feeds only the join
+    plan = plan_flow(validate_graph(manifest))
+    dispatch = plan_dispatch(plan, output_unary=True)
+    assert dispatch.nested == {}  # not nested in the join, which waits for the sub-graph
+    assert set(dispatch.roots) == {"cleaned", "scored", "verdict"}
