@@ -30,7 +30,18 @@ from braid.authoring._errors import (
 from braid.authoring._graphs import Graph, graph
 from braid.authoring._loading import load_app
 from braid.authoring._nodes import BoundNode, NodeOptions, bind, http_node, inference_node, node
-from braid.authoring._values import Call, Dispatch, Input, Method, Step, Value, dispatch
+from braid.authoring._values import (
+    Call,
+    Dispatch,
+    Input,
+    Method,
+    Step,
+    Subgraph,
+    SubgraphCall,
+    Value,
+    dispatch,
+    subgraph,
+)
 
 __all__ = [
     "AppLoadError",
@@ -47,6 +58,8 @@ __all__ = [
     "Origin",
     "SourceProblem",
     "Step",
+    "Subgraph",
+    "SubgraphCall",
     "Value",
     "bind",
     "dispatch",
@@ -55,4 +68,5 @@ __all__ = [
     "inference_node",
     "load_app",
     "node",
+    "subgraph",
 ]

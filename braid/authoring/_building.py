@@ -26,7 +26,7 @@ from typing import Any
 
 from braid.authoring._errors import Origin, SourceProblem
 from braid.authoring._nodes import MANIFEST_FIELDS, BoundNode
-from braid.authoring._values import Call, Dispatch, Input, Step, Value
+from braid.authoring._values import Call, Dispatch, Input, Step, SubgraphCall, Value
 from braid.spec import CALL_METHOD, GROUP_VERSION, KIND, Problem
 
 _NODE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -72,6 +72,9 @@ class Walk:
                 self.cases.append(step._default)
         elif isinstance(step, Call):
             self._visit_call(step)
+        elif isinstance(step, SubgraphCall):
+            self.visit_value(step._args)
+            self.visit_value(step._kwargs)
         self.steps.append(step)
 
     def _visit_call(self, call: Call) -> None:
@@ -173,6 +176,8 @@ def name_steps(
             base = variable
         elif isinstance(step, Call):
             base = node_names[id(step._node)] if step._method == CALL_METHOD else step._method
+        elif isinstance(step, SubgraphCall):
+            base = step._graph
         else:
             base = "dispatch"
         names[id(step)] = namer.derived(base)
@@ -228,6 +233,12 @@ class Document:
             found["dispatch"] = dispatch
         elif isinstance(step, Call):
             found.update(self.call(step))
+        elif isinstance(step, SubgraphCall):
+            found["graph"] = step._graph
+            if step._args:
+                found["args"] = self.literal(step._args)
+            if step._kwargs:
+                found["kwargs"] = self.literal(step._kwargs)
         return found
 
     def node(self, node: BoundNode) -> dict[str, Any]:

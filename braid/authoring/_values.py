@@ -1,7 +1,8 @@
 """Values of a flow while it is declared: the input, the result of a step, and fields of either.
 
 ``Input("request")`` is the graph's input; ``node.method.bind(...)`` makes a :class:`Call`, a step
-that calls a node's method; :func:`dispatch` makes a step that picks one of several calls. Every
+that calls a node's method; :func:`dispatch` makes a step that picks one of several calls;
+``subgraph("name").bind(...)`` makes a :class:`SubgraphCall`, a step that calls another graph. Every
 one of them is a :class:`Value`: it can be passed to later calls, and ``value.label`` or
 ``value[0]`` is the value of a field or an item of it (``$step.label``, ``$step.0`` in the
 manifest). Nothing runs while a flow is declared: these objects only record what the manifest
@@ -157,6 +158,64 @@ class Dispatch(Step):
 
     def named(self, name: str) -> Dispatch:
         return Dispatch(self._value, self._cases, self._default, name=name, origin=self._origin)
+
+
+class SubgraphCall(Step):
+    """A call of another graph, by name, as if it were a node (``graph: NAME``)."""
+
+    __slots__ = ("_args", "_graph", "_kwargs")
+
+    def __init__(
+        self,
+        graph: str,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        name: str | None = None,
+        origin: Origin | None = None,
+    ) -> None:
+        super().__init__(name, origin)
+        self._graph, self._args, self._kwargs = graph, args, dict(kwargs)
+
+    def named(self, name: str) -> SubgraphCall:
+        return SubgraphCall(self._graph, self._args, self._kwargs, name=name, origin=self._origin)
+
+
+class Subgraph:
+    """Another graph of the same namespace; ``.bind(value)`` makes a step that calls it."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def bind(self, *args: Any, **kwargs: Any) -> SubgraphCall:
+        """A step calling the graph with one input: ``bind(value)``, or ``bind(**fields)`` for
+        an object input."""
+        origin = caller_origin()
+        if len(args) > 1 or (args and kwargs):
+            raise BindError(
+                at(
+                    origin,
+                    f'graph "{self._name}" has one input: pass one value, or keyword arguments '
+                    "that make an object, not both",
+                )
+            )
+        for index, arg in enumerate(args):
+            check_argument(arg, f"argument {index}", origin)
+        for key, arg in kwargs.items():
+            check_argument(arg, f'argument "{key}"', origin)
+        return SubgraphCall(self._name, args, kwargs, origin=origin)
+
+
+def subgraph(name: str) -> Subgraph:
+    """Another DeploymentGraph of the same namespace, called by name as if it were a node:
+    ``subgraph("scoring").bind(text)`` is a step ``{graph: scoring, args: [$text]}``."""
+    if not isinstance(name, str):
+        raise BindError(
+            at(caller_origin(), f"subgraph() takes the other graph's name, got {name!r}")
+        )
+    return Subgraph(name)
 
 
 class Method:

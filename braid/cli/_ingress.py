@@ -101,8 +101,31 @@ def register(subparsers: Any) -> None:
         help="import graphs' own apps (spec.ingress.http.app) from here: one folder for all "
         "graphs, or one per --graph in order (default: the Python path only)",
     )
+    add_graph_address_flag(parser)
     _shared_memory.add_flags(parser, peers=False)
     parser.set_defaults(handler=run)
+
+
+def add_graph_address_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--graph-address",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="the gRPC address of the ingress of graph NAME, which a sub-graph step calls and "
+        "which is not served here (repeat for several graphs)",
+    )
+
+
+def parse_graph_addresses(texts: list[str]) -> dict[str, str]:
+    """``NAME=HOST:PORT`` flags as a map; ``ValueError`` says which one is malformed."""
+    found: dict[str, str] = {}
+    for text in texts:
+        name, equals, address = text.partition("=")
+        if not equals or not name or parse_address(address, "--graph-address") is None:
+            raise ValueError(f"--graph-address {text!r} is not NAME=HOST:PORT")
+        found[name] = address
+    return found
 
 
 def parse_address(text: str, flag: str) -> tuple[str, int] | None:
@@ -145,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         grpc = parse_address(args.grpc, "--grpc")
         cluster = _cluster(args)
         tls = _tls(args)
+        graph_addresses = parse_graph_addresses(args.graph_address)
     except (ValueError, OSError) as exc:
         return fail(str(exc))
     settings = IngressSettings(
@@ -162,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         replica_metrics_port=args.replica_metrics_port,
         shared_memory=_shared_memory.settings(args),
         code_dirs=tuple(args.code_dir),
+        graph_addresses=graph_addresses,
     )
     try:
         asyncio.run(serve_ingress(settings))

@@ -17,9 +17,9 @@ from typing import Any
 
 from braid.authoring import AuthoringError
 from braid.cli._build import built_manifest, is_app_reference
-from braid.cli._ingress import parse_address
+from braid.cli._ingress import add_graph_address_flag, parse_address, parse_graph_addresses
 from braid.cli._output import fail
-from braid.cli._validate import check_file
+from braid.cli._validate import check_file, check_together
 from braid.runtime import (
     BraidRuntimeError,
     GraphFile,
@@ -107,6 +107,7 @@ def register(subparsers: Any) -> None:
         help="seconds between autoscaling decisions for nodes with autoscaling "
         f"(default {DEFAULT_INTERVAL_SECONDS})",
     )
+    add_graph_address_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -127,7 +128,7 @@ def _source(argument: str, scratch: Path) -> tuple[Path, Path]:
 
 
 def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
-    outcomes = [check_file(str(path)) for path, _ in sources]
+    outcomes = check_together([check_file(str(path)) for path, _ in sources])
     invalid = [outcome for outcome in outcomes if not outcome.valid]
     if invalid:
         for outcome in invalid:
@@ -136,6 +137,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
     try:
         http = parse_address(args.http, "--http")
         grpc = parse_address(args.grpc, "--grpc")
+        graph_addresses = tuple(parse_graph_addresses(args.graph_address).items())
     except ValueError as exc:
         return fail(str(exc))
     graphs = tuple(
@@ -154,6 +156,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         drain_timeout=args.drain_timeout,
         shared_memory_bytes=args.shared_memory_bytes,
         autoscale_interval=args.autoscale_interval,
+        graph_addresses=graph_addresses,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

@@ -1,5 +1,8 @@
 """``braid validate FILE...``: check manifests and list every problem with its field path.
 
+Graphs given together are also checked together: sub-graphs (steps with ``graph:``) that call
+each other in a cycle are a problem of the graph whose step starts the cycle.
+
 Text output is one line per valid file (``FILE: valid (...)``), one line per file that is not
 one manifest (``FILE: reason``), and for an invalid graph a header line followed by one indented
 ``path: message`` line per problem. ``--output json`` prints a list with one object per file:
@@ -18,7 +21,15 @@ from typing import Any
 
 from braid.operator import size_problems
 from braid.runtime import code_problems
-from braid.spec import DeploymentGraph, GraphInvalid, Problem, SpecError, hosts, load_graph
+from braid.spec import (
+    DeploymentGraph,
+    GraphInvalid,
+    Problem,
+    SpecError,
+    check_graph_set,
+    hosts,
+    load_graph,
+)
 
 #: How standard input ("-") is named in messages.
 STDIN = "<stdin>"
@@ -137,8 +148,22 @@ def check_file(path: str, *, check_code: bool = False) -> Outcome:
         return Outcome(shown, error=str(exc).removeprefix(f"{shown}: "))
 
 
+def check_together(outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes, with the rules that need every graph at once applied to the valid ones:
+    sub-graphs that call each other in a cycle make each graph that starts one invalid."""
+    valid = [(index, outcome) for index, outcome in enumerate(outcomes) if outcome.graph]
+    found = check_graph_set([outcome.graph for _, outcome in valid if outcome.graph])
+    checked = list(outcomes)
+    for problem in found:
+        index, outcome = valid[problem.index]
+        if checked[index].graph is not None:
+            checked[index] = Outcome(outcome.file)
+        checked[index].problems.append(problem.problem)
+    return checked
+
+
 def run(args: argparse.Namespace) -> int:
-    outcomes = [check_file(path, check_code=args.check_code) for path in args.files]
+    outcomes = check_together([check_file(path, check_code=args.check_code) for path in args.files])
     if args.output == "json":
         print(json.dumps([outcome.as_json() for outcome in outcomes], indent=2))
     else:

@@ -10,6 +10,7 @@ _SHAPES = {
     Kind.STEP: 'shape=box, style="rounded"',
     Kind.CASE: 'shape=box, style="rounded"',
     Kind.DISPATCH: "shape=diamond",
+    Kind.SUBGRAPH: 'shape=box, peripheries=2, style="filled", fillcolor="#eef7ee"',
     Kind.HANDLE: 'shape=component, style="dashed"',
     Kind.PROBLEMS: "shape=note",
 }

@@ -11,11 +11,13 @@ _SHAPES = {
     Kind.STEP: ("[", "]"),
     Kind.CASE: ("[", "]"),
     Kind.DISPATCH: ("{", "}"),
+    Kind.SUBGRAPH: ("[[", "]]"),
     Kind.HANDLE: ("[[", "]]"),
     Kind.PROBLEMS: ("[/", "/]"),
 }
 _PROBLEM_STYLE = "fill:#fde8e8,stroke:#c62828,color:#7f1d1d"
 _HANDLE_STYLE = "fill:#f5f5f5,stroke:#888,stroke-dasharray:4 3"
+_SUBGRAPH_STYLE = "fill:#eef7ee,stroke:#2e7d32,stroke-width:2px"
 
 
 def to_mermaid(picture: Picture) -> str:
@@ -32,10 +34,14 @@ def to_mermaid(picture: Picture) -> str:
     for arrow in picture.arrows:
         lines.append(f"  {arrow.source} {_link(arrow.style, arrow.label)} {arrow.target}")
     handles = [vertex.id for vertex in picture.vertices if vertex.kind is Kind.HANDLE]
+    subgraphs = [vertex.id for vertex in picture.vertices if vertex.kind is Kind.SUBGRAPH]
     marked = [vertex.id for vertex in picture.vertices if vertex.problems]
     if handles:
         lines.append(f"  classDef handle {_HANDLE_STYLE}")
         lines.append(f"  class {','.join(handles)} handle")
+    if subgraphs:
+        lines.append(f"  classDef graphstep {_SUBGRAPH_STYLE}")
+        lines.append(f"  class {','.join(subgraphs)} graphstep")
     if marked:
         lines.append(f"  classDef problem {_PROBLEM_STYLE}")
         lines.append(f"  class {','.join(marked)} problem")

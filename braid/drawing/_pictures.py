@@ -5,10 +5,11 @@ invalid manifest that parse) and its problems into a :class:`Picture`. The Merma
 writers only lay it out and spell it; what is drawn, and why, is decided here:
 
 - the graph input and the output are ovals;
-- a step is a box with its name and its ``node.method``; a dispatch step is a rhombus with the
-  value it switches on, and each case (and the default) is a box of its own below it, with the
-  ``when`` value on the arrow. Consumers of a dispatch step draw their arrows from every case,
-  since any of them may produce the value;
+- a step is a box with its name and its ``node.method``; a sub-graph step (``graph:``) is a
+  double-bordered box with ``graph: NAME``, since a whole graph stands behind it;
+- a dispatch step is a rhombus with the value it switches on, and each case (and the default)
+  is a box of its own below it, with the ``when`` value on the arrow. Consumers of a dispatch
+  step draw their arrows from every case, since any of them may produce the value;
 - an arrow is a reference: its label is the keyword argument and the field it picks, if any;
 - a handle is a dashed arrow from every vertex that runs the owning node to a vertex for the
   handle's node (drawn once per node, and followed, so handles of handles show too);
@@ -42,6 +43,7 @@ class Kind(StrEnum):
     INPUT = "input"
     STEP = "step"
     DISPATCH = "dispatch"
+    SUBGRAPH = "subgraph"
     CASE = "case"
     HANDLE = "handle"
     OUTPUT = "output"
@@ -174,6 +176,10 @@ class _Builder:
     def _add_step(self, index: int, step: Step) -> None:
         vertex_id = f"s{index}"
         self.step_vertex[index] = vertex_id
+        if step.graph is not None:
+            self._add(Vertex(vertex_id, Kind.SUBGRAPH, step.name, f"graph: {step.graph}"))
+            self.producers.setdefault(step.name, [vertex_id])
+            return
         if step.dispatch is None:
             call = step.call or "?"
             self._add(Vertex(vertex_id, Kind.STEP, step.name, call, _node_of(call)))

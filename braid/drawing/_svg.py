@@ -33,6 +33,7 @@ _FILL = {
     Kind.STEP: "#ffffff",
     Kind.CASE: "#ffffff",
     Kind.DISPATCH: "#fff8e1",
+    Kind.SUBGRAPH: "#eef7ee",
     Kind.HANDLE: "#f5f5f5",
     Kind.PROBLEMS: "#fde8e8",
 }
@@ -253,7 +254,15 @@ def _shape(kind: Kind, box: _Box) -> str:
         points = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in corners)
         return f'<polygon class="shape" points="{points}" fill="{fill}"/>'
     radius = h / 2 if kind in (Kind.INPUT, Kind.OUTPUT) else 6
-    return (
+    rect = (
         f'<rect class="shape" x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" width="{w:.1f}" '
         f'height="{h:.1f}" rx="{radius:.1f}" fill="{fill}"/>'
     )
+    if kind is Kind.SUBGRAPH:  # a double border: a whole graph stands behind the step
+        inset = 4.0
+        rect += (
+            f'<rect class="shape inner" x="{x - w / 2 + inset:.1f}" '
+            f'y="{y - h / 2 + inset:.1f}" width="{w - 2 * inset:.1f}" '
+            f'height="{h - 2 * inset:.1f}" rx="{radius - 2:.1f}" fill="none"/>'
+        )
+    return rect

@@ -38,7 +38,7 @@ from braid.operator._pod_settings import (
     user_volumes,
 )
 from braid.operator._settings import OperatorSettings
-from braid.spec import DeploymentGraph, InferenceProtocol, Node
+from braid.spec import DeploymentGraph, InferenceProtocol, Node, subgraphs_of
 
 #: The gRPC health service that turns SERVING once the user's class is constructed.
 READINESS_SERVICE = "braid.v1.Replica"
@@ -336,6 +336,10 @@ def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict
     command += ["--replica-metrics-port", str(METRICS_PORT)]
     if not settings.graph_page:
         command += ["--no-graph-page"]
+    # Sub-graph steps call each other graph through its ingress Service, in the same namespace
+    # (docs/decisions/0023-sub-graphs.md).
+    for called in subgraphs_of(graph):
+        command += ["--graph-address", f"{called}={called}-ingress:{INGRESS_GRPC_PORT}"]
     container = {
         "name": "ingress",
         "image": ingress_image(graph, settings),

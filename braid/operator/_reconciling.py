@@ -3,8 +3,10 @@
 Create, update, resume and the periodic drift check all call :meth:`Reconciler.reconcile` with
 the graph's current body; it never looks at what changed, only at what is:
 
-1. validate the spec; if it is invalid, write the Invalid condition listing every problem and
-   stop, touching no child (and raising nothing, so that nothing retries it);
+1. validate the spec (for a graph with sub-graph steps, also against the namespace's other
+   graphs: no cycle of graphs calling each other); if it is invalid, write the Invalid
+   condition listing every problem and stop, touching no child (and raising nothing, so that
+   nothing retries it);
 2. read the graph back, and stop if it is gone or being deleted (kopf may hand over the body of
    an event queued before the delete); read its Deployments back (the code a ``version`` pins,
    the replicas an autoscaler chose) and :func:`~braid.operator._rendering.render` the objects;
@@ -46,6 +48,7 @@ from braid.operator._metrics import OperatorMetrics
 from braid.operator._observing import invalid_status, observed_status, transitions
 from braid.operator._rendering import render, size_problems
 from braid.operator._settings import OperatorSettings
+from braid.operator._subgraphs import cycle_problems
 from braid.spec import (
     ConditionStatus,
     ConditionType,
@@ -137,6 +140,9 @@ class Reconciler:
             too_big = size_problems(graph)
             if too_big:
                 raise GraphInvalid(too_big)
+            cycles = await cycle_problems(self._api, graph, namespace)
+            if cycles:
+                raise GraphInvalid(cycles)
         except GraphInvalid as exc:
             status = invalid_status(exc.problems, previous, generation, self._clock())
             await self._write_status(body, previous, status)

@@ -72,6 +72,7 @@ from braid.spec._statuses import (
     GraphStatus,
     NodeStatus,
 )
+from braid.spec._subgraphs import GraphSetProblem, check_graph_set, subgraphs_of
 from braid.spec._validating import inspect_graph, validate_graph
 from braid.spec._views import GraphView
 
@@ -105,6 +106,7 @@ __all__ = [
     "Flow",
     "GpuSharing",
     "GraphInvalid",
+    "GraphSetProblem",
     "GraphSpec",
     "GraphStatus",
     "GraphView",
@@ -133,6 +135,7 @@ __all__ = [
     "Toleration",
     "Volume",
     "VolumeMount",
+    "check_graph_set",
     "decide_replicas",
     "group_host",
     "host_of",
@@ -148,6 +151,7 @@ __all__ = [
     "read_manifest_file",
     "render_crd",
     "step_dependencies",
+    "subgraphs_of",
     "substitute",
     "validate_graph",
     "wanted_replicas",

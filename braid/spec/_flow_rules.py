@@ -7,7 +7,13 @@ from __future__ import annotations
 import re
 
 from braid.spec._errors import Problem
-from braid.spec._graphs import IDENT_PATTERN, NODE_NAME_PATTERN, Step, StepCall
+from braid.spec._graphs import (
+    IDENT_PATTERN,
+    MAX_NAME_LENGTH,
+    NODE_NAME_PATTERN,
+    Step,
+    StepCall,
+)
 from braid.spec._inference import INFER_METHOD
 from braid.spec._references import (
     CALL_METHOD,
@@ -80,9 +86,17 @@ def _check_model_id(view: GraphView, path: str, step: Step) -> list[Problem]:
 
 
 def _check_step_call(view: GraphView, path: str, step: Step) -> list[Problem]:
+    if step.graph is not None:
+        return _check_subgraph_step(view, path, step)
     if step.dispatch is None:
         if step.call is None:
-            return [Problem(path, 'set "call" (one call) or "dispatch" (a choice of calls)')]
+            return [
+                Problem(
+                    path,
+                    'set "call" (one call), "dispatch" (a choice of calls) or "graph" (a '
+                    "sub-graph)",
+                )
+            ]
         return _check_call(
             view, path, step.name, StepCall(call=step.call, args=step.args, kwargs=step.kwargs)
         )
@@ -105,6 +119,51 @@ def _check_step_call(view: GraphView, path: str, step: Step) -> list[Problem]:
         problems += _check_call(view, f"{path}.dispatch.cases[{index}]", step.name, case)
     if step.dispatch.default is not None:
         problems += _check_call(view, f"{path}.dispatch.default", step.name, step.dispatch.default)
+    return problems
+
+
+def _check_subgraph_step(view: GraphView, path: str, step: Step) -> list[Problem]:
+    """A step that calls another graph: its name, and arguments that make one input."""
+    problems: list[Problem] = []
+    if step.call is not None or step.dispatch is not None:
+        problems.append(
+            Problem(
+                path,
+                'a step calls a node ("call"), dispatches ("dispatch") or calls a '
+                'graph ("graph"): set only one of them',
+            )
+        )
+    graph = step.graph or ""
+    if not _NODE_NAME.match(graph) or len(graph) > MAX_NAME_LENGTH:
+        problems.append(
+            Problem(
+                f"{path}.graph",
+                f'"{graph}" is not a graph name: a DNS-1123 label of at most {MAX_NAME_LENGTH} '
+                "characters that starts with a letter",
+            )
+        )
+    elif graph == view.name:
+        problems.append(
+            Problem(f"{path}.graph", f'graph "{graph}" calls itself: the graphs form a cycle')
+        )
+    if len(step.args) > 1 or (step.args and step.kwargs):
+        problems.append(
+            Problem(
+                path,
+                "a sub-graph has one input: give it as the one item of args, or as the object "
+                "of kwargs, not both",
+            )
+        )
+    if step.model_id is not None:
+        problems.append(
+            Problem(
+                f"{path}.modelId",
+                "a sub-graph step takes no modelId: the request's model id carries through to "
+                "the sub-graph",
+            )
+        )
+    problems += _check_value_refs(view, f"{path}.args", step.name, step.args)
+    problems += _check_value_refs(view, f"{path}.kwargs", step.name, step.kwargs)
     return problems
 
 
@@ -205,6 +264,8 @@ def step_dependencies(step: Step) -> set[str]:
         values.append(step.dispatch.value)
     for call in step.calls():
         values += [call.args, call.kwargs]
+    if step.graph is not None:
+        values += [step.args, step.kwargs]
     found: set[str] = set()
     for value in values:
         for _, text in iter_references(value):

@@ -495,7 +495,8 @@ class Dispatch(SpecModel):
 
 
 class Step(SpecModel):
-    """One named step of the flow: a call of a node's method, or a dispatch among calls."""
+    """One named step of the flow: a call of a node's method, a dispatch among calls, or a call
+    of another graph (a sub-graph, docs/decisions/0023-sub-graphs.md)."""
 
     name: str = Field(description="Name of the step, referred to as $name by later steps.")
     call: str | None = Field(
@@ -506,6 +507,13 @@ class Step(SpecModel):
     kwargs: JsonObject = Field(default_factory=dict, description="Keyword arguments.")
     dispatch: Dispatch | None = Field(
         default=None, description="Pick one of several calls from a value (instead of call)."
+    )
+    graph: str | None = Field(
+        default=None,
+        description=(
+            "Call another DeploymentGraph of the same namespace, by name, as if it were a node "
+            "(instead of call): its input is the one argument in args, or the object in kwargs."
+        ),
     )
     model_id: str | None = Field(
         default=None,

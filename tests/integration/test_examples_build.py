@@ -38,6 +38,8 @@ BUILDS = [
     ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
     ("fastapi-ingress", "app.py:app", "graph.yaml"),
+    ("subgraphs", "app.py:app", "graph.yaml"),
+    ("subgraphs", "app.py:scoring", "graph-scoring.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

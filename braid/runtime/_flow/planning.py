@@ -14,6 +14,8 @@ upstream step is a plain step P rides inside P's ``CallRequest.then``, and P's s
 with P's result inline as soon as P is done, so a chain costs one hop a step with no fetches.
 The ingress still picks every replica up front, so that other consumers can fetch from them.
 The output step becomes a continuation only once its method is known not to stream.
+A sub-graph step (``graph:``) is never a continuation nor a join's own producer: the ingress
+runs it (``StepPlan.subgraph``) and hands its value inline to the steps that consume it.
 
 A join works the other way round (``DispatchPlan.nested``): a producer that needs no other step
 and feeds only the join rides inside the join's ``CallRequest`` (``Upstream.call``), and the
@@ -83,8 +85,13 @@ class StepPlan:
     producers: frozenset[str] = frozenset()
     #: The step's own model id (``modelId``), over the request's, for multiplexed nodes.
     model_id: str = ""
+    #: For a sub-graph step (``graph:``): the call of the other graph, whose ``node`` is the
+    #: graph's name; the ingress runs it (``_flow/subgraphs.py``), never a sidecar.
+    subgraph: CallPlan | None = None
 
     def calls(self) -> tuple[CallPlan, ...]:
+        if self.subgraph is not None:
+            return (self.subgraph,)
         if self.call is not None:
             return (self.call,)
         return self.cases + ((self.default,) if self.default is not None else ())
@@ -138,6 +145,7 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
             returns=draft.name == output.source,
             producers=frozenset(_consumed(draft, step_names)),
             model_id=step.model_id or "",
+            subgraph=draft.subgraph,
         )
         for draft, step in zip(drafts, flow.steps, strict=True)
     )
@@ -240,6 +248,10 @@ def _plan_nested(
         sources = dict.fromkeys(reference.source for reference in call.upstreams)
         if len(sources) < 2:  # one source: a continuation already, or a dispatch's input
             continue
+        if any(by_name[source].subgraph is not None for source in sources):
+            # The join waits for a sub-graph's output before it is sent: its other producers
+            # go from the ingress at once instead, in parallel with the sub-graph.
+            continue
         found = []
         for source in sources:
             producer = by_name[source]
@@ -264,6 +276,9 @@ def _same_group(plan: FlowPlan, first: str, second: str) -> bool:
 
 
 def _draft(step: Step, step_names: set[str]) -> StepPlan:
+    if step.graph is not None:
+        call = StepCall(call=step.graph, args=step.args, kwargs=step.kwargs)
+        return StepPlan(name=step.name, call=None, subgraph=_plan_call(call, step_names))
     if step.dispatch is None:
         call = StepCall(call=step.call or "", args=step.args, kwargs=step.kwargs)
         return StepPlan(name=step.name, call=_plan_call(call, step_names))
@@ -278,7 +293,7 @@ def _draft(step: Step, step_names: set[str]) -> StepPlan:
 
 
 def _plan_call(call: StepCall, step_names: set[str], when: str | None = None) -> CallPlan:
-    target = parse_call(call.call)
+    target = parse_call(call.call)  # a sub-graph's name parses as a node's (method __call__)
     found: dict[Reference, None] = {}
     for _, text in iter_references([call.args, call.kwargs]):
         reference = parse_reference(text)

@@ -14,6 +14,10 @@ The output step is called with ``CallStream`` until its method is known: a first
 ``final`` means "not a generator, this is the whole value", and the runner remembers per
 ``(node, method)`` that later requests may use the cheaper unary ``Call``.
 
+A sub-graph step (``graph:``) is the one step the ingress runs itself: it fetches the step's
+inputs, calls the other graph (``_flow/subgraphs.py``), and sends the output inline
+(``Upstream.value``) to the steps that consume it, which wait for it.
+
 Failures: the first failing call fails the request with the origin error (``origin_of``) and
 cancels every other call of the request; a deadline bounds everything. When a step's replica
 could not even be reached (connection refused), the replica is marked down and the whole request
@@ -43,6 +47,7 @@ from braid.runtime._flow.planning import (
     plan_dispatch,
 )
 from braid.runtime._flow.results import Event, FlowResult, Output
+from braid.runtime._flow.subgraphs import DEADLINE_EXPLAINED, GraphCalls
 from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
@@ -51,9 +56,10 @@ from braid.runtime._wire.errors import (
     ReplicaUnavailable,
     RequestError,
     StreamingOutput,
+    UserCodeError,
     origin_of,
 )
-from braid.spec import Reference
+from braid.spec import Reference, substitute
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +77,13 @@ class FlowRunner:
         client: ReplicaClient,
         *,
         clock: Callable[[], float] = time.monotonic,
+        graphs: GraphCalls | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
         self.clock = clock
+        #: Where sub-graph steps (``graph:``) call their graphs.
+        self.graphs = graphs or GraphCalls(clock=clock)
         #: Whether a (node, method) is a generator, learnt from its first reply.
         self.streams: dict[tuple[str, str], bool] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -119,6 +128,7 @@ class FlowRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.graphs.close()
 
 
 class _Run:
@@ -144,6 +154,8 @@ class _Run:
         self.request_id = uuid.uuid4().hex
         self.dispatch = runner.dispatch_plan()
         self.addresses: dict[str, asyncio.Future[str]] = {}
+        #: The outputs of sub-graph steps, decoded: their consumers get them inline.
+        self.values: dict[str, asyncio.Future[Any]] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.credit = asyncio.Semaphore(STREAM_WINDOW)
@@ -198,6 +210,8 @@ class _Run:
             task.cancel()
         for future in self.addresses.values():
             future.cancel()
+        for value in self.values.values():
+            value.cancel()
 
     def _finish(self) -> None:
         """The output is complete: let the remaining replies arrive in the background."""
@@ -216,6 +230,8 @@ class _Run:
             return
         for step in self.plan.steps:
             self.addresses[step.name] = loop.create_future()
+            if step.subgraph is not None:
+                self.values[step.name] = loop.create_future()
         for step in self.plan.steps:
             if step.call is not None:
                 await self._choose(step.name)
@@ -274,7 +290,7 @@ class _Run:
         """A deadline error says what the deadline was and how to raise it."""
         if isinstance(error, DeadlineExceeded) and "requestTimeoutSeconds" not in error.message:
             error.message = (
-                f"{error.message}: the request's deadline of {self.budget:.3g} s passed; raise "
+                f"{error.message}{DEADLINE_EXPLAINED}{self.budget:.3g} s passed; raise "
                 "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "
                 "(HTTP) or gRPC deadline (up to spec.ingress.maxRequestTimeoutSeconds)"
             )
@@ -282,6 +298,9 @@ class _Run:
         return error
 
     async def _step(self, step: StepPlan) -> None:
+        if step.subgraph is not None:
+            await self._subgraph_step(step, step.subgraph)
+            return
         call = step.call
         if call is None:
             call = choose_case(step, await self._switch_value(step))
@@ -290,7 +309,12 @@ class _Run:
                 await self._replica_of(call.node, step.name, model_id)
             )
         address = self.addresses[step.name].result()
-        producers = {ref.source: await self.addresses[ref.source] for ref in call.upstreams}
+        producers = {}
+        for ref in call.upstreams:
+            if ref.source in self.values:  # a sub-graph's output: it goes inline
+                await self.values[ref.source]
+            else:
+                producers[ref.source] = await self.addresses[ref.source]
         request = self._request(step, call, producers)
         client = self.runner.client
         with self._noting_unreached(address):
@@ -341,6 +365,8 @@ class _Run:
         inner = self.dispatch.nested.get(step.name, ())
 
         def upstream(reference: Reference) -> Upstream:
+            if reference.source in self.values:
+                return self._inline(reference, step.name)
             entry = Upstream(
                 address=producers.get(reference.source, ""),
                 key=f"{self.request_id}/{reference.source}",
@@ -389,6 +415,8 @@ class _Run:
             raise RequestError(f'step "{step.name}" has neither a call nor a dispatch')
         if switch.source == self.plan.input:
             return pick_input(switch, self.input, step=step.name)
+        if switch.source in self.values:
+            return _picked(switch, await self.values[switch.source], step=step.name)
         address = await self.addresses[switch.source]
         with self._noting_unreached(address):
             payload = await self.runner.client.fetch(
@@ -399,6 +427,47 @@ class _Run:
                 node=_node_of(self.plan.step(switch.source)),
             )
         return decode(payload)
+
+    async def _subgraph_step(self, step: StepPlan, call: CallPlan) -> None:
+        """Run a sub-graph step here: gather its input, call the graph, keep its output."""
+        found: dict[Reference, Any] = {}
+        for reference in call.upstreams:
+            if reference.source in self.values:
+                found[reference] = _picked(
+                    reference, await self.values[reference.source], step=step.name
+                )
+                continue
+            address = await self.addresses[reference.source]
+            with self._noting_unreached(address):
+                payload = await self.runner.client.fetch(
+                    address,
+                    f"{self.request_id}/{reference.source}",
+                    reference.path,
+                    deadline=self.deadline,
+                    node=_node_of(self.plan.step(reference.source)),
+                )
+            found[reference] = decode(payload)
+
+        def resolve(reference: Reference) -> Any:
+            if reference.source == self.plan.input:
+                return pick_input(reference, self.input, step=step.name)
+            return found[reference]
+
+        args = substitute(list(call.args), resolve)
+        kwargs = substitute(dict(call.kwargs), resolve)
+        value = args[0] if args else (kwargs or None)
+        output = await self.runner.graphs.call(
+            call.node, value, step=step.name, deadline=self.deadline, model_id=self.model_id
+        )
+        self.values[step.name].set_result(output)
+        if step.returns:
+            self.output_node = call.node
+            self.events.put_nowait(("value", encode(output)))
+
+    def _inline(self, reference: Reference, consumer: str) -> Upstream:
+        """The entry of a sub-graph step's output, sent inline to a step that consumes it."""
+        value = _picked(reference, self.values[reference.source].result(), step=consumer)
+        return Upstream(key=f"{self.request_id}/{reference.source}", value=encode(value))
 
     async def _output(self, request: CallRequest, address: str, call: CallPlan) -> None:
         client, key = self.runner.client, (call.node, call.method)
@@ -445,6 +514,18 @@ class _Run:
 
 def _node_of(step: StepPlan) -> str:
     return step.call.node if step.call is not None else ""
+
+
+def _picked(reference: Reference, value: Any, *, step: str) -> Any:
+    """A field of a sub-graph step's output, for ``step``; the error names what is missing."""
+    try:
+        return reference.pick(value)
+    except LookupError as exc:
+        raise UserCodeError(
+            f'step "{step}" needs {reference}, which the output of sub-graph step '
+            f'"{reference.source}" does not have: {exc}',
+            step=step,
+        ) from exc
 
 
 def _streaming_error(call: CallPlan) -> StreamingOutput:

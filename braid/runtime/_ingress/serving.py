@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
 from braid.runtime._ingress.graph_apps import AppDispatcher, AppGraph, MountedApp, load_app
+from braid.runtime._flow.subgraphs import GraphCalls
 from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
 from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder
@@ -85,6 +86,9 @@ class IngressSettings:
     #: every graph, or one per graph in the order of ``graph_files`` (braid run: the
     #: manifests' folders); none: the Python path only (the ingress image in a cluster).
     code_dirs: tuple[Path, ...] = ()
+    #: The gRPC address of the ingress of each graph that a sub-graph step calls and that this
+    #: ingress does not serve itself (docs/decisions/0023-sub-graphs.md).
+    graph_addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -121,8 +125,11 @@ class Ingress:
         graph_page: bool = True,
         shared_memory: SharedMemorySettings | None = None,
         code_dirs: Sequence[Path | None] = (),
+        graph_calls: GraphCalls | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
+        # Sub-graph steps call graphs served here in process, any other through its ingress.
+        self.graph_calls = graph_calls or GraphCalls()
         self.metrics = metrics or IngressMetrics()
         self.shared = (
             SharedMemory(shared_memory, on_fallback=self.metrics.shared_memory_fallbacks.inc)
@@ -135,8 +142,10 @@ class Ingress:
             router = Router(discovery, buffers=buffers_of(graph))
             routers.append((graph.metadata.name, router))
             client = ReplicaClient(router, self.pool, shared=self.shared)
-            runner = FlowRunner(plan_flow(graph), client)
-            routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
+            runner = FlowRunner(plan_flow(graph), client, graphs=self.graph_calls)
+            route = GraphRoute(graph=graph, runner=runner, discovery=discovery)
+            self.graph_calls.serve_locally(route.name, runner, route.deadline)
+            routes.append(route)
         self.metrics.registry.register(HeldCollector(lambda: routers))
         self.routes = RouteTable(routes)
         self.pages = GraphPages(self.routes, enabled=graph_page)
@@ -190,6 +199,7 @@ class Ingress:
             graph_page=settings.graph_page,
             shared_memory=settings.shared_memory,
             code_dirs=settings.code_dirs,
+            graph_calls=GraphCalls(settings.graph_addresses),
         )
 
     async def start(

@@ -120,6 +120,9 @@ class LaunchSettings:
     shared_memory_bytes: int | None = None
     #: Seconds between autoscaling decisions.
     autoscale_interval: float = DEFAULT_INTERVAL_SECONDS
+    #: The gRPC address of each graph that a sub-graph step calls and this run does not serve
+    #: (graphs run together are called in the ingress's own process).
+    graph_addresses: tuple[tuple[str, str], ...] = ()
 
 
 def free_port(host: str) -> int:
@@ -546,6 +549,8 @@ class Launcher:
         args += ["--metrics-port", str(self.metrics_port)]
         args += ["--drain-timeout", str(self.settings.drain_timeout)]
         args += self._shared_memory(peers=False)
+        for name, address in self.settings.graph_addresses:
+            args += ["--graph-address", f"{name}={address}"]
         if self.http is not None:
             probe = http_probe(self.http[0], self.http[1], "/-/ready")
         elif self.grpc is not None:

@@ -44,6 +44,8 @@ EXAMPLES = {
     "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
     "inference-chain": ("inference-chain", "graph.yaml", "/inference-chain"),
     "reviews": ("fastapi-ingress", "graph.yaml", "/reviews"),
+    "review": ("subgraphs", "graph.yaml", "/review"),
+    "scoring": ("subgraphs", "graph-scoring.yaml", "/scoring"),
 }
 
 
@@ -71,6 +73,17 @@ def test_chain_answers_12_to_curl(running: Running) -> None:
     result = curl("-d", "5", url(running, "chain"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == 12
+
+
+def test_subgraphs_review_calls_the_scoring_graph_as_a_step(running: Running) -> None:
+    reply = post_json(running.http, EXAMPLES["review"][2], "Great product, works well!")
+    assert reply.json() == {"text": "great product works well", "score": 2, "verdict": "publish"}
+    failed = post_json(running.http, EXAMPLES["review"][2], "")
+    assert failed.status == 500
+    assert (failed.json()["error"]["node"], failed.json()["error"]["step"]) == (
+        "scoring/lexicon",
+        "scored",
+    )
 
 
 def test_chain_over_grpc(running: Running) -> None:

@@ -26,6 +26,8 @@ AUTHORING_NAMES = [
     "Origin",
     "SourceProblem",
     "Step",
+    "Subgraph",
+    "SubgraphCall",
     "Value",
     "bind",
     "dispatch",
@@ -34,6 +36,7 @@ AUTHORING_NAMES = [
     "inference_node",
     "load_app",
     "node",
+    "subgraph",
 ]
 
 

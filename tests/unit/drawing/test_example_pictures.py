@@ -30,7 +30,9 @@ def _producers(picture: Picture, source: str, step_names: set[str]) -> set[str]:
     if source not in step_names:
         return {"input"}
     step_vertex = next(
-        v.id for v in picture.vertices if v.title == source and v.kind in (Kind.STEP, Kind.DISPATCH)
+        v.id
+        for v in picture.vertices
+        if v.title == source and v.kind in (Kind.STEP, Kind.DISPATCH, Kind.SUBGRAPH)
     )
     cases = {a.target for a in picture.arrows if a.source == step_vertex and a.style is Style.CASE}
     return cases or {step_vertex}
@@ -46,8 +48,12 @@ def test_the_picture_holds_every_step_reference_handle_and_the_output(path: Path
     step_names = {step.name for step in graph.spec.flow.steps}
     for step in graph.spec.flow.steps:
         kind = Kind.DISPATCH if step.dispatch is not None else Kind.STEP
+        if step.graph is not None:
+            kind = Kind.SUBGRAPH
         assert (step.name, kind) in titles
         vertex = next(v for v in picture.vertices if v.title == step.name and v.kind is kind)
+        if step.graph is not None:
+            assert vertex.detail == f"graph: {step.graph}" and vertex.node is None
         if step.call is not None:
             assert vertex.detail == step.call
             assert vertex.node == parse_call(step.call).node

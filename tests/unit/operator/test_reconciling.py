@@ -98,3 +98,43 @@ async def test_the_graph_still_there_is_reconciled() -> None:
     outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(body)  # type: ignore[arg-type]
     assert outcome.status is not None
     assert {obj["kind"] for obj in api.applied} >= {"Deployment", "Service", "ConfigMap"}
+class WithGraphs(Recording):
+    """A KubernetesApi whose namespace holds the given DeploymentGraphs."""
+
+    def __init__(self, graphs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.graphs = graphs
+
+    async def list_objects(self, resource: Any, namespace: str, selector: str) -> list[Any]:
+        return self.graphs if resource.kind == "DeploymentGraph" else []
+
+
+def subgraphs_body(file: str) -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load(Path("examples/subgraphs", file).read_text())
+    body["metadata"].update(namespace="shop", uid=f"u-{file}", generation=1)
+    return body
+
+
+async def test_graphs_of_a_namespace_that_call_each_other_in_a_cycle_are_invalid() -> None:
+    review, scoring = subgraphs_body("graph.yaml"), subgraphs_body("graph-scoring.yaml")
+    # The scoring graph calls the review graph back: review -> scoring -> review.
+    scoring["spec"]["flow"]["steps"].append(
+        {"name": "again", "graph": "review", "args": ["$score"]}
+    )
+    scoring["spec"]["flow"]["output"] = "$again"
+    api = WithGraphs([review, scoring])
+    outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(review)  # type: ignore[arg-type]
+    assert outcome.invalid and api.applied == []
+    assert api.status is not None
+    invalid = next(c for c in api.status["conditions"] if c["type"] == "Invalid")
+    assert (
+        "the graphs call each other in a cycle: review -> scoring -> review" in invalid["message"]
+    )
+    assert "spec.flow.steps[1].graph" in invalid["message"]
+
+
+async def test_a_graph_whose_subgraph_calls_nothing_back_is_applied() -> None:
+    review, scoring = subgraphs_body("graph.yaml"), subgraphs_body("graph-scoring.yaml")
+    api = WithGraphs([review, scoring])
+    outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(review)  # type: ignore[arg-type]
+    assert not outcome.invalid and api.applied

@@ -320,3 +320,12 @@ def test_the_ingress_reads_replica_metrics_for_its_graph_page_unless_turned_off(
     )
     off = container(by_key(render(chain(), off_settings))["Deployment", "chain-ingress"], "ingress")
     assert off["command"][-1] == "--no-graph-page"
+
+
+def test_the_ingress_of_a_graph_with_subgraph_steps_knows_their_ingress_services() -> None:
+    review = graph_of("examples/subgraphs/graph.yaml")
+    ingress = container(by_key(render(review, SETTINGS))["Deployment", "review-ingress"], "ingress")
+    assert ingress["command"][-2:] == ["--graph-address", "scoring=scoring-ingress:9000"]
+    scoring = graph_of("examples/subgraphs/graph-scoring.yaml")
+    alone = container(by_key(render(scoring, SETTINGS))["Deployment", "scoring-ingress"], "ingress")
+    assert "--graph-address" not in alone["command"]
