@@ -33,8 +33,8 @@ from braid.runtime._discovery.endpointslices import ClusterAccess, KubernetesDis
 from braid.runtime._discovery.peers import Discovery, StaticDiscovery
 from braid.runtime._flow.planning import plan_flow
 from braid.runtime._flow.running import FlowRunner
-from braid.runtime._ingress.graph_apps import AppDispatcher, AppGraph, MountedApp, load_app
 from braid.runtime._flow.subgraphs import GraphCalls
+from braid.runtime._ingress.graph_apps import AppDispatcher, AppGraph, MountedApp, load_app
 from braid.runtime._ingress.graph_page import GraphPages
 from braid.runtime._ingress.grpc_service import GraphService, GrpcIngress
 from braid.runtime._ingress.http_asgi import AsgiAdapter, HttpRequest, Responder

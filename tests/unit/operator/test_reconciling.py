@@ -98,6 +98,8 @@ async def test_the_graph_still_there_is_reconciled() -> None:
     outcome = await Reconciler(api, OperatorSettings(), NoEvents()).reconcile(body)  # type: ignore[arg-type]
     assert outcome.status is not None
     assert {obj["kind"] for obj in api.applied} >= {"Deployment", "Service", "ConfigMap"}
+
+
 class WithGraphs(Recording):
     """A KubernetesApi whose namespace holds the given DeploymentGraphs."""
 
