@@ -168,7 +168,8 @@ def test_braids_own_routes_and_other_graphs_are_unaffected(running: Running) -> 
     assert ready["ready"] is True
     assert json.loads(curl("-d", "[1, 2]", at(running, "/echo")).stdout) == [1, 2]
     # The Open Inference Protocol and gRPC still reach the app's graph's flow.
-    assert curl("-w", "%{http_code}", at(running, "/v2/models/shop/ready")).stdout == "200"
+    ready_model = curl("-w", " %{http_code}", at(running, "/v2/models/shop/ready")).stdout
+    assert ready_model == '{"name":"shop","ready":true} 200'
     reply = grpcurl(running.grpc, "braid.v1.Graph/Invoke", '{"graph": "shop", "json": "7"}')
     assert reply.returncode == 0, reply.stderr
     assert json.loads(reply.stdout) == {"json": "14"}
