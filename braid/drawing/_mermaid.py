@@ -16,6 +16,7 @@ _SHAPES = {
 }
 _PROBLEM_STYLE = "fill:#fde8e8,stroke:#c62828,color:#7f1d1d"
 _HANDLE_STYLE = "fill:#f5f5f5,stroke:#888,stroke-dasharray:4 3"
+_SOFT_STYLE = "stroke-dasharray:6 4"
 
 
 def to_mermaid(picture: Picture) -> str:
@@ -33,6 +34,10 @@ def to_mermaid(picture: Picture) -> str:
         lines.append(f"  {arrow.source} {_link(arrow.style, arrow.label)} {arrow.target}")
     handles = [vertex.id for vertex in picture.vertices if vertex.kind is Kind.HANDLE]
     marked = [vertex.id for vertex in picture.vertices if vertex.problems]
+    soft = [vertex.id for vertex in picture.vertices if vertex.soft and not vertex.problems]
+    if soft:
+        lines.append(f"  classDef soft {_SOFT_STYLE}")
+        lines.append(f"  class {','.join(soft)} soft")
     if handles:
         lines.append(f"  classDef handle {_HANDLE_STYLE}")
         lines.append(f"  class {','.join(handles)} handle")
