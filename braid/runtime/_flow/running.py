@@ -57,6 +57,7 @@ from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
+    StepTimedOut,
     StreamingOutput,
     origin_of,
 )
@@ -315,7 +316,11 @@ class _Run:
 
     def _explained(self, error: RequestError) -> RequestError:
         """A deadline error says what the deadline was and how to raise it."""
-        if isinstance(error, DeadlineExceeded) and "requestTimeoutSeconds" not in error.message:
+        if (
+            isinstance(error, DeadlineExceeded)
+            and not isinstance(error, StepTimedOut)  # the step's own limit, not the request's
+            and "requestTimeoutSeconds" not in error.message
+        ):
             error.message = (
                 f"{error.message}: the request's deadline of {self.budget:.3g} s passed; raise "
                 "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "

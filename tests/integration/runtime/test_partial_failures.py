@@ -121,10 +121,10 @@ def test_a_retry_succeeds_on_another_replica(running: Running, tmp_path: Path) -
 def test_a_retry_budget_that_runs_out_fails_the_step(running: Running, tmp_path: Path) -> None:
     marker = tmp_path / "always"
     reply = post_json(running.http, "/retries", {"method": "always", "marker": str(marker)})
-    assert reply.status == 500, reply.body
     error = reply.json()["error"]
     # Each attempt fails at once; on a busy machine the budget may end during one instead.
-    assert error["kind"] in ("UserCodeError", "StepTimedOut")
+    assert (reply.status, error["kind"]) in ((500, "UserCodeError"), (504, "StepTimedOut"))
+    assert "requestTimeoutSeconds" not in error["message"]
     assert error["step"] == "attempt"
     assert "retry budget" in error["message"]
     attempts = marker.read_text().split()

@@ -105,7 +105,7 @@ def test_a_fallback_call_counts_as_a_use_of_its_node() -> None:
         ),
         (
             join(retries={"attempts": 2, "retryOn": ["timeout"]}),
-            "spec.flow.steps[3].retries.retryOn: retrying on \"timeout\" needs the step's "
+            'spec.flow.steps[3].retries.retryOn: retrying on "timeout" needs the step\'s '
             "timeoutSeconds",
         ),
         (
@@ -129,7 +129,7 @@ def test_a_fallback_call_counts_as_a_use_of_its_node() -> None:
         ),
         (
             join(quorum={"min": 2, "missingArgument": "gone"}, kwargs={"gone": 1}),
-            'spec.flow.steps[3].quorum.missingArgument: the step already passes the keyword '
+            "spec.flow.steps[3].quorum.missingArgument: the step already passes the keyword "
             'argument "gone"',
         ),
     ],
