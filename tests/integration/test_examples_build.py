@@ -37,6 +37,8 @@ BUILDS = [
     ("model-weights", "app.py:app", "graph.yaml"),
     ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
+    ("soft-steps", "app.py:app", "graph.yaml"),
+    ("quorum", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.
