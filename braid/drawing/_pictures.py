@@ -188,12 +188,12 @@ class _Builder:
         if step.dispatch is None:
             call = step.call or "?"
             vertex = Vertex(vertex_id, Kind.STEP, step.name, call, _node_of(call))
-            vertex.soft, vertex.guard = step.optional, _guard_line(step)
+            vertex.soft, vertex.guard = bool(step.optional), _guard_line(step)
             self._add(vertex)
             self.producers.setdefault(step.name, [vertex_id])
             return
         vertex = Vertex(vertex_id, Kind.DISPATCH, step.name, f"dispatch on {step.dispatch.value}")
-        vertex.soft, vertex.guard = step.optional, _guard_line(step)
+        vertex.soft, vertex.guard = bool(step.optional), _guard_line(step)
         self._add(vertex)
         cases: list[tuple[str, StepCall]] = [
             (f"when {case.when}", case) for case in step.dispatch.cases

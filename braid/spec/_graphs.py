@@ -301,8 +301,8 @@ class Method(SpecModel):
     batching: Batching | None = Field(
         default=None, description="Gather concurrent calls of the method into one call."
     )
-    idempotent: bool = Field(
-        default=False,
+    idempotent: bool | None = Field(
+        default=None,
         description="Running the method twice for one input is harmless: a step that calls it "
         "may be retried after a timeout or an error (steps[].retries.retryOn).",
     )
@@ -525,8 +525,8 @@ class Step(SpecModel):
         le=MAX_STEP_SECONDS,
         description="Longest run of one attempt of the step; never past the request's deadline.",
     )
-    optional: bool = Field(
-        default=False,
+    optional: bool | None = Field(
+        default=None,
         description="A soft step: when it fails or times out, its consumers get the fallback "
         "(null by default) and the response names it as degraded.",
     )

@@ -41,7 +41,7 @@ def plan_guard(step: Step, graph: DeploymentGraph) -> FlowGuard | None:
     """The guard of ``step``, or ``None`` when it has no timeout, retries nor fallback."""
     if step.timeout_seconds is None and step.retries is None and not step.optional:
         return None
-    guard = FlowGuard(timeout=step.timeout_seconds or 0.0, optional=step.optional)
+    guard = FlowGuard(timeout=step.timeout_seconds or 0.0, optional=bool(step.optional))
     retries = step.retries
     if retries is not None:
         guard.attempts = retries.attempts
