@@ -15,6 +15,7 @@ import grpc
 import pytest
 from edge_harness import GRAPHS, Running, braid_run, post_json
 
+from braid.runtime import connect
 from braid.runtime._proto.braid_pb2 import GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
 
@@ -70,6 +71,13 @@ def test_grpc_replies_carry_the_degraded_steps(running: Running) -> None:
     assert json.loads(reply.json) == ["fallback", "s2"]
     assert [(d.step, d.reason) for d in reply.degraded] == [("s1", "fallback")]
     assert ("braid-degraded", "s1") in tuple(call.trailing_metadata())
+
+
+def test_the_python_client_names_the_degraded_steps(running: Running) -> None:
+    with connect(running.grpc) as client:
+        response = client.graph("soft").remote({"fail": ["s2"]})
+        assert response.result() == ["s1", "rescued-s2"]
+        assert response.degraded == ["s2"]
 
 
 def test_a_quorum_answers_without_a_hanging_producer(running: Running) -> None:
