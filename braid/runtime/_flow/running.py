@@ -194,11 +194,22 @@ class _Run:
         pending = [
             task
             for name, task in self.roots.items()
-            if name in self.plan.exposed and not task.done()
+            if name in self.plan.exposed and not task.done() and not self._carries_contained(name)
         ]
         left = self.deadline - self.runner.clock()
         if pending and left > 0:
             await asyncio.wait(pending, timeout=left)
+
+    def _carries_contained(self, root: str) -> bool:
+        """Whether a continuation of ``root`` is a step a quorum join may go on without: its
+        reply may never come before the deadline (the join reports it as missing)."""
+        steps = list(self.dispatch.then.get(root, ()))
+        while steps:
+            name = steps.pop()
+            if name in self.plan.contained:
+                return True
+            steps.extend(self.dispatch.then.get(name, ()))
+        return False
 
     def _note(self, reply: CallReply) -> None:
         """Remember the degraded steps that ``reply`` and its continuations' replies name."""
