@@ -87,6 +87,14 @@ def test_a_quorum_answers_without_a_hanging_producer(running: Running) -> None:
     assert reply.headers["braid-degraded"] == "m3"
 
 
+def test_a_failing_chained_producer_does_not_fail_the_request(running: Running) -> None:
+    # m3 runs as m0's continuation, sent by the ingress: its failure reaches the ingress, which
+    # leaves it to the quorum join.
+    reply = post_json(running.http, "/quorum", {"fail": ["m3"]})
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"answers": ["m1", "m2", None], "missing": ["m3"]}
+
+
 def test_a_quorum_counts_a_failed_producer_as_missing(running: Running) -> None:
     reply = post_json(running.http, "/quorum", {"fail": ["m1"]})
     assert reply.status == 200, reply.body

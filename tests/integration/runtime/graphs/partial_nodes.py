@@ -19,6 +19,10 @@ class Flaky:
             await asyncio.sleep(600)
         return {"name": step, "pid": os.getpid()}
 
+    async def after(self, previous: dict[str, Any], value: dict[str, Any], step: str) -> Any:
+        """``work``, after another step (so that it rides as that step's continuation)."""
+        return await self.work(value, step)
+
     def once(self, value: dict[str, Any]) -> dict[str, Any]:
         marker = Path(value["marker"])
         if not marker.exists():
