@@ -64,8 +64,11 @@ class Guard:
         shared: SharedMemory | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.node, self.address = node, address
+        #: Called with the step's name before each retry (the sidecar counts them).
+        self._on_retry = on_retry
         self._client, self._shared = client, shared
         self._clock, self._sleep = clock, sleep
 
@@ -135,6 +138,8 @@ class Guard:
                     error.message,
                 )
                 await self._sleep(pause)
+                if self._on_retry is not None:
+                    self._on_retry(request.step)
                 pause = min(pause * 2, guard.max_backoff or pause * 2)
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 

@@ -140,7 +140,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     ) -> None:
         self.graph, self.node = graph, node
         #: Timeouts, retries and fallbacks of the steps this replica runs (decision 0021).
-        self._guard = Guard(node=node, address=address, client=client, shared=shared)
+        self._guard = Guard(
+            node=node,
+            address=address,
+            client=client,
+            shared=shared,
+            on_retry=lambda step: metrics.retries.labels(graph, node, step).inc(),
+        )
         #: This host's shared-memory folder: large values to and from callers that read it too.
         self.shared = shared
         #: Write results to shared memory as they are encoded: every caller and consumer of
@@ -207,6 +213,10 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
             reply.degraded.extend(timings.degraded)
+            for degraded in timings.degraded:
+                self._metrics.degraded.labels(
+                    self.graph, self.node, degraded.step, degraded.reason
+                ).inc()
             if request.then:  # a later step that fails names itself
                 reply.then.extend(await self._continue(request, payload, value, deadline))
         finally:
