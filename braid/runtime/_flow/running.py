@@ -481,6 +481,8 @@ class _Run:
         try:
             first = True
             async for item in stream:
+                for degraded in item.degraded:
+                    self.degraded.setdefault(degraded.step, degraded)
                 if first:
                     self.runner.streams[key] = not item.final
                     if item.final:

@@ -151,7 +151,13 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                     async for item in result.items():
                         yield grpc_reply(item)
                 else:
-                    yield grpc_reply(result.value)
+                    reply = grpc_reply(result.value)
+                    if result.degraded:  # decision 0021
+                        reply = with_degraded(reply, result.degraded)
+                        context.set_trailing_metadata(
+                            ((DEGRADED_HEADER, degraded_names(result.degraded)),)
+                        )
+                    yield reply
                 code = "OK"
             except RequestError as error:
                 code = code_of(error).name

@@ -135,12 +135,14 @@ class CallReply(_message.Message):
     def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class StreamItem(_message.Message):
-    __slots__ = ("item", "final")
+    __slots__ = ("item", "final", "degraded")
     ITEM_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
     item: Payload
     final: bool
-    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
+    degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
+    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("key", "path")

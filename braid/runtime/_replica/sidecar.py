@@ -213,10 +213,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
             reply.degraded.extend(timings.degraded)
-            for degraded in timings.degraded:
-                self._metrics.degraded.labels(
-                    self.graph, self.node, degraded.step, degraded.reason
-                ).inc()
+            self._count_degraded(timings.degraded)
             if request.then:  # a later step that fails names itself
                 reply.then.extend(await self._continue(request, payload, value, deadline))
         finally:
@@ -376,7 +373,12 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         if request.result_key:
                             items.append(plain(item))
                         encoded = self._encode(item, request, shared=None)
-                        yield self._outgoing(StreamItem(item=encoded, final=final), context)
+                        message = StreamItem(item=encoded, final=final)
+                        if timings.degraded:  # on the first item only (decision 0021)
+                            message.degraded.extend(timings.degraded)
+                            self._count_degraded(timings.degraded)
+                            timings.degraded.clear()
+                        yield self._outgoing(message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
                     self._admission.release()
@@ -650,6 +652,10 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             logger.debug("call %s.%s failed: %s", self.node, request.method, error.message)
 
     # -- metrics -----------------------------------------------------------------------------
+
+    def _count_degraded(self, degraded: list[FlowDegraded]) -> None:
+        for item in degraded:
+            self._metrics.degraded.labels(self.graph, self.node, item.step, item.reason).inc()
 
     def _gauges(self) -> None:
         self._ongoing.set(self._admission.running)

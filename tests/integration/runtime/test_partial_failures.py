@@ -65,12 +65,13 @@ def test_the_degraded_steps_are_in_the_json_when_asked(running: Running) -> None
 def test_grpc_replies_carry_the_degraded_steps(running: Running) -> None:
     with grpc.insecure_channel(running.grpc) as channel:
         stub = GraphStub(channel)  # type: ignore[no-untyped-call]
-        reply, call = stub.Invoke.with_call(
-            GraphRequest(graph="soft", json=json.dumps({"fail": ["s1"]})), timeout=60
-        )
+        request = GraphRequest(graph="soft", json=json.dumps({"fail": ["s1"]}))
+        reply, call = stub.Invoke.with_call(request, timeout=60)
+        [streamed] = list(stub.InvokeStream(request, timeout=60))
     assert json.loads(reply.json) == ["fallback", "s2"]
     assert [(d.step, d.reason) for d in reply.degraded] == [("s1", "fallback")]
     assert ("braid-degraded", "s1") in tuple(call.trailing_metadata())
+    assert [d.step for d in streamed.degraded] == ["s1"]  # InvokeStream's single value
 
 
 def test_the_python_client_names_the_degraded_steps(running: Running) -> None:
