@@ -48,6 +48,10 @@ from braid.runtime._wire.shared_memory import SharedMemory
 
 logger = logging.getLogger(__name__)
 
+#: Seconds before the request's deadline from which a deadline error is the request's own (the
+#: sidecar's timer fires at the deadline itself; the clock may read a hair earlier).
+_DEADLINE_SLACK = 0.001
+
 #: One attempt of the step on this replica, until the given deadline; returns its value.
 Attempt = Callable[[float | None], Awaitable[Any]]
 
@@ -275,7 +279,7 @@ def _final(error: RequestError, deadline: float | None, now: float) -> bool:
     if isinstance(error, UpstreamFailed | Cancelled):
         return True
     if isinstance(error, DeadlineExceeded) and not isinstance(error, StepTimedOut):
-        return deadline is None or now >= deadline - 0.001
+        return deadline is not None and now >= deadline - _DEADLINE_SLACK
     return False
 
 
