@@ -20,7 +20,7 @@ tags = tagger.tags.bind(product).timeout(1).soft(fallback=[])
 # Retried on an error (the method is idempotent), then the cheap summary as a fallback call.
 summary = (
     summarizer.summarize.bind(description, product)
-    .retries(3, backoff=0.05, on=["error"])
+    .retries(3, backoff=0.05, max_backoff=0.2, on=["error"], budget=5)
     .soft(fallback=backup.method("__call__"))  # backup(description, product)
 )
 rendered = pager.bind(description, tags, summary)
