@@ -1,7 +1,7 @@
 """The sentiment-quorum graph declared in Python: `braid build app.py:app` writes graph.yaml's
 equivalent."""
 
-from models import Counter, Lexicon, Transformer, vote
+from sentiments import Counter, Lexicon, Transformer, vote
 
 from braid.authoring import Input, bind, graph
 
