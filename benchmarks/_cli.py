@@ -130,10 +130,13 @@ def _run_system(system: System, workloads: list[Workload], results: Results) -> 
         return
     try:
         for workload in workloads:
-            if (workload.fused or workload.batch) and system.name != BRAID:
+            if (workload.fused or workload.batch or workload.partial) and system.name != BRAID:
                 reason = (
                     "co-location is braid's; compared with this system's plain chain"
                     if workload.fused
+                    else "soft steps and quorums are measured for braid only, against its plain "
+                    "shape"
+                    if workload.partial
                     else "batching is measured for braid only; compared with its batches of 1"
                 )
                 results[workload.name][system.name] = Measurement(Status.UNAVAILABLE, error=reason)

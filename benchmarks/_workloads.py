@@ -46,10 +46,16 @@ class Workload:
     #: braid only: maxBatchSize of the numpy example's batched method (examples/batching),
     #: driven over HTTP; its target compares batch 32 with batch 1 (decision 0014).
     batch: int = 0
+    #: braid only: the shape with partial-failure handling (decision 0021): "soft" (every step
+    #: optional, with a fallback) or "quorum" (the join goes on with 2 of its inputs); compared
+    #: with braid's own plain shape.
+    partial: str = ""
 
     @property
     def graph(self) -> str:
         """Name of braid's manifest for this workload, under benchmarks/graphs/."""
+        if self.partial:
+            return f"{self.partial}-{self.shape.value}-{self.width}"
         if self.batch:
             return f"batching-{self.batch}"
         if self.fused:
@@ -78,6 +84,9 @@ WORKLOADS: tuple[Workload, ...] = (
     _chain(2, "chain of 2"),
     _chain(3, "chain of 3"),
     Workload("fused-chain-3", "chain of 3, co-located", Kind.LATENCY, Shape.CHAIN, 3, fused=True),
+    Workload(
+        "soft-chain-3", "chain of 3, every step soft", Kind.LATENCY, Shape.CHAIN, 3, partial="soft"
+    ),
     _parallel(3, 8),
     _parallel(3, 64),
     _chain(4, "chain of 4"),
@@ -87,6 +96,14 @@ WORKLOADS: tuple[Workload, ...] = (
     _fanout(3, "fan-out 3 + aggregator"),
     _fanout(4, "fan-out 4 + aggregator"),
     _fanout(8, "fan-out 8 + aggregator"),
+    Workload(
+        "quorum-fanout-3",
+        "fan-out 3 + a quorum join (2 of 3)",
+        Kind.LATENCY,
+        Shape.FANOUT,
+        3,
+        partial="quorum",
+    ),
     Workload("http-chain-3", "HTTP, chain of 3, 32 connections", Kind.HTTP, Shape.CHAIN, 3),
     Workload("payload-1mb", "1 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 1 * MB),
     Workload("payload-10mb", "10 MB through 2 hops", Kind.LATENCY, Shape.CHAIN, 2, 10 * MB),
@@ -117,6 +134,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         *("fanout-1", "fanout-2", "fanout-4", "fanout-8"),
     ),
     "batching": ("batching-1", "batching-8", "batching-32"),
+    "partial": ("chain-3", "soft-chain-3", "fanout-3", "quorum-fanout-3"),
     "all": tuple(w.name for w in WORKLOADS),
 }
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from braid.authoring._errors import Origin, SourceProblem
 from braid.authoring._nodes import MANIFEST_FIELDS, BoundNode
-from braid.authoring._values import Call, Dispatch, Input, Step, SubgraphCall, Value
+from braid.authoring._values import Call, Dispatch, Input, Method, Step, SubgraphCall, Value
 from braid.spec import CALL_METHOD, GROUP_VERSION, KIND, Problem
 
 _NODE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -75,6 +75,9 @@ class Walk:
         elif isinstance(step, SubgraphCall):
             self.visit_value(step._args)
             self.visit_value(step._kwargs)
+        fallback = step._guard.get("fallback", {}).get("call")
+        if isinstance(fallback, Method) and isinstance(fallback._node, BoundNode):
+            self.visit_node(fallback._node)  # a node only the fallback calls is a node too
         self.steps.append(step)
 
     def _visit_call(self, call: Call) -> None:
@@ -239,7 +242,19 @@ class Document:
                 found["args"] = self.literal(step._args)
             if step._kwargs:
                 found["kwargs"] = self.literal(step._kwargs)
+        for key, value in step._guard.items():
+            found[key] = self.guard_field(key, value)
         return found
+
+    def guard_field(self, key: str, value: Any) -> Any:
+        """A failure-handling field as manifest data: a fallback call named ``node.method``."""
+        call = value.get("call") if key == "fallback" else None
+        if isinstance(call, Method):
+            node = self.node_names[id(call._node)]
+            return {"call": node if call._name == CALL_METHOD else f"{node}.{call._name}"}
+        if key == "fallback" and "value" in value:
+            return {"value": self.literal(value["value"])}
+        return value
 
     def node(self, node: BoundNode) -> dict[str, Any]:
         found: dict[str, Any] = {"name": self.node_names[id(node)]}

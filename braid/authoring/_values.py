@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 from braid.authoring._errors import BindError, Origin, at, caller_origin
 
@@ -99,15 +99,77 @@ class Input(Value):
 class Step(Value):
     """The result of one step of the flow: a :class:`Call` or a dispatch."""
 
-    __slots__ = ("_name", "_origin")
+    __slots__ = ("_guard", "_name", "_origin")
 
     def __init__(self, name: str | None, origin: Origin | None) -> None:
         super().__init__(self)
         self._name = name
         self._origin = origin
+        #: Failure handling, as manifest fields: optional, fallback, timeoutSeconds, retries,
+        #: quorum (decision 0021). A fallback call is kept as its :class:`Method`.
+        self._guard: dict[str, Any] = {}
 
     def named(self, name: str) -> Step:
         """This step under an explicit name (instead of the one derived from a variable)."""
+        raise NotImplementedError  # pragma: no cover - every step kind overrides it
+
+    def soft(self, *, fallback: Any = None) -> Self:
+        """This step, optional: when it fails or times out its consumers get ``fallback`` (a
+        JSON value, or a node's method such as ``backup.rescue``, called with the step's own
+        arguments), and the response names it as degraded."""
+        fields: dict[str, Any] = {"optional": True}
+        if isinstance(fallback, Method):
+            fields["fallback"] = {"call": fallback}
+        elif fallback is not None:
+            check_argument(fallback, "the fallback", caller_origin())
+            fields["fallback"] = {"value": fallback}
+        return self._guarded(fields)
+
+    def timeout(self, seconds: float) -> Self:
+        """This step with a timeout for each of its attempts (``timeoutSeconds``)."""
+        return self._guarded({"timeoutSeconds": seconds})
+
+    def retries(
+        self,
+        attempts: int,
+        *,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        on: tuple[str, ...] | list[str] | None = None,
+        budget: float | None = None,
+    ) -> Self:
+        """This step with ``attempts`` in all, each retry on another replica if any; ``on``:
+        the failures retried ("unavailable", "overloaded", "timeout", "error")."""
+        retries: dict[str, Any] = {"attempts": attempts}
+        for key, value in (
+            ("backoffSeconds", backoff),
+            ("maxBackoffSeconds", max_backoff),
+            ("retryOn", list(on) if on is not None else None),
+            ("budgetSeconds", budget),
+        ):
+            if value is not None:
+                retries[key] = value
+        return self._guarded({"retries": retries})
+
+    def quorum(
+        self, min: int, *, within: float | None = None, missing_argument: str | None = None
+    ) -> Self:
+        """This join, going on once ``min`` of its upstream steps succeeded (waiting up to
+        ``within`` seconds for all of them); missing values are None, and their names go to
+        the keyword argument ``missing_argument``."""
+        quorum: dict[str, Any] = {"min": min}
+        if within is not None:
+            quorum["withinSeconds"] = within
+        if missing_argument is not None:
+            quorum["missingArgument"] = missing_argument
+        return self._guarded({"quorum": quorum})
+
+    def _guarded(self, fields: Mapping[str, Any]) -> Self:
+        copy = self._copy(self._name)
+        copy._guard = {**self._guard, **fields}
+        return copy
+
+    def _copy(self, name: str | None) -> Self:
         raise NotImplementedError  # pragma: no cover - every step kind overrides it
 
     def describe(self) -> str:
@@ -134,9 +196,14 @@ class Call(Step):
         self._args, self._kwargs = args, dict(kwargs)
 
     def named(self, name: str) -> Call:
-        return Call(
+        return self._copy(name)
+
+    def _copy(self, name: str | None) -> Self:
+        copy = type(self)(
             self._node, self._method, self._args, self._kwargs, name=name, origin=self._origin
         )
+        copy._guard = dict(self._guard)
+        return copy
 
 
 class Dispatch(Step):
@@ -157,7 +224,12 @@ class Dispatch(Step):
         self._value, self._cases, self._default = value, cases, default
 
     def named(self, name: str) -> Dispatch:
-        return Dispatch(self._value, self._cases, self._default, name=name, origin=self._origin)
+        return self._copy(name)
+
+    def _copy(self, name: str | None) -> Self:
+        copy = type(self)(self._value, self._cases, self._default, name=name, origin=self._origin)
+        copy._guard = dict(self._guard)
+        return copy
 
 
 class SubgraphCall(Step):

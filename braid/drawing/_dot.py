@@ -44,6 +44,10 @@ def to_dot(picture: Picture) -> str:
 
 def _vertex(vertex: Vertex) -> str:
     attributes = [f"label={_quote(chr(10).join(vertex.lines))}", _SHAPES[vertex.kind]]
+    if vertex.soft:
+        attributes[1] = attributes[1].replace('style="rounded"', 'style="rounded,dashed"')
+        if "style=" not in attributes[1]:
+            attributes.append('style="dashed"')
     if vertex.problems:
         attributes.append('color="#c62828", fontcolor="#7f1d1d", penwidth=2')
     return f"{vertex.id} [{', '.join(attributes)}];"

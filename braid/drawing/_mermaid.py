@@ -18,6 +18,7 @@ _SHAPES = {
 _PROBLEM_STYLE = "fill:#fde8e8,stroke:#c62828,color:#7f1d1d"
 _HANDLE_STYLE = "fill:#f5f5f5,stroke:#888,stroke-dasharray:4 3"
 _SUBGRAPH_STYLE = "fill:#eef7ee,stroke:#2e7d32,stroke-width:2px"
+_SOFT_STYLE = "stroke-dasharray:6 4"
 
 
 def to_mermaid(picture: Picture) -> str:
@@ -36,6 +37,10 @@ def to_mermaid(picture: Picture) -> str:
     handles = [vertex.id for vertex in picture.vertices if vertex.kind is Kind.HANDLE]
     subgraphs = [vertex.id for vertex in picture.vertices if vertex.kind is Kind.SUBGRAPH]
     marked = [vertex.id for vertex in picture.vertices if vertex.problems]
+    soft = [vertex.id for vertex in picture.vertices if vertex.soft and not vertex.problems]
+    if soft:
+        lines.append(f"  classDef soft {_SOFT_STYLE}")
+        lines.append(f"  class {','.join(soft)} soft")
     if handles:
         lines.append(f"  classDef handle {_HANDLE_STYLE}")
         lines.append(f"  class {','.join(handles)} handle")

@@ -14,6 +14,9 @@ writers only lay it out and spell it; what is drawn, and why, is decided here:
 - a handle is a dashed arrow from every vertex that runs the owning node to a vertex for the
   handle's node (drawn once per node, and followed, so handles of handles show too);
 - a co-location group is a cluster around the vertices that run its nodes;
+- an optional (soft) step has a dashed border, and a line under its call says how it survives
+  failures: "optional, fallback ...", "timeout 1 s", "retries 3"; a quorum join says
+  "quorum 2 of 3" (decision 0021);
 - a problem is attached to the vertex its field path points at (a step, a dispatch case, the
   vertices of a node, the input, the output) and marks it; problems that point at nothing drawn
   are listed in a box of their own.
@@ -21,6 +24,7 @@ writers only lay it out and spell it; what is drawn, and why, is decided here:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from enum import StrEnum
 from braid.spec import (
     GraphView,
     Problem,
+    Reference,
     Step,
     StepCall,
     iter_references,
@@ -69,6 +74,10 @@ class Vertex:
     #: The braid node whose replicas run this vertex (steps, cases, handles), for figures.
     node: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: An optional step: its failure gives a fallback (drawn with a dashed border).
+    soft: bool = False
+    #: How the step survives failures, one line: optional, timeout, retries, quorum.
+    guard: str = ""
 
     @property
     def lines(self) -> list[str]:
@@ -76,6 +85,8 @@ class Vertex:
         lines = [self.title]
         if self.detail:
             lines.append(self.detail)
+        if self.guard:
+            lines.append(self.guard)
         return lines + [f"! {problem}" for problem in self.problems]
 
 
@@ -182,10 +193,14 @@ class _Builder:
             return
         if step.dispatch is None:
             call = step.call or "?"
-            self._add(Vertex(vertex_id, Kind.STEP, step.name, call, _node_of(call)))
+            vertex = Vertex(vertex_id, Kind.STEP, step.name, call, _node_of(call))
+            vertex.soft, vertex.guard = bool(step.optional), _guard_line(step)
+            self._add(vertex)
             self.producers.setdefault(step.name, [vertex_id])
             return
-        self._add(Vertex(vertex_id, Kind.DISPATCH, step.name, f"dispatch on {step.dispatch.value}"))
+        vertex = Vertex(vertex_id, Kind.DISPATCH, step.name, f"dispatch on {step.dispatch.value}")
+        vertex.soft, vertex.guard = bool(step.optional), _guard_line(step)
+        self._add(vertex)
         cases: list[tuple[str, StepCall]] = [
             (f"when {case.when}", case) for case in step.dispatch.cases
         ]
@@ -314,6 +329,42 @@ class _Builder:
         steps = dict(self.view.steps)
         dispatch = steps[step_index].dispatch if step_index in steps else None
         return len(dispatch.cases) if dispatch is not None else None
+
+
+def _guard_line(step: Step) -> str:
+    """One line on how ``step`` survives failures, or "" for a plain (hard) step."""
+    parts = []
+    if step.optional:
+        fallback = step.fallback
+        if fallback is not None and fallback.call is not None:
+            parts.append(f"optional, fallback {fallback.call}")
+        elif fallback is not None and fallback.value is not None:
+            parts.append(f"optional, fallback {json.dumps(fallback.value)[:24]}")
+        else:
+            parts.append("optional")
+    if step.timeout_seconds is not None:
+        parts.append(f"timeout {step.timeout_seconds:g} s")
+    if step.retries is not None and step.retries.attempts > 1:
+        parts.append(f"retries {step.retries.attempts - 1}")
+    if step.quorum is not None:
+        joined = {
+            reference.source
+            for _, text in iter_references([step.args, step.kwargs])
+            if (reference := _reference(text)) is not None and reference.source != step.name
+        }
+        within = step.quorum.within_seconds
+        parts.append(
+            f"quorum {step.quorum.min} of {len(joined)}"
+            + (f" within {within:g} s" if within is not None else "")
+        )
+    return "; ".join(parts)
+
+
+def _reference(text: str) -> Reference | None:
+    try:
+        return parse_reference(text)
+    except ValueError:
+        return None
 
 
 def _node_of(call: str) -> str | None:

@@ -41,6 +41,7 @@ _STYLE = """
   text { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, monospace; font-size: 12px; }
   .vertex > .shape { stroke: #455a64; stroke-width: 1.2; }
   .vertex.handle > .shape { stroke-dasharray: 5 3; }
+  .vertex.soft > .shape { stroke-dasharray: 6 4; }
   .vertex.problem > .shape { stroke: #c62828; stroke-width: 2.4; }
   .vertex .title { font-weight: bold; }
   .vertex .problem-text { fill: #b71c1c; }
@@ -229,6 +230,7 @@ def _cluster(picture: Picture, boxes: dict[str, _Box], index: int) -> str:
 def _vertex(vertex: Vertex, box: _Box, figures: bool) -> str:
     x, y = box.xy
     css = f"vertex {vertex.kind.value}" + (" problem" if vertex.problems else "")
+    css += " soft" if vertex.soft else ""
     node = f' data-node="{escape(vertex.node)}"' if vertex.node is not None else ""
     parts = [f'<g class="{css}" id="v-{vertex.id}"{node}>', _shape(vertex.kind, box)]
     lines = [(line, "line") for line in vertex.lines]

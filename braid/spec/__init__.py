@@ -62,6 +62,7 @@ from braid.spec._references import (
     parse_reference,
     substitute,
 )
+from braid.spec._resilience import Fallback, Quorum, Retries, RetryOn
 from braid.spec._rules import step_dependencies
 from braid.spec._scaling import ScalingDecision, ScalingState, decide_replicas, wanted_replicas
 from braid.spec._statuses import (
@@ -103,6 +104,7 @@ __all__ = [
     "DispatchCase",
     "Endpoint",
     "EnvVar",
+    "Fallback",
     "Flow",
     "GpuSharing",
     "GraphInvalid",
@@ -124,8 +126,11 @@ __all__ = [
     "Node",
     "NodeStatus",
     "Problem",
+    "Quorum",
     "Reference",
     "Resources",
+    "Retries",
+    "RetryOn",
     "RolloutStrategy",
     "ScalingDecision",
     "ScalingState",

@@ -22,6 +22,7 @@ from braid.spec._references import (
     parse_call,
     parse_reference,
 )
+from braid.spec._resilience_rules import check_resilience
 from braid.spec._views import GraphView, check_unique, did_you_mean
 
 _NODE_NAME = re.compile(NODE_NAME_PATTERN)
@@ -64,7 +65,11 @@ def check_step_names(view: GraphView) -> list[Problem]:
 
 
 def check_step(view: GraphView, path: str, step: Step) -> list[Problem]:
-    return _check_step_call(view, path, step) + _check_model_id(view, path, step)
+    return (
+        _check_step_call(view, path, step)
+        + _check_model_id(view, path, step)
+        + check_resilience(view, path, step)
+    )
 
 
 def _check_model_id(view: GraphView, path: str, step: Step) -> list[Problem]:
@@ -369,6 +374,8 @@ def check_unused_nodes(view: GraphView) -> list[Problem]:
     used: set[str] = set()
     for _, step in view.steps:
         used.update(_called_node(call.call) for call in step.calls())
+        if step.fallback is not None and step.fallback.call is not None:
+            used.add(_called_node(step.fallback.call))
     if used - view.node_names:
         return []  # a call to an unknown node is reported; it may be the one that meant it
     for _, node in view.nodes:

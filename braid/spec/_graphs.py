@@ -26,6 +26,7 @@ from braid.spec._pods import (
     Volume,
     VolumeMount,
 )
+from braid.spec._resilience import MAX_STEP_SECONDS, Fallback, Quorum, Retries
 from braid.spec._statuses import GraphStatus
 from braid.spec._types import JsonObject, JsonValue, Quantity
 
@@ -300,6 +301,11 @@ class Method(SpecModel):
     batching: Batching | None = Field(
         default=None, description="Gather concurrent calls of the method into one call."
     )
+    idempotent: bool | None = Field(
+        default=None,
+        description="Running the method twice for one input is harmless: a step that calls it "
+        "may be retried after a timeout or an error (steps[].retries.retryOn).",
+    )
 
 
 class Multiplexing(SpecModel):
@@ -520,6 +526,28 @@ class Step(SpecModel):
         min_length=1,
         max_length=256,
         description="The model a call of a multiplexed node is for (overrides the request's).",
+    )
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_STEP_SECONDS,
+        description="Longest run of one attempt of the step; never past the request's deadline.",
+    )
+    optional: bool | None = Field(
+        default=None,
+        description="A soft step: when it fails or times out, its consumers get the fallback "
+        "(null by default) and the response names it as degraded.",
+    )
+    fallback: Fallback | None = Field(
+        default=None, description="What an optional step's consumers get when it fails."
+    )
+    retries: Retries | None = Field(
+        default=None, description="Retries of the step, each on another replica if any."
+    )
+    quorum: Quorum | None = Field(
+        default=None,
+        description="A join that goes on once min of its upstream steps succeeded; missing "
+        "ones are null.",
     )
 
     def calls(self) -> list[StepCall]:

@@ -40,6 +40,8 @@ BUILDS = [
     ("fastapi-ingress", "app.py:app", "graph.yaml"),
     ("subgraphs", "app.py:app", "graph.yaml"),
     ("subgraphs", "app.py:scoring", "graph-scoring.yaml"),
+    ("soft-steps", "app.py:app", "graph.yaml"),
+    ("quorum", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

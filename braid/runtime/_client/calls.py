@@ -60,6 +60,15 @@ class GraphResponse:
             raise Cancelled("the request was cancelled (cancel())") from None
         return _value_of(reply)
 
+    @property
+    def degraded(self) -> list[str]:
+        """The steps that answered with their fallback or were missing from a quorum join
+        (decision 0021); ``[]`` until the result is in, and when nothing degraded."""
+        if not self._future.done() or self._future.cancelled() or self._future.exception():
+            return []
+        reply: GraphReply = self._future.result()
+        return [item.step for item in reply.degraded]
+
     def cancel(self) -> bool:
         return bool(self._future.cancel())
 

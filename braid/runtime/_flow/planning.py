@@ -37,7 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from braid.runtime._proto.braid_pb2 import Payload, Upstream
+from braid.runtime._flow.guards import MISSING_KEY, plan_containment, plan_guard, plan_quorum
+from braid.runtime._proto.braid_pb2 import FlowGuard, FlowQuorum, Payload, Upstream
 from braid.runtime._wire.codec import UpstreamMarker, encode
 from braid.runtime._wire.errors import BadRequest
 from braid.runtime._wire.shared_memory import SharedMemory
@@ -64,6 +65,8 @@ class CallPlan:
     #: Distinct references to other steps, in the order their ``Upstream`` entries are built.
     upstreams: tuple[Reference, ...]
     when: str | None = None
+    #: A quorum join's keyword argument for the names of its missing upstream steps.
+    missing_argument: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,10 @@ class StepPlan:
     #: For a sub-graph step (``graph:``): the call of the other graph, whose ``node`` is the
     #: graph's name; the ingress runs it (``_flow/subgraphs.py``), never a sidecar.
     subgraph: CallPlan | None = None
+    #: Its timeout, retries and fallback, for the sidecar that runs it (decision 0021).
+    guard: FlowGuard | None = None
+    #: A join's quorum over its upstream steps (decision 0021).
+    quorum: FlowQuorum | None = None
 
     def calls(self) -> tuple[CallPlan, ...]:
         if self.subgraph is not None:
@@ -109,6 +116,13 @@ class FlowPlan:
     groups: Mapping[str, str] = field(default_factory=dict)
     #: Nodes that serve many models (``multiplexing``): their calls carry a model id.
     multiplexed: frozenset[str] = frozenset()
+    #: Partial failures (decision 0021): steps whose failure only a quorum join sees (every
+    #: path from them to the output goes through one), and steps whose replies the ingress
+    #: waits for before it answers, for the degraded steps they report.
+    contained: frozenset[str] = frozenset()
+    exposed: frozenset[str] = frozenset()
+    #: Some step has a guard or a quorum: the ingress collects degraded steps.
+    guarded: bool = False
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:
@@ -146,11 +160,14 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
             producers=frozenset(_consumed(draft, step_names)),
             model_id=step.model_id or "",
             subgraph=draft.subgraph,
+            guard=plan_guard(step, graph),
+            quorum=plan_quorum(step),
         )
         for draft, step in zip(drafts, flow.steps, strict=True)
     )
     groups = {node: group.name for group in graph.spec.groups for node in group.nodes}
     multiplexed = frozenset(n.name for n in graph.spec.nodes if n.multiplexing is not None)
+    contained, exposed = plan_containment(steps, output.source)
     return FlowPlan(
         graph=graph.metadata.name,
         input=flow.input,
@@ -158,6 +175,9 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         output=output,
         groups=groups,
         multiplexed=multiplexed,
+        contained=contained,
+        exposed=exposed,
+        guarded=any(step.guard is not None or step.quorum is not None for step in steps),
     )
 
 
@@ -281,7 +301,8 @@ def _draft(step: Step, step_names: set[str]) -> StepPlan:
         return StepPlan(name=step.name, call=None, subgraph=_plan_call(call, step_names))
     if step.dispatch is None:
         call = StepCall(call=step.call or "", args=step.args, kwargs=step.kwargs)
-        return StepPlan(name=step.name, call=_plan_call(call, step_names))
+        missing = step.quorum.missing_argument if step.quorum is not None else None
+        return StepPlan(name=step.name, call=_plan_call(call, step_names, missing=missing))
     dispatch = step.dispatch
     return StepPlan(
         name=step.name,
@@ -292,7 +313,9 @@ def _draft(step: Step, step_names: set[str]) -> StepPlan:
     )
 
 
-def _plan_call(call: StepCall, step_names: set[str], when: str | None = None) -> CallPlan:
+def _plan_call(
+    call: StepCall, step_names: set[str], when: str | None = None, missing: str | None = None
+) -> CallPlan:
     target = parse_call(call.call)  # a sub-graph's name parses as a node's (method __call__)
     found: dict[Reference, None] = {}
     for _, text in iter_references([call.args, call.kwargs]):
@@ -306,6 +329,7 @@ def _plan_call(call: StepCall, step_names: set[str], when: str | None = None) ->
         kwargs=dict(call.kwargs),
         upstreams=tuple(found),
         when=when,
+        missing_argument=missing,
     )
 
 
@@ -353,8 +377,12 @@ def build_call(
 
     args = substitute(list(call.args), resolve)
     kwargs = substitute(dict(call.kwargs), resolve)
+    entries = [upstream(reference) for reference in call.upstreams]
+    if call.missing_argument is not None:  # filled in by the join's sidecar (quorum)
+        kwargs[call.missing_argument] = UpstreamMarker(len(entries))
+        entries.append(Upstream(key=MISSING_KEY))
     payload = encode([args, kwargs], shared=shared)  # large inputs go to shared memory once
-    return payload, [upstream(reference) for reference in call.upstreams]
+    return payload, entries
 
 
 def pick_input(reference: Reference, value: Any, *, step: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from braid.runtime._proto.braid_pb2 import Payload
+from braid.runtime._proto.braid_pb2 import FlowDegraded, Payload
 from braid.runtime._wire.codec import decode
 from braid.runtime._wire.errors import UserCodeError
 from braid.spec import Reference
@@ -66,6 +66,8 @@ class FlowResult:
         self._first = first
         #: A stream, possibly empty (a generator that yielded nothing ends at once).
         self.streaming = first[0] in ("item", "end")
+        #: Steps that answered with their fallback or were missing from a quorum join.
+        self.degraded: tuple[FlowDegraded, ...] = ()
 
     @property
     def value(self) -> Output:

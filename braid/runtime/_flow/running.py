@@ -48,13 +48,21 @@ from braid.runtime._flow.planning import (
 )
 from braid.runtime._flow.results import Event, FlowResult, Output
 from braid.runtime._flow.subgraphs import DEADLINE_EXPLAINED, GraphCalls
-from braid.runtime._proto.braid_pb2 import CallRequest, Payload, Upstream
+from braid.runtime._proto.braid_pb2 import (
+    CallReply,
+    CallRequest,
+    FlowDegraded,
+    FlowQuorum,
+    Payload,
+    Upstream,
+)
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
+    StepTimedOut,
     StreamingOutput,
     UserCodeError,
     origin_of,
@@ -98,7 +106,10 @@ class FlowRunner:
         unary = (
             output is not None
             and output.call is not None
-            and self.streams.get((output.call.node, output.call.method)) is False
+            and (
+                self.streams.get((output.call.node, output.call.method)) is False
+                or _guarded(output)
+            )
         )
         return self._dispatch_plans[unary]
 
@@ -164,6 +175,10 @@ class _Run:
         #: The failure was a replica that could not be reached at all (safe to retry).
         self.unreached = False
         self.output_node = ""
+        #: Steps that answered with a fallback or were missing from a quorum (decision 0021).
+        self.degraded: dict[str, FlowDegraded] = {}
+        #: The task of each root step, to wait for the replies that report degraded steps.
+        self.roots: dict[str, asyncio.Task[None]] = {}
 
     # -- the consumer's side ----------------------------------------------------------------
 
@@ -178,8 +193,42 @@ class _Run:
             self.cancel()
             raise event[1]
         if event[0] == "value":
+            if self.plan.guarded:
+                await self._settle()
             self._finish()
-        return FlowResult(self, event)
+        result = FlowResult(self, event)
+        result.degraded = tuple(self.degraded.values())
+        return result
+
+    async def _settle(self) -> None:
+        """Wait (within the deadline) for the replies of the root steps that lead to the
+        output other than through a quorum join: they report the steps that degraded."""
+        pending = [
+            task
+            for name, task in self.roots.items()
+            if name in self.plan.exposed and not task.done() and not self._carries_contained(name)
+        ]
+        left = self.deadline - self.runner.clock()
+        if pending and left > 0:
+            await asyncio.wait(pending, timeout=left)
+
+    def _carries_contained(self, root: str) -> bool:
+        """Whether a continuation of ``root`` is a step a quorum join may go on without: its
+        reply may never come before the deadline (the join reports it as missing)."""
+        steps = list(self.dispatch.then.get(root, ()))
+        while steps:
+            name = steps.pop()
+            if name in self.plan.contained:
+                return True
+            steps.extend(self.dispatch.then.get(name, ()))
+        return False
+
+    def _note(self, reply: CallReply) -> None:
+        """Remember the degraded steps that ``reply`` and its continuations' replies name."""
+        for degraded in reply.degraded:
+            self.degraded.setdefault(degraded.step, degraded)
+        for follow in reply.then:
+            self._note(follow)
 
     async def next_event(self, *, item_taken: bool = False) -> Event:
         if item_taken:
@@ -240,6 +289,7 @@ class _Run:
             task = asyncio.create_task(self._step(step), name=f"{self.request_id}/{step.name}")
             task.add_done_callback(self._finished)
             self.tasks.append(task)
+            self.roots[name] = task
 
     async def _choose(self, name: str) -> str:
         """A step's replica; a co-located continuation goes where its parent runs."""
@@ -266,9 +316,14 @@ class _Run:
         if not isinstance(exc, RequestError):
             logger.error("graph %s: internal error in the flow", self.plan.graph, exc_info=exc)
             exc = RequestError(f"internal error in the ingress: {type(exc).__name__}: {exc}")
+        origin = origin_of(exc)
+        if origin.step in self.plan.contained or task.get_name().rpartition("/")[2] in (
+            self.plan.contained
+        ):  # a quorum join downstream decides whether the request can do without it
+            logger.debug("graph %s: %s (left to a quorum join)", self.plan.graph, origin.message)
+            return
         self.failed = True
         if not self.done:
-            origin = origin_of(exc)
             self._locate(origin, task.get_name().rpartition("/")[2])
             self.events.put_nowait(("error", self._explained(origin)))
         self.cancel()
@@ -288,7 +343,11 @@ class _Run:
 
     def _explained(self, error: RequestError) -> RequestError:
         """A deadline error says what the deadline was and how to raise it."""
-        if isinstance(error, DeadlineExceeded) and "requestTimeoutSeconds" not in error.message:
+        if (
+            isinstance(error, DeadlineExceeded)
+            and not isinstance(error, StepTimedOut)  # the step's own limit, not the request's
+            and "requestTimeoutSeconds" not in error.message
+        ):
             error.message = (
                 f"{error.message}{DEADLINE_EXPLAINED}{self.budget:.3g} s passed; raise "
                 "spec.ingress.requestTimeoutSeconds or send a longer X-Request-Timeout header "
@@ -323,6 +382,7 @@ class _Run:
                 await self._output(request, address, call)
                 return
             _, reply = await client.call(request, deadline=self.deadline, address=address)
+        self._note(reply)
         chain = self.dispatch.output_chain
         if chain and chain[0] == step.name:  # the output rode along as a continuation
             for index in self.dispatch.output_indices():
@@ -392,7 +452,14 @@ class _Run:
             child = self.plan.step(name)
             if child.call is not None:
                 then.append(self._request(child, child.call, {}, continuation=True))
+        guard, quorum = step.guard, step.quorum
+        if quorum is not None and call.missing_argument is not None:
+            quorum = FlowQuorum(
+                min=quorum.min, within=quorum.within, missing_index=len(call.upstreams)
+            )
         return CallRequest(
+            guard=guard,
+            quorum=quorum,
             request_id=self.request_id,
             graph=self.plan.graph,
             step=step.name,
@@ -474,14 +541,17 @@ class _Run:
         known = self.runner.streams.get(key)
         if known and not self.allow_stream:
             raise _streaming_error(call)
-        if known is False:
+        if known is False or _guarded(self.plan.step(request.step)):
             _, reply = await client.call(request, deadline=self.deadline, address=address)
+            self._note(reply)
             self.events.put_nowait(("value", reply.result))
             return
         stream = client.call_stream(request, deadline=self.deadline, address=address)
         try:
             first = True
             async for item in stream:
+                for degraded in item.degraded:
+                    self.degraded.setdefault(degraded.step, degraded)
                 if first:
                     self.runner.streams[key] = not item.final
                     if item.final:
@@ -510,6 +580,11 @@ class _Run:
                 self.runner.client.router.mark_down(address)
                 self.unreached = True
             raise
+
+
+def _guarded(step: StepPlan) -> bool:
+    """Whether ``step``'s failure handling runs in its sidecar: its output is sent unary."""
+    return step.guard is not None or step.quorum is not None
 
 
 def _node_of(step: StepPlan) -> str:

@@ -40,7 +40,15 @@ from braid.runtime._ingress.inference_protocol_grpc import (
     add_inference_service,
 )
 from braid.runtime._ingress.metrics import IngressMetrics
-from braid.runtime._ingress.rendering import framed_reply, grpc_input, grpc_reply, raw_request
+from braid.runtime._ingress.rendering import (
+    DEGRADED_HEADER,
+    degraded_names,
+    framed_reply,
+    grpc_input,
+    grpc_reply,
+    raw_request,
+    with_degraded,
+)
 from braid.runtime._ingress.routes import (
     MODEL_ID_HEADER,
     GraphRoute,
@@ -117,6 +125,11 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                     route, request, context, allow_stream=False, size=size, raw=raw
                 )
                 reply = framed_reply(result.value)
+                if result.degraded:  # decision 0021
+                    reply = with_degraded(reply, result.degraded)
+                    context.set_trailing_metadata(
+                        ((DEGRADED_HEADER, degraded_names(result.degraded)),)
+                    )
                 code = "OK"
                 return reply
             except RequestError as error:
@@ -138,7 +151,13 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                     async for item in result.items():
                         yield grpc_reply(item)
                 else:
-                    yield grpc_reply(result.value)
+                    reply = grpc_reply(result.value)
+                    if result.degraded:  # decision 0021
+                        reply = with_degraded(reply, result.degraded)
+                        context.set_trailing_metadata(
+                            ((DEGRADED_HEADER, degraded_names(result.degraded)),)
+                        )
+                    yield reply
                 code = "OK"
             except RequestError as error:
                 code = code_of(error).name

@@ -17,7 +17,10 @@ bytes goes out as ``application/octet-stream``; other results as JSON. A streami
 out item by item: Server-Sent Events when the client accepts ``text/event-stream``, JSON lines
 (``application/x-ndjson``) otherwise; an error midway ends the stream with an ``error`` event or
 line. Errors are ``{"error": {"kind", "message", "node", "step"}}`` with the error's HTTP status,
-and ``Retry-After`` on 503.
+and ``Retry-After`` on 503. A response whose optional steps fell back, or whose quorum joins
+went on without some inputs, names those steps in ``Braid-Degraded``; a client that sends
+``Braid-Report: degraded`` gets ``{"output": ..., "degraded": [{"step", "reason", "message"}]}``
+as the JSON body instead (decision 0021).
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from braid.runtime._ingress.http_asgi import BodyLimits, HttpRequest, Responder,
 from braid.runtime._ingress.http_protocol import error_body
 from braid.runtime._ingress.inference_protocol_http import InferenceHttp, is_inference_path
 from braid.runtime._ingress.metrics import IngressMetrics
-from braid.runtime._ingress.rendering import output_json, parse_json, raw_bytes
+from braid.runtime._ingress.rendering import (
+    DEGRADED_HEADER,
+    REPORT_HEADER,
+    degraded_json,
+    degraded_names,
+    output_json,
+    parse_json,
+    raw_bytes,
+)
 from braid.runtime._ingress.routes import (
     MODEL_ID_HEADER,
     GraphRoute,
@@ -152,10 +163,15 @@ class HttpIngress:
             return
         output = result.value
         raw = raw_bytes(output)
+        degraded = result.degraded
+        headers = {DEGRADED_HEADER: degraded_names(degraded)} if degraded else None
         if raw is not None:
-            await responder.send(200, raw, content_type="application/octet-stream")
+            await responder.send(200, raw, content_type="application/octet-stream", headers=headers)
+        elif degraded and "degraded" in request.headers.get(REPORT_HEADER, ""):
+            body = degraded_json(output_json(output), degraded)
+            await responder.send(200, body + b"\n", headers=headers)
         else:
-            await responder.send(200, output_json(output) + b"\n")
+            await responder.send(200, output_json(output) + b"\n", headers=headers)
 
     async def _stream(
         self, route: GraphRoute, result: FlowResult, request: HttpRequest, responder: Responder

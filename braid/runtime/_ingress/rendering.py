@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from braid.runtime._flow.results import Output
-from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest, Payload
+from braid.runtime._proto.braid_pb2 import FlowDegraded, GraphReply, GraphRequest, Payload
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import BadRequest, CodecError, RequestError
 
@@ -177,3 +178,29 @@ def grpc_reply(output: Output) -> GraphReply:
     except (TypeError, ValueError):  # a picked field that holds bytes or an array
         picked: Payload = encode(value)
         return GraphReply(payload=picked)
+
+
+#: The response header (HTTP) and trailing metadata key (gRPC) that name the steps that
+#: degraded: answered with their fallback or were missing from a quorum (decision 0021).
+DEGRADED_HEADER = "braid-degraded"
+#: The request header that asks for the degraded steps in the JSON body too.
+REPORT_HEADER = "braid-report"
+
+
+def degraded_names(degraded: Sequence[FlowDegraded]) -> str:
+    """The header value: the degraded steps' names, comma-separated."""
+    return ",".join(item.step for item in degraded)
+
+
+def with_degraded(reply: GraphReply | bytes, degraded: Sequence[FlowDegraded]) -> GraphReply:
+    """``reply`` with its ``degraded`` list (a framed raw reply is parsed back first)."""
+    message = GraphReply.FromString(reply) if isinstance(reply, bytes) else reply
+    message.degraded.extend(degraded)
+    return message
+
+
+def degraded_json(output: bytes, degraded: Sequence[FlowDegraded]) -> bytes:
+    """A JSON output wrapped with the degraded steps, for a client that asked for them."""
+    items = [{"step": d.step, "reason": d.reason, "message": d.message} for d in degraded]
+    report = json.dumps(items, separators=_SEPARATORS).encode()
+    return b'{"output":' + output.strip() + b',"degraded":' + report + b"}"

@@ -41,7 +41,7 @@ class Upstream(_message.Message):
     def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id")
+    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "guard", "quorum")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,8 @@ class CallRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    GUARD_FIELD_NUMBER: _ClassVar[int]
+    QUORUM_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     graph: str
     step: str
@@ -70,25 +72,77 @@ class CallRequest(_message.Message):
     address: str
     then: _containers.RepeatedCompositeFieldContainer[CallRequest]
     model_id: str
-    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    guard: FlowGuard
+    quorum: FlowQuorum
+    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., guard: _Optional[_Union[FlowGuard, _Mapping]] = ..., quorum: _Optional[_Union[FlowQuorum, _Mapping]] = ...) -> None: ...
+
+class FlowGuard(_message.Message):
+    __slots__ = ("timeout", "attempts", "backoff", "max_backoff", "retry_on", "budget", "idempotent", "optional", "fallback_value", "fallback_node", "fallback_method")
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    MAX_BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONAL_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_NODE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_METHOD_FIELD_NUMBER: _ClassVar[int]
+    timeout: float
+    attempts: int
+    backoff: float
+    max_backoff: float
+    retry_on: _containers.RepeatedScalarFieldContainer[str]
+    budget: float
+    idempotent: bool
+    optional: bool
+    fallback_value: Payload
+    fallback_node: str
+    fallback_method: str
+    def __init__(self, timeout: _Optional[float] = ..., attempts: _Optional[int] = ..., backoff: _Optional[float] = ..., max_backoff: _Optional[float] = ..., retry_on: _Optional[_Iterable[str]] = ..., budget: _Optional[float] = ..., idempotent: _Optional[bool] = ..., optional: _Optional[bool] = ..., fallback_value: _Optional[_Union[Payload, _Mapping]] = ..., fallback_node: _Optional[str] = ..., fallback_method: _Optional[str] = ...) -> None: ...
+
+class FlowQuorum(_message.Message):
+    __slots__ = ("min", "within", "missing_index")
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_FIELD_NUMBER: _ClassVar[int]
+    MISSING_INDEX_FIELD_NUMBER: _ClassVar[int]
+    min: int
+    within: float
+    missing_index: int
+    def __init__(self, min: _Optional[int] = ..., within: _Optional[float] = ..., missing_index: _Optional[int] = ...) -> None: ...
+
+class FlowDegraded(_message.Message):
+    __slots__ = ("step", "reason", "message")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    reason: str
+    message: str
+    def __init__(self, step: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CallReply(_message.Message):
-    __slots__ = ("result", "then", "models")
+    __slots__ = ("result", "then", "models", "degraded")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
     result: Payload
     then: _containers.RepeatedCompositeFieldContainer[CallReply]
     models: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
+    degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
+    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class StreamItem(_message.Message):
-    __slots__ = ("item", "final")
+    __slots__ = ("item", "final", "degraded")
     ITEM_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
     item: Payload
     final: bool
-    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
+    degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
+    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("key", "path")
@@ -117,11 +171,13 @@ class GraphRequest(_message.Message):
     def __init__(self, graph: _Optional[str] = ..., json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
 
 class GraphReply(_message.Message):
-    __slots__ = ("json", "raw", "payload")
+    __slots__ = ("json", "raw", "payload", "degraded")
     JSON_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
     json: str
     raw: bytes
     payload: Payload
-    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
+    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...

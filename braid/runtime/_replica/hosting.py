@@ -183,6 +183,7 @@ class ReplicaHost:
             shared=self.shared,
             # A worker's only caller is its sidecar; braid run's processes are all on one host.
             share_results=worker or self.settings.shared_memory_peers,
+            address=self.settings.advertise or self.settings.listen,
         )
 
     async def start(self) -> None:

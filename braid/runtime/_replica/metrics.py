@@ -82,6 +82,19 @@ class SidecarMetrics:
             ("graph", "node"),
             registry=registry,
         )
+        self.degraded = Counter(
+            "braid_degraded_steps",
+            "Steps that answered with their fallback (reason fallback) or that a quorum join "
+            "went on without (reason missing), by the node that decided it.",
+            ("graph", "node", "step", "reason"),
+            registry=registry,
+        )
+        self.retries = Counter(
+            "braid_step_retries",
+            "Attempts of a step after its first, sent to another replica where possible.",
+            ("graph", "node", "step"),
+            registry=registry,
+        )
         self.shared_memory_fallbacks = Counter(
             "braid_shared_memory_fallbacks",
             "Large buffers sent over the wire because shared memory was full or unusable.",

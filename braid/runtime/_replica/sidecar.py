@@ -39,6 +39,7 @@ from braid.runtime._proto.braid_pb2 import (
     CallRequest,
     FetchReply,
     FetchRequest,
+    FlowDegraded,
     Payload,
     StreamItem,
     Upstream,
@@ -46,6 +47,7 @@ from braid.runtime._proto.braid_pb2 import (
 from braid.runtime._replica.arguments import Arguments, EncodedResult, plain
 from braid.runtime._replica.colocation import Colocation
 from braid.runtime._replica.executors import Executor
+from braid.runtime._replica.guarding import Guard
 from braid.runtime._replica.handles import (
     CallContext,
     RemoteResponse,
@@ -54,6 +56,7 @@ from braid.runtime._replica.handles import (
     current_call,
 )
 from braid.runtime._replica.metrics import SidecarMetrics
+from braid.runtime._replica.quorums import gather_quorum, source_of
 from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
 from braid.runtime._wire.client import MODELS_KEY, NOT_STARTED_KEY, ReplicaClient, deadline_of
@@ -133,8 +136,17 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         loop: asyncio.AbstractEventLoop,
         shared: SharedMemory | None = None,
         share_results: bool = False,
+        address: str = "",
     ) -> None:
         self.graph, self.node = graph, node
+        #: Timeouts, retries and fallbacks of the steps this replica runs (decision 0021).
+        self._guard = Guard(
+            node=node,
+            address=address,
+            client=client,
+            shared=shared,
+            on_retry=lambda step: metrics.retries.labels(graph, node, step).inc(),
+        )
         #: This host's shared-memory folder: large values to and from callers that read it too.
         self.shared = shared
         #: Write results to shared memory as they are encoded: every caller and consumer of
@@ -200,6 +212,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
+            reply.degraded.extend(timings.degraded)
+            self._count_degraded(timings.degraded)
             if request.then:  # a later step that fails names itself
                 reply.then.extend(await self._continue(request, payload, value, deadline))
         finally:
@@ -223,12 +237,37 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         the result store, or a continuation on another replica.
         """
         arguments = await self._arguments(request, deadline, timings, inline)
+        if request.HasField("guard"):
+
+            def attempt(until: float | None) -> Awaitable[Any]:
+                return self._attempt(request, arguments, until, timings)
+
+            value, degraded = await self._guard.run(request, arguments, deadline, attempt)
+            if degraded is not None:
+                timings.degraded.append(degraded)
+        else:
+            value = await self._attempt(request, arguments, deadline, timings)
+        payload = None
+        if request.return_result or request.result_key or not self.colocation.holds_all(request):
+            payload = self._encode(value, request)
+        if request.result_key and payload is not None:
+            stored = None if isinstance(value, EncodedResult) else value
+            kept = payload
+            if payload.shared and self.shared is not None:
+                kept = self.shared.link(payload, expires=False)
+            self._store.put(request.result_key, kept, request.consumers, value=stored)
+        return payload, value
+
+    async def _attempt(
+        self, request: CallRequest, arguments: Arguments, deadline: float | None, timings: _Timings
+    ) -> Any:
+        """Admit the call and run the node's code in a slot, until ``deadline``."""
         executor = self._admit(request, stream=False)
         try:
             await self._admission.acquire()
             try:
                 self._gauges()
-                value = await self._run(
+                return await self._run(
                     executor.call(request.method, arguments, request.step),
                     request,
                     deadline,
@@ -236,20 +275,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 )
             finally:
                 self._admission.release()
-            payload = None
-            if (
-                request.return_result
-                or request.result_key
-                or not self.colocation.holds_all(request)
-            ):
-                payload = self._encode(value, request)
-            if request.result_key and payload is not None:
-                stored = None if isinstance(value, EncodedResult) else value
-                kept = payload
-                if payload.shared and self.shared is not None:
-                    kept = self.shared.link(payload, expires=False)
-                self._store.put(request.result_key, kept, request.consumers, value=stored)
-            return payload, value
         finally:
             self._admission.leave()
             self._gauges()
@@ -348,7 +373,12 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         if request.result_key:
                             items.append(plain(item))
                         encoded = self._encode(item, request, shared=None)
-                        yield self._outgoing(StreamItem(item=encoded, final=final), context)
+                        message = StreamItem(item=encoded, final=final)
+                        if timings.degraded:  # on the first item only (decision 0021)
+                            message.degraded.extend(timings.degraded)
+                            self._count_degraded(timings.degraded)
+                            timings.degraded.clear()
+                        yield self._outgoing(message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
                     self._admission.release()
@@ -499,14 +529,20 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 elif index not in references:
                     wanted.append(index)
             began = time.perf_counter()
-            found: list[tuple[Payload | None, Any]] = []
-            if len(wanted) == 1:
+            if request.HasField("quorum"):
+                found = await self._quorum(request, wanted, deadline, timings, values)
+            elif len(wanted) == 1:
                 only = wanted[0]
-                found = [await self._resolve_upstream(upstreams[only], deadline, request)]
+                found = [await self._resolve_upstream(upstreams[only], deadline, request, timings)]
             elif wanted:
                 found = await _first_failure(
-                    [self._resolve_upstream(upstreams[i], deadline, request) for i in wanted]
+                    [
+                        self._resolve_upstream(upstreams[i], deadline, request, timings)
+                        for i in wanted
+                    ]
                 )
+            else:
+                found = []
             for index, (payload, value) in zip(wanted, found, strict=True):
                 if payload is not None:
                     payloads[index] = payload
@@ -524,8 +560,37 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             shared=self.shared,
         )
 
+    async def _quorum(
+        self,
+        request: CallRequest,
+        wanted: list[int],
+        deadline: float | None,
+        timings: _Timings,
+        values: dict[int, Any],
+    ) -> list[tuple[Payload | None, Any]]:
+        """A quorum join's upstream values (missing ones None), in the order of ``wanted``;
+        the missing steps' names go to their argument and to the reply's degraded list."""
+        quorum, upstreams = request.quorum, request.upstreams
+        names = 0 <= quorum.missing_index < len(upstreams)
+        if names and quorum.missing_index in wanted:
+            wanted.remove(quorum.missing_index)
+        outcome = await gather_quorum(
+            {i: self._resolve_upstream(upstreams[i], deadline, request, timings) for i in wanted},
+            {i: source_of(upstreams[i]) for i in wanted},
+            quorum,
+            node=self.node,
+            step=request.step,
+        )
+        if names:
+            values[quorum.missing_index] = sorted(outcome.missing)
+        timings.degraded.extend(
+            FlowDegraded(step=name, reason="missing", message=why)
+            for name, why in sorted(outcome.missing.items())
+        )
+        return [outcome.found.get(i, (None, None)) for i in wanted]
+
     async def _resolve_upstream(
-        self, upstream: Upstream, deadline: float | None, request: CallRequest
+        self, upstream: Upstream, deadline: float | None, request: CallRequest, timings: _Timings
     ) -> tuple[Payload | None, Any]:
         """An upstream value: ``(payload, None)`` still encoded, fetched from its producer's
         store (a value in shared memory stays there until the code's arguments are decoded), or
@@ -538,6 +603,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 _, reply = await self._client.call(
                     producer, deadline=deadline, address=producer.address or None
                 )
+                timings.degraded.extend(reply.degraded)  # a soft producer's fallback
                 if not upstream.path:
                     return reply.result, None
                 value = decode(reply.result)
@@ -587,6 +653,10 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
     # -- metrics -----------------------------------------------------------------------------
 
+    def _count_degraded(self, degraded: list[FlowDegraded]) -> None:
+        for item in degraded:
+            self._metrics.degraded.labels(self.graph, self.node, item.step, item.reason).inc()
+
     def _gauges(self) -> None:
         self._ongoing.set(self._admission.running)
         self._queued.set(self._admission.queued)
@@ -619,11 +689,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
 
 class _Timings:
-    __slots__ = ("upstream", "user_code")
+    """What one call measured, and the steps that degraded in it (decision 0021)."""
+
+    __slots__ = ("degraded", "upstream", "user_code")
 
     def __init__(self) -> None:
         self.upstream = 0.0
         self.user_code = 0.0
+        self.degraded: list[FlowDegraded] = []
 
 
 async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:

@@ -13,6 +13,8 @@ Hierarchy::
         ├── Overloaded             RESOURCE_EXHAUSTED, 503: queue full; says when to retry
         ├── ReplicaUnavailable     UNAVAILABLE, 503: no ready replica, or it died mid-call
         ├── DeadlineExceeded       DEADLINE_EXCEEDED, 504: the request's deadline passed
+        │   └── StepTimedOut       a step ran past its own timeoutSeconds
+        ├── QuorumNotReached       UNAVAILABLE, 503: too few of a quorum join's inputs succeeded
         ├── Cancelled              CANCELLED, 499: the caller went away
         └── StreamingOutput        FAILED_PRECONDITION, 400: a streaming graph called for one
                                    value (gRPC Invoke, .result()); read it as a stream
@@ -199,6 +201,18 @@ class DeadlineExceeded(RequestError):
     http_status = 504
 
 
+class StepTimedOut(DeadlineExceeded):
+    """One attempt of a step ran past the step's ``timeoutSeconds`` (not the request's
+    deadline): retried on ``timeout``, replaced by an optional step's fallback."""
+
+
+class QuorumNotReached(RequestError):
+    """A quorum join could not go on: fewer than its ``min`` upstream steps can succeed."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 503
+
+
 class Cancelled(RequestError):
     grpc_code = grpc.StatusCode.CANCELLED
     http_status = 499
@@ -221,6 +235,8 @@ _KINDS: dict[str, type[RequestError]] = {
         Overloaded,
         ReplicaUnavailable,
         DeadlineExceeded,
+        StepTimedOut,
+        QuorumNotReached,
         Cancelled,
         StreamingOutput,
     )

@@ -46,6 +46,8 @@ EXAMPLES = {
     "reviews": ("fastapi-ingress", "graph.yaml", "/reviews"),
     "review": ("subgraphs", "graph.yaml", "/review"),
     "scoring": ("subgraphs", "graph-scoring.yaml", "/scoring"),
+    "shop": ("soft-steps", "graph.yaml", "/shop"),
+    "sentiment-quorum": ("quorum", "graph.yaml", "/quorum"),
 }
 
 
@@ -136,6 +138,38 @@ def test_ensemble_fans_out_and_joins(running: Running) -> None:
     # length 11/100, vowels 3/10, capitals 2/10, weights [1, 1, 2]
     assert result["scores"] == [0.11, 0.3, 0.2]
     assert result["score"] == round((0.11 + 0.3 + 2 * 0.2) / 4, 4)
+
+
+def test_soft_steps_fall_back_and_say_so(running: Running) -> None:
+    route = EXAMPLES["shop"][2]
+    lamp = {"name": "Lamp", "text": "A bright lamp. Warm light"}
+    plain = post_json(running.http, route, lamp)
+    assert plain.json()["tags"] == ["bright", "lamp.", "light"]
+    assert "braid-degraded" not in plain.headers
+    slow = post_json(running.http, route, {**lamp, "tagger": "slow"})
+    assert (slow.json()["tags"], slow.headers["braid-degraded"]) == ([], "tags")
+    chair = {"name": "Chair", "text": "A sturdy chair. Oak", "summarizer": "broken"}
+    report = post_json(running.http, route, chair, **{"Braid-Report": "degraded"}).json()
+    assert report["output"]["summary"] == "Chair: A sturdy chair"  # the fallback call's
+    [degraded] = report["degraded"]
+    assert (degraded["step"], degraded["reason"]) == ("summary", "fallback")
+    assert "after 3 attempts" in degraded["message"]
+    flaky = post_json(
+        running.http, route, {"name": "Desk", "text": "A wide desk", "summarizer": "flaky"}
+    )
+    assert flaky.json()["summary"] == "Desk: A wide desk"  # a retry answered
+    assert "braid-degraded" not in flaky.headers
+
+
+def test_quorum_answers_from_two_of_three_models(running: Running) -> None:
+    route = EXAMPLES["sentiment-quorum"][2]
+    full = post_json(running.http, route, {"text": "a good day"})
+    assert full.json() == {"label": "positive", "models": 3, "missing": []}
+    slow = post_json(running.http, route, {"text": "a good day, though a long one that ponders"})
+    assert slow.json() == {"label": "positive", "models": 2, "missing": ["by-transformer"]}
+    assert slow.headers["braid-degraded"] == "by-transformer"
+    failed = post_json(running.http, route, {"text": "awful", "fail": "lexicon"})
+    assert failed.json() == {"label": "negative", "models": 2, "missing": ["by-lexicon"]}
 
 
 def test_content_understanding_over_http_and_grpc(running: Running) -> None:

@@ -79,3 +79,14 @@ def test_the_batching_workloads_are_the_numpy_example_with_other_batch_sizes() -
         )
         assert [as_32] == example.spec.nodes
         assert graph.spec.flow == example.spec.flow
+
+
+def test_the_partial_failure_workloads_are_the_plain_shapes_with_guards() -> None:
+    soft, quorum = select(["soft-chain-3", "quorum-fanout-3"])
+    soft_graph = load_graph(GRAPHS / f"{soft.graph}.yaml")
+    plain = load_graph(GRAPHS / "chain-3.yaml")
+    assert [s.call for s in soft_graph.spec.flow.steps] == [s.call for s in plain.spec.flow.steps]
+    assert all(step.optional for step in soft_graph.spec.flow.steps)
+    quorum_graph = load_graph(GRAPHS / f"{quorum.graph}.yaml")
+    join = quorum_graph.spec.flow.steps[-1]
+    assert join.quorum is not None and join.quorum.min == 2

@@ -250,3 +250,49 @@ def test_live_figures_slots_are_only_on_vertices_that_run_a_node() -> None:
     assert slots == {"v-input": (None, 0), "v-s0": ("a", 2), "v-output": (None, 0)}
     plain = ElementTree.fromstring(to_svg(picture))
     assert not [t for t in plain.iter(f"{space}text") if t.get("class") == "figures"]
+
+
+def test_soft_steps_are_dashed_and_steps_show_their_guards_and_quorums() -> None:
+    picture = _draw(
+        _manifest(
+            [
+                {"name": "m", "class": "m:M", "methods": [{"name": "b", "idempotent": True}]},
+                {"name": "spare", "class": "m:S"},
+            ],
+            [
+                {
+                    "name": "a",
+                    "call": "m.a",
+                    "args": ["$req"],
+                    "optional": True,
+                    "timeoutSeconds": 0.5,
+                    "fallback": {"value": []},
+                },
+                {
+                    "name": "b",
+                    "call": "m.b",
+                    "args": ["$req"],
+                    "optional": True,
+                    "fallback": {"call": "spare.run"},
+                    "retries": {"attempts": 3, "retryOn": ["error"]},
+                },
+                {"name": "c", "call": "m.c", "args": ["$req"]},
+                {
+                    "name": "j",
+                    "call": "m.join",
+                    "args": [["$a", "$b", "$c"]],
+                    "quorum": {"min": 2, "withinSeconds": 0.2},
+                },
+            ],
+            "$j",
+        )
+    )
+    assert picture.valid, picture.problems
+    soft = picture.vertex("s0")
+    assert soft.soft and soft.lines == ["a", "m.a", "optional, fallback []; timeout 0.5 s"]
+    assert picture.vertex("s1").lines[2] == "optional, fallback spare.run; retries 2"
+    assert not picture.vertex("s2").soft and picture.vertex("s2").lines == ["c", "m.c"]
+    assert picture.vertex("s3").lines[2] == "quorum 2 of 3 within 0.2 s"
+    assert "class s0,s1 soft" in to_mermaid(picture)
+    assert 'style="rounded,dashed"' in to_dot(picture)
+    assert 'class="vertex step soft"' in to_svg(picture)
