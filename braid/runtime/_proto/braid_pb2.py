@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n braid/runtime/_proto/braid.proto\x12\x08\x62raid.v1\"R\n\x07Payload\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62uffers\x18\x02 \x03(\x0c\x12&\n\x06shared\x18\x03 \x03(\x0b\x32\x16.braid.v1.SharedBuffer\"<\n\x0cSharedBuffer\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\"}\n\x08Upstream\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12 \n\x05value\x18\x04 \x01(\x0b\x32\x11.braid.v1.Payload\x12#\n\x04\x63\x61ll\x18\x05 \x01(\x0b\x32\x15.braid.v1.CallRequest\"\xba\x02\n\x0b\x43\x61llRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05graph\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x1f\n\x04\x61rgs\x18\x06 \x01(\x0b\x32\x11.braid.v1.Payload\x12%\n\tupstreams\x18\x07 \x03(\x0b\x32\x12.braid.v1.Upstream\x12\x12\n\nresult_key\x18\x08 \x01(\t\x12\x11\n\tconsumers\x18\t \x01(\r\x12\x15\n\rreturn_result\x18\n \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x0b \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0c \x01(\t\x12#\n\x04then\x18\r \x03(\x0b\x32\x15.braid.v1.CallRequest\x12\x10\n\x08model_id\x18\x0e \x01(\t\"a\n\tCallReply\x12!\n\x06result\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12!\n\x04then\x18\x02 \x03(\x0b\x32\x13.braid.v1.CallReply\x12\x0e\n\x06models\x18\x03 \x03(\t\"<\n\nStreamItem\x12\x1f\n\x04item\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\")\n\x0c\x46\x65tchRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x03(\t\".\n\nFetchReply\x12 \n\x05value\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\"k\n\x0cGraphRequest\x12\r\n\x05graph\x18\x01 \x01(\t\x12\x0e\n\x04json\x18\x02 \x01(\tH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12$\n\x07payload\x18\x04 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x42\x07\n\x05input\"[\n\nGraphReply\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12$\n\x07payload\x18\x03 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x42\x08\n\x06output2\xb1\x01\n\x07Replica\x12\x32\n\x04\x43\x61ll\x12\x15.braid.v1.CallRequest\x1a\x13.braid.v1.CallReply\x12;\n\nCallStream\x12\x15.braid.v1.CallRequest\x1a\x14.braid.v1.StreamItem0\x01\x12\x35\n\x05\x46\x65tch\x12\x16.braid.v1.FetchRequest\x1a\x14.braid.v1.FetchReply2\x7f\n\x05Graph\x12\x36\n\x06Invoke\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply\x12>\n\x0cInvokeStream\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n braid/runtime/_proto/braid.proto\x12\x08\x62raid.v1\"R\n\x07Payload\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62uffers\x18\x02 \x03(\x0c\x12&\n\x06shared\x18\x03 \x03(\x0b\x32\x16.braid.v1.SharedBuffer\"<\n\x0cSharedBuffer\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\"}\n\x08Upstream\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12 \n\x05value\x18\x04 \x01(\x0b\x32\x11.braid.v1.Payload\x12#\n\x04\x63\x61ll\x18\x05 \x01(\x0b\x32\x15.braid.v1.CallRequest\"\xe3\x02\n\x0b\x43\x61llRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05graph\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x1f\n\x04\x61rgs\x18\x06 \x01(\x0b\x32\x11.braid.v1.Payload\x12%\n\tupstreams\x18\x07 \x03(\x0b\x32\x12.braid.v1.Upstream\x12\x12\n\nresult_key\x18\x08 \x01(\t\x12\x11\n\tconsumers\x18\t \x01(\r\x12\x15\n\rreturn_result\x18\n \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x0b \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0c \x01(\t\x12#\n\x04then\x18\r \x03(\x0b\x32\x15.braid.v1.CallRequest\x12\x10\n\x08model_id\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x10 \x01(\t\x12\x12\n\ntracestate\x18\x11 \x01(\t\"a\n\tCallReply\x12!\n\x06result\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12!\n\x04then\x18\x02 \x03(\x0b\x32\x13.braid.v1.CallReply\x12\x0e\n\x06models\x18\x03 \x03(\t\"<\n\nStreamItem\x12\x1f\n\x04item\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\")\n\x0c\x46\x65tchRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x03(\t\".\n\nFetchReply\x12 \n\x05value\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\"k\n\x0cGraphRequest\x12\r\n\x05graph\x18\x01 \x01(\t\x12\x0e\n\x04json\x18\x02 \x01(\tH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12$\n\x07payload\x18\x04 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x42\x07\n\x05input\"[\n\nGraphReply\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12$\n\x07payload\x18\x03 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x42\x08\n\x06output2\xb1\x01\n\x07Replica\x12\x32\n\x04\x43\x61ll\x12\x15.braid.v1.CallRequest\x1a\x13.braid.v1.CallReply\x12;\n\nCallStream\x12\x15.braid.v1.CallRequest\x1a\x14.braid.v1.StreamItem0\x01\x12\x35\n\x05\x46\x65tch\x12\x16.braid.v1.FetchRequest\x1a\x14.braid.v1.FetchReply2\x7f\n\x05Graph\x12\x36\n\x06Invoke\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply\x12>\n\x0cInvokeStream\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,21 +38,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPSTREAM']._serialized_start=192
   _globals['_UPSTREAM']._serialized_end=317
   _globals['_CALLREQUEST']._serialized_start=320
-  _globals['_CALLREQUEST']._serialized_end=634
-  _globals['_CALLREPLY']._serialized_start=636
-  _globals['_CALLREPLY']._serialized_end=733
-  _globals['_STREAMITEM']._serialized_start=735
-  _globals['_STREAMITEM']._serialized_end=795
-  _globals['_FETCHREQUEST']._serialized_start=797
-  _globals['_FETCHREQUEST']._serialized_end=838
-  _globals['_FETCHREPLY']._serialized_start=840
-  _globals['_FETCHREPLY']._serialized_end=886
-  _globals['_GRAPHREQUEST']._serialized_start=888
-  _globals['_GRAPHREQUEST']._serialized_end=995
-  _globals['_GRAPHREPLY']._serialized_start=997
-  _globals['_GRAPHREPLY']._serialized_end=1088
-  _globals['_REPLICA']._serialized_start=1091
-  _globals['_REPLICA']._serialized_end=1268
-  _globals['_GRAPH']._serialized_start=1270
-  _globals['_GRAPH']._serialized_end=1397
+  _globals['_CALLREQUEST']._serialized_end=675
+  _globals['_CALLREPLY']._serialized_start=677
+  _globals['_CALLREPLY']._serialized_end=774
+  _globals['_STREAMITEM']._serialized_start=776
+  _globals['_STREAMITEM']._serialized_end=836
+  _globals['_FETCHREQUEST']._serialized_start=838
+  _globals['_FETCHREQUEST']._serialized_end=879
+  _globals['_FETCHREPLY']._serialized_start=881
+  _globals['_FETCHREPLY']._serialized_end=927
+  _globals['_GRAPHREQUEST']._serialized_start=929
+  _globals['_GRAPHREQUEST']._serialized_end=1036
+  _globals['_GRAPHREPLY']._serialized_start=1038
+  _globals['_GRAPHREPLY']._serialized_end=1129
+  _globals['_REPLICA']._serialized_start=1132
+  _globals['_REPLICA']._serialized_end=1309
+  _globals['_GRAPH']._serialized_start=1311
+  _globals['_GRAPH']._serialized_end=1438
 # @@protoc_insertion_point(module_scope)

@@ -41,7 +41,7 @@ class Upstream(_message.Message):
     def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id")
+    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "traceparent", "tracestate")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,8 @@ class CallRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     graph: str
     step: str
@@ -70,7 +72,9 @@ class CallRequest(_message.Message):
     address: str
     then: _containers.RepeatedCompositeFieldContainer[CallRequest]
     model_id: str
-    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    traceparent: str
+    tracestate: str
+    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
 
 class CallReply(_message.Message):
     __slots__ = ("result", "then", "models")

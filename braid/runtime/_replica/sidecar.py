@@ -56,6 +56,7 @@ from braid.runtime._replica.handles import (
 from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import MODELS_KEY, NOT_STARTED_KEY, ReplicaClient, deadline_of
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
@@ -184,7 +185,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self, request: CallRequest, deadline: float | None, inline: Any = _NO_VALUE
     ) -> CallReply:
         """Run one call and its continuations; ``inline``: the producer's value, passed in
-        process by a co-located member (docs/decisions/0009-co-location.md)."""
+        process by a co-located member (docs/decisions/0009-co-location.md). Within the call's
+        span, when tracing is on: its continuations and handle calls are its children."""
+        with tracing.call_span(request, self.node):
+            return await self._run_call(request, deadline, inline)
+
+    async def _run_call(
+        self, request: CallRequest, deadline: float | None, inline: Any
+    ) -> CallReply:
         started = time.perf_counter()
         timings = _Timings()
         try:
@@ -322,6 +330,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         timings = _Timings()
         items: list[Any] = []
         single = False
+        span = tracing.stream_span(request, self.node)
         try:
             deadline = _deadline(context)
             arguments = await self._arguments(request, deadline, timings, _NO_VALUE)
@@ -366,21 +375,25 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         except WorkerUnreachable as error:
             await self._refuse(request, context, error.message)
         except RequestError as error:
+            tracing.end_stream_span(span, error)
             self._fail(request, error)
             self._observe(request, started, timings, code_of(error))
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
+        finally:  # also when cancelled, or closed early by gRPC (ending twice is harmless)
+            tracing.end_stream_span(span)
         self._observe(request, started, timings, grpc.StatusCode.OK)
 
     async def Fetch(self, request: FetchRequest, context: grpc.aio.ServicerContext) -> FetchReply:
         try:
-            if self.worker_fetch is not None and request.key.startswith(WORKER_KEY_PREFIX):
-                payload = await self.worker_fetch(request, context.time_remaining())
-            else:
-                payload = await self._store.fetch(
-                    request.key, list(request.path), context.time_remaining()
-                )
+            with tracing.attached(context.invocation_metadata()):
+                if self.worker_fetch is not None and request.key.startswith(WORKER_KEY_PREFIX):
+                    payload = await self.worker_fetch(request, context.time_remaining())
+                else:
+                    payload = await self._store.fetch(
+                        request.key, list(request.path), context.time_remaining()
+                    )
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
