@@ -122,7 +122,14 @@ def configure(settings: TracingSettings, *, service: str, attributes: Mapping[st
         return
     from braid.runtime._wire.trace_exporting import start_provider  # noqa: PLC0415
 
-    _STATE.spans = start_provider(settings, service=service, attributes=attributes)
+    install(start_provider(settings, service=service, attributes=attributes))
+
+
+def install(spans: Spans | None) -> Spans | None:
+    """Make ``spans`` this process's (None: tracing off); returns the previous ones. The seam
+    :func:`configure` uses, and tests with the SDK's in-memory exporter."""
+    previous, _STATE.spans = _STATE.spans, spans
+    return previous
 
 
 def shutdown() -> None:
