@@ -16,7 +16,8 @@ Where the trace context travels:
   gRPC metadata on fetches;
 - in a process: OpenTelemetry's context (a context variable), so that user code's own spans
   and handle calls nest under the step that runs it;
-- out of ``braid.connect``: gRPC metadata, when the calling program uses OpenTelemetry itself.
+- out of ``braid.connect``: gRPC metadata, when the calling program uses OpenTelemetry itself;
+- to an HTTP model server node: the ``traceparent`` and ``tracestate`` headers of each POST.
 
 The one piece of module state is :data:`_STATE`, set once by :func:`configure` (OpenTelemetry
 keeps its tracer provider globally in the same way); every other function only reads it.
@@ -241,6 +242,15 @@ def metadata(base: tuple[tuple[str, str], ...] | None) -> tuple[tuple[str, str],
     if spans is None:
         return base
     return spans.inject_metadata(base)
+
+
+def header_lines() -> str:
+    """The current trace context as HTTP/1.1 header lines (``traceparent: ...\r\n``), for a
+    call of an HTTP model server; "" when tracing is off."""
+    spans = _STATE.spans
+    if spans is None:
+        return ""
+    return "".join(f"{name}: {value}\r\n" for name, value in spans.inject_metadata(None) or ())
 
 
 def attached(

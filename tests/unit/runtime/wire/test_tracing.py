@@ -26,7 +26,8 @@ from braid.runtime._wire.spans import Spans
 from braid.runtime._wire.trace_exporting import JsonLinesExporter, _add_trace_ids, _exporter
 from braid.runtime._wire.tracing import TracingError, TracingSettings
 
-PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+PARENT = f"00-{TRACE}-b7ad6b7169203331-01"
 
 
 @pytest.fixture
@@ -217,3 +218,21 @@ def test_log_lines_carry_the_trace_id_of_the_current_span() -> None:
         f"WARNING inside a span trace_id={trace_id}",
     ]
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_an_http_model_server_gets_the_trace_in_its_headers(
+    exported: InMemorySpanExporter,
+) -> None:
+    assert tracing.header_lines() == ""  # no span current
+    with tracing.call_span(CallRequest(step="classify", traceparent=PARENT), "http-node"):
+        lines = tracing.header_lines()
+    (span,) = exported.get_finished_spans()
+    assert lines == f"traceparent: 00-{TRACE}-{span.context.span_id:016x}-01\r\n"
+
+
+def test_off_an_http_model_server_gets_no_header() -> None:
+    previous = tracing.install(None)
+    try:
+        assert tracing.header_lines() == ""
+    finally:
+        tracing.install(previous)
