@@ -36,6 +36,7 @@ from braid.runtime._wire.spans import Spans
 from braid.spec import hosts, load_graph
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
+GRAPHS = Path(__file__).parent / "graphs"
 
 
 @pytest.fixture
@@ -182,3 +183,16 @@ async def test_a_failing_step_fails_its_span_and_the_requests(
     assert dict(step.attributes or {})["braid.error.kind"] == "UserCodeError"
     assert "KeyError" in (step.status.description or "")
     assert spans["request languages"].status.status_code is StatusCode.ERROR
+
+
+async def test_sync_code_runs_in_its_steps_span_and_its_handle_calls_are_children(
+    tmp_path: Path, exported: InMemorySpanExporter
+) -> None:
+    async with served(GRAPHS / "traced.yaml", tmp_path) as runner:
+        value = await traced(runner, "traced", 3)
+    assert (value["doubled"], value["items"]) == (6, [0, 1, 2])
+    spans = request_spans(exported)
+    assert value["trace_id"] == f"{spans[0].context.trace_id:032x}"
+    double = ["handle back.double", [["call back.double", []]]]
+    count = ["handle back.count", [["call back.count", []]]]
+    assert tree(spans) == ["request traced", [["step relay", [count, double]]]]
