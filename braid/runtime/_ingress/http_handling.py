@@ -170,6 +170,7 @@ class HttpIngress:
                 data = output_json(item)
                 await responder.write_chunk(sse_event(data) if sse else data + b"\n")
         except RequestError as error:
+            tracing.fail_current(error)
             origin = origin_of(error)
             self.metrics.error(route.name, "http", origin.kind)
             logger.info("graph %s: stream failed midway: %s", route.name, origin.message)
