@@ -182,3 +182,25 @@ def test_braid_connect_sends_the_calling_programs_trace(
     spans = spans_of(traces, trace_id, expected(3, layout, 2))
     (root,) = [s for s in spans if s["name"] == "request chain"]
     assert root["parent_id"] == f"0x{context.span_id:016x}"
+
+
+def test_an_open_inference_protocol_request_is_one_trace(
+    traced: tuple[Running, Path], layout: str
+) -> None:
+    running, traces = traced
+    trace_id = "5" * 32
+    body = json.dumps({"inputs": [{"name": "x", "datatype": "INT64", "shape": [1], "data": [5]}]})
+    reply = curl(
+        "-d",
+        body,
+        "-H",
+        f"traceparent: 00-{trace_id}-{PARENT_ID}-01",
+        f"http://{running.http}/v2/models/chain/infer",
+    )
+    assert json.loads(reply.stdout)["outputs"][0]["data"] == [12], reply.stdout
+    spans = spans_of(traces, trace_id, expected(3, layout, 2))
+    assert tree(spans)[0] == "request chain"
+    assert {"step sum", "step product"} <= {span["name"] for span in spans}
+    (root,) = [span for span in spans if span["name"] == "request chain"]
+    assert root["attributes"]["braid.protocol"] == "http-v2"
+    assert root["parent_id"] == f"0x{PARENT_ID}"
