@@ -3,7 +3,8 @@
 #   docker build -t ghcr.io/braid-dev/braid:0.1.0 .
 #
 # The build stage installs braid into a virtualenv from wheels only (grpcio, protobuf and numpy
-# ship manylinux wheels), so neither stage needs a compiler. The final stage copies the
+# ship manylinux wheels), so neither stage needs a compiler. The otel extra is the OTLP exporter
+# that the chart's tracing.env uses (decision 0020). The final stage copies the
 # virtualenv and the examples onto the same slim Python base (the venv's interpreter path must
 # exist there), runs as a fixed non-root user and works with a read-only root filesystem.
 
@@ -14,7 +15,7 @@ WORKDIR /src
 RUN python -m venv /opt/braid
 COPY pyproject.toml README.md ./
 COPY braid ./braid
-RUN /opt/braid/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=braid ".[operator,numpy,examples]" \
+RUN /opt/braid/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=braid ".[operator,numpy,examples,otel]" \
     && /opt/braid/bin/pip uninstall --yes pip \
     && find /opt/braid -name '__pycache__' -type d -prune -exec rm -rf {} +
 COPY examples /opt/braid/examples

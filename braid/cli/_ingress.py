@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from braid.cli import _shared_memory
+from braid.cli import _shared_memory, _tracing
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         graph_addresses=graph_addresses,
     )
     try:
+        _tracing.start("ingress")
         asyncio.run(serve_ingress(settings))
     except OSError as exc:
         return fail(f"cannot serve: {exc}")

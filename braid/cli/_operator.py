@@ -109,16 +109,16 @@ def run(args: argparse.Namespace) -> int:
         if args.log_format == "json":
             handler.setFormatter(JsonFormatter())
     priority = args.priority if args.priority is not None else secrets.randbelow(_PRIORITY_RANGE)
-    settings = settings_from_args(
-        args,
-        namespaces=tuple(args.namespaces),
-        peering_name=args.peering,
-        priority=priority,
-        metrics_port=args.metrics_port,
-        health_port=args.health_port,
-        autoscale_seconds=args.autoscale_seconds,
-    )
     try:
+        settings = settings_from_args(
+            args,
+            namespaces=tuple(args.namespaces),
+            peering_name=args.peering,
+            priority=priority,
+            metrics_port=args.metrics_port,
+            health_port=args.health_port,
+            autoscale_seconds=args.autoscale_seconds,
+        )
         asyncio.run(run_operator(settings))
     except ImportError as exc:
         return fail(f"the operator needs kopf: pip install 'braid[operator]' ({exc})")

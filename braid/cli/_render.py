@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from braid.cli._output import fail
 from braid.operator import DEFAULT_RUNTIME_IMAGE, OperatorError, OperatorSettings, render
@@ -67,15 +68,35 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def tracing_env() -> dict[str, str]:
+    """``BRAID_TRACING_ENV``: a JSON object of OTEL_* variables for the rendered containers."""
+    text = os.environ.get("BRAID_TRACING_ENV", "").strip()
+    if not text:
+        return {}
+    try:
+        env = json.loads(text)
+    except ValueError as exc:
+        raise OperatorError(f"BRAID_TRACING_ENV is not JSON: {exc}") from None
+    if not isinstance(env, dict):
+        raise OperatorError('BRAID_TRACING_ENV must be a JSON object: {"OTEL_...": "value"}')
+    return {str(name): str(value) for name, value in env.items()}
+
+
 def settings_from_args(args: argparse.Namespace, **more: Any) -> OperatorSettings:
-    return OperatorSettings(
-        runtime_image=args.runtime_image,
-        gpu_resource_name=args.gpu_resource_name,
-        pod_disruption_budgets=args.pod_disruption_budgets,
-        network_policies=args.network_policies,
-        graph_page=args.graph_page,
-        **more,
-    )
+    """The settings from the flags and env; an OperatorError says what is wrong in them."""
+    more.setdefault("tracing_env", tracing_env())
+    try:
+        return OperatorSettings(
+            runtime_image=args.runtime_image,
+            gpu_resource_name=args.gpu_resource_name,
+            pod_disruption_budgets=args.pod_disruption_budgets,
+            network_policies=args.network_policies,
+            graph_page=args.graph_page,
+            **more,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        raise OperatorError(f"invalid operator settings: {problems}") from None
 
 
 def register(subparsers: Any) -> None:

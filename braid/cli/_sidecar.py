@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from braid.cli import _shared_memory
+from braid.cli import _shared_memory, _tracing
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
@@ -176,6 +176,8 @@ def _serve(settings: ReplicaSettings, termination_log: Path | None) -> int:
     """Serve one replica; a start-up failure is one line (plus the user's own frames), also
     written to ``termination_log`` when given."""
     try:
+        role = "worker" if settings.is_worker else "sidecar"
+        _tracing.start(role, node=settings.node, replica=settings.advertise or settings.listen)
         asyncio.run(serve_replica(settings))
     except LoadError as exc:
         _record(termination_log, exc.message)

@@ -107,8 +107,9 @@ def pod_security(settings: OperatorSettings) -> dict[str, Any]:
     }
 
 
-def braid_env(graph: DeploymentGraph) -> list[dict[str, Any]]:
-    """The downward-API environment of every braid container, and the graph's name."""
+def braid_env(graph: DeploymentGraph, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """The downward-API environment of every braid container, the graph's name, and the
+    OTEL_* variables of tracing (docs/decisions/0020-tracing.md)."""
 
     def field(name: str, path: str) -> dict[str, Any]:
         return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
@@ -119,6 +120,7 @@ def braid_env(graph: DeploymentGraph) -> list[dict[str, Any]]:
         field("BRAID_POD_IP", "status.podIP"),
         field("BRAID_NODE_NAME", "spec.nodeName"),
         {"name": "BRAID_GRAPH", "value": graph.metadata.name},
+        *({"name": name, "value": value} for name, value in sorted(settings.tracing_env.items())),
     ]
 
 
@@ -163,7 +165,7 @@ def _model_container(
         container["command"] = list(code.command)
     if code.args is not None:
         container["args"] = list(code.args)
-    container["env"] = [*braid_env(graph), *user_env(node)]
+    container["env"] = [*braid_env(graph, settings), *user_env(node)]
     if node.env_from:
         container["envFrom"] = user_env_from(node)
     if node.server is not None:
@@ -250,7 +252,7 @@ def _sidecar_container(
             {"name": "grpc", "containerPort": SIDECAR_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "env": braid_env(graph),
+        "env": braid_env(graph, settings),
         "startupProbe": startup_probe(node, _replica_ready()),
         "readinessProbe": {
             "grpc": {"port": SIDECAR_PORT, "service": READINESS_SERVICE},
@@ -350,7 +352,7 @@ def ingress_pod_spec(graph: DeploymentGraph, settings: OperatorSettings) -> dict
             {"name": "grpc", "containerPort": INGRESS_GRPC_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "env": braid_env(graph),
+        "env": braid_env(graph, settings),
         "readinessProbe": {
             "httpGet": {"path": "/-/ready", "port": INGRESS_HTTP_PORT},
             "periodSeconds": 5,

@@ -7,7 +7,7 @@ build an :class:`OperatorSettings` and hand it to the renderer and the handlers,
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from braid._version import __version__
 
@@ -48,6 +48,11 @@ class OperatorSettings(BaseModel):
     graph_page: bool = Field(
         default=True,
         description="Serve the live graph page at /-/graph on every ingress (chart: graphPage).",
+    )
+    tracing_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="OTEL_* variables (OpenTelemetry tracing, docs/decisions/0020-tracing.md) "
+        "set on every sidecar, worker and ingress container (chart: tracing.env).",
     )
     sidecar_cpu_request: str = Field(default="100m", description="CPU request of each sidecar.")
     sidecar_memory_request: str = Field(
@@ -95,3 +100,14 @@ class OperatorSettings(BaseModel):
         ge=10,
         description="How long a silent peer counts as alive: the standby takes over after it.",
     )
+
+    @field_validator("tracing_env")
+    @classmethod
+    def _only_otel_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(name for name in env if not name.startswith("OTEL_"))
+        if wrong:
+            raise ValueError(
+                f"tracing.env sets {', '.join(wrong)}: only OpenTelemetry's OTEL_* variables "
+                "go there (the nodes' own variables go in spec.nodes[].env)"
+            )
+        return env

@@ -20,6 +20,7 @@ import grpc
 
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
+from braid.runtime._wire import tracing
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import Cancelled, RequestError, from_rpc_error
 
@@ -153,10 +154,15 @@ class GraphCaller:
     def remote(self, value: Any = None) -> Any:
         """Send ``value`` as the graph input: a :class:`GraphResponse` (or :class:`GraphStream`)."""
         request = GraphRequest(graph=self.graph, payload=encode(value))
+        metadata = tracing.client_metadata()  # the caller's trace, if it traces
         try:
             if self._stream:
-                return GraphStream(self._stub.InvokeStream(request, timeout=self._timeout))
-            return GraphResponse(self._stub.Invoke.future(request, timeout=self._timeout))
+                return GraphStream(
+                    self._stub.InvokeStream(request, timeout=self._timeout, metadata=metadata)
+                )
+            return GraphResponse(
+                self._stub.Invoke.future(request, timeout=self._timeout, metadata=metadata)
+            )
         except ValueError:  # gRPC's "Cannot invoke RPC: Channel closed!"
             what = f'graph "{self.graph}"' if self.graph else "the graph"
             raise ValueError(

@@ -31,6 +31,7 @@ import grpc
 from braid.runtime._flow.results import FlowResult
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._proto.braid_pb2_grpc import GraphStub
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import CHANNEL_OPTIONS, DEADLINE_MARGIN
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
@@ -65,8 +66,10 @@ class LocalGraph(Protocol):
     ) -> FlowResult: ...
 
 
-def _no_metadata() -> Sequence[tuple[str, str]]:
-    return ()
+def _trace_metadata() -> Sequence[tuple[str, str]]:
+    """The current W3C trace context (decision 0020), so the sub-graph's spans join the
+    caller's trace; nothing when tracing is off."""
+    return tracing.metadata(()) or ()
 
 
 class GraphCalls:
@@ -76,7 +79,7 @@ class GraphCalls:
         self,
         addresses: Mapping[str, str] | None = None,
         *,
-        outgoing_metadata: Callable[[], Sequence[tuple[str, str]]] = _no_metadata,
+        outgoing_metadata: Callable[[], Sequence[tuple[str, str]]] = _trace_metadata,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         #: Graph name -> the gRPC address of its ingress.

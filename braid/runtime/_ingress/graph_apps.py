@@ -47,6 +47,7 @@ from braid.runtime._ingress.http_protocol import error_body
 from braid.runtime._ingress.inference_protocol_http import is_inference_path
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
+from braid.runtime._wire import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,15 @@ async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _request_span(graph: str, scope: Scope) -> contextlib.AbstractContextManager[None]:
+    """The ingress's span of a request to a graph's app (decision 0020), continuing the
+    caller's trace from its headers; the flow and handle calls the app makes are under it."""
+    if not tracing.enabled():
+        return contextlib.nullcontext()
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
+    return tracing.request_span(graph, "http", headers)
+
+
 class AppDispatcher:
     """The ASGI app in front of braid's own: a path of a graph with an app goes to that app."""
 
@@ -345,6 +355,7 @@ class AppDispatcher:
                 route = self.routes.match(path)
                 app = self.apps.get(route.name) if route is not None else None
                 if app is not None:
-                    await app(scope, receive, send)
+                    with _request_span(app.graph.route.name, scope):
+                        await app(scope, receive, send)
                     return
         await self.fallback(scope, receive, send)

@@ -57,6 +57,7 @@ from braid.runtime._ingress.routes import (
 )
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
 from braid.runtime._wire.errors import (
     BadRequest,
@@ -119,7 +120,8 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         ``raw``: the raw input, read from the serialized request without a copy."""
         route = await self._route(request, context)
         started, code = self.clock(), "CANCELLED"
-        with self.metrics.tracking(route.name, "grpc"):
+        trace = tracing.request_span(route.name, "grpc", context.invocation_metadata())
+        with self.metrics.tracking(route.name, "grpc"), trace:
             try:
                 result = await self._start(
                     route, request, context, allow_stream=False, size=size, raw=raw
@@ -133,6 +135,7 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                 code = "OK"
                 return reply
             except RequestError as error:
+                tracing.fail_current(error)
                 code = code_of(error).name
                 await self._abort(route, error, context)
                 raise  # pragma: no cover - abort raises
@@ -250,9 +253,14 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         deadline = route.deadline(requested)
         metadata = dict(context.invocation_metadata() or ())
         model_id = parse_model_id(metadata.get(MODEL_ID_HEADER))
-        return await route.runner.start(
-            value, deadline=deadline, allow_stream=allow_stream, model_id=model_id
-        )
+        if not allow_stream:  # Invoke: within _invoke's span
+            return await route.runner.start(
+                value, deadline=deadline, allow_stream=False, model_id=model_id
+            )
+        # InvokeStream: its span ends with the first item (a generator cannot hold a span
+        # current across its items); the output step's span covers the rest of the stream.
+        with tracing.request_span(route.name, "grpc", metadata):
+            return await route.runner.start(value, deadline=deadline, model_id=model_id)
 
     async def _abort(
         self, route: GraphRoute, error: RequestError, context: grpc.aio.ServicerContext

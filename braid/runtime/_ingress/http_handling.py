@@ -54,6 +54,7 @@ from braid.runtime._ingress.routes import (
     parse_model_id,
     parse_timeout,
 )
+from braid.runtime._wire import tracing
 from braid.runtime._wire.errors import (
     BadRequest,
     Overloaded,
@@ -139,11 +140,13 @@ class HttpIngress:
             return
         started = self.clock()
         status = "499"
-        with self.metrics.tracking(route.name, "http"):
+        trace = tracing.request_span(route.name, "http", request.headers)
+        with self.metrics.tracking(route.name, "http"), trace:
             try:
                 await self._run(route, request, responder)
                 status = str(responder.status)
             except RequestError as error:
+                tracing.fail_current(error)
                 status = str(http_status_of(error))
                 self.metrics.error(route.name, "http", origin_of(error).kind)
                 await self._send_error(route, error, responder)
@@ -183,6 +186,7 @@ class HttpIngress:
                 data = output_json(item)
                 await responder.write_chunk(sse_event(data) if sse else data + b"\n")
         except RequestError as error:
+            tracing.fail_current(error)
             origin = origin_of(error)
             self.metrics.error(route.name, "http", origin.kind)
             logger.info("graph %s: stream failed midway: %s", route.name, origin.message)

@@ -24,7 +24,7 @@ from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import RouteTable
 from braid.runtime._proto import inference_pb2 as pb
 from braid.runtime._proto import inference_pb2_grpc
-from braid.runtime._wire import tensors
+from braid.runtime._wire import tensors, tracing
 from braid.runtime._wire.client import DEADLINE_MARGIN
 from braid.runtime._wire.errors import (
     BadRequest,
@@ -128,7 +128,8 @@ class InferenceGrpc(inference_pb2_grpc.GRPCInferenceServiceServicer):
     ) -> pb.ModelInferResponse:
         route = await self._find(request.model_name, request.model_version, context)
         started, code = self.clock(), "CANCELLED"
-        with self.metrics.tracking(route.name, _PROTOCOL):
+        trace = tracing.request_span(route.name, "grpc-v2", context.invocation_metadata())
+        with self.metrics.tracking(route.name, _PROTOCOL), trace:
             try:
                 inputs = request_tensors(request)
                 requested = context.time_remaining()
@@ -143,6 +144,7 @@ class InferenceGrpc(inference_pb2_grpc.GRPCInferenceServiceServicer):
                 code = "OK"
                 return reply
             except RequestError as error:
+                tracing.fail_current(error)
                 code = code_of(error).name
                 self.metrics.error(route.name, _PROTOCOL, origin_of(error).kind)
                 await _abort(error, context)

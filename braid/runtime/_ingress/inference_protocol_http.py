@@ -38,7 +38,7 @@ from braid.runtime._ingress.http_asgi import HttpRequest, Responder
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.rendering import parse_json
 from braid.runtime._ingress.routes import GraphRoute, RouteTable, parse_timeout
-from braid.runtime._wire import tensors
+from braid.runtime._wire import tensors, tracing
 from braid.runtime._wire.errors import (
     BadRequest,
     NotFound,
@@ -117,7 +117,8 @@ class InferenceHttp:
 
     async def _infer(self, route: GraphRoute, request: HttpRequest, responder: Responder) -> None:
         started, status = self.clock(), "499"
-        with self.metrics.tracking(route.name, _PROTOCOL):
+        trace = tracing.request_span(route.name, "http-v2", request.headers)
+        with self.metrics.tracking(route.name, _PROTOCOL), trace:
             try:
                 body, inputs = parse_infer_request(request.body, request.headers)
                 timeout = request.headers.get("x-request-timeout")

@@ -41,7 +41,7 @@ class Upstream(_message.Message):
     def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "guard", "quorum")
+    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "traceparent", "tracestate", "guard", "quorum")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,8 @@ class CallRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
     GUARD_FIELD_NUMBER: _ClassVar[int]
     QUORUM_FIELD_NUMBER: _ClassVar[int]
     request_id: str
@@ -72,9 +74,11 @@ class CallRequest(_message.Message):
     address: str
     then: _containers.RepeatedCompositeFieldContainer[CallRequest]
     model_id: str
+    traceparent: str
+    tracestate: str
     guard: FlowGuard
     quorum: FlowQuorum
-    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., guard: _Optional[_Union[FlowGuard, _Mapping]] = ..., quorum: _Optional[_Union[FlowQuorum, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., guard: _Optional[_Union[FlowGuard, _Mapping]] = ..., quorum: _Optional[_Union[FlowQuorum, _Mapping]] = ...) -> None: ...
 
 class FlowGuard(_message.Message):
     __slots__ = ("timeout", "attempts", "backoff", "max_backoff", "retry_on", "budget", "idempotent", "optional", "fallback_value", "fallback_node", "fallback_method")

@@ -32,6 +32,7 @@ from braid.runtime._replica.batching import Batcher
 from braid.runtime._replica.handles import CallContext, current_call
 from braid.runtime._replica.multiplexing import ModelCache
 from braid.runtime._replica.sync_threads import SyncThreads
+from braid.runtime._wire import tracing
 from braid.runtime._wire.errors import (
     BadRequest,
     LoadError,
@@ -444,7 +445,7 @@ class HttpExecutor(ServerExecutor):
             head = (
                 f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
+                f"{tracing.header_lines()}Connection: close\r\n\r\n"
             )
             writer.write(head.encode() + body)
             await writer.drain()

@@ -26,6 +26,7 @@ from typing import Any
 from braid.runtime._proto.braid_pb2 import CallRequest, Upstream
 from braid.runtime._replica.handles import CallContext, RemoteResponse, Response
 from braid.runtime._replica.result_store import ResultStore
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import ReplicaClient
 from braid.runtime._wire.codec import ReferenceMarker, UpstreamMarker, decode, encode
 from braid.runtime._wire.errors import RequestError
@@ -74,7 +75,8 @@ class OutboundCaller:
         model_id: str = "",
     ) -> Any:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
-        _, reply = await self._client.call(request, deadline=_callee_deadline(context))
+        with tracing.handle_span(request):
+            _, reply = await self._client.call(request, deadline=_callee_deadline(context))
         return decode(reply.result)
 
     async def stream(
@@ -88,7 +90,8 @@ class OutboundCaller:
         model_id: str = "",
     ) -> AsyncIterator[Any]:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
-        async for item in self._client.call_stream(request, deadline=_callee_deadline(context)):
+        items = self._client.call_stream(request, deadline=_callee_deadline(context))
+        async for item in tracing.traced_handle_stream(request, items):
             yield decode(item.item)
 
     async def _request(

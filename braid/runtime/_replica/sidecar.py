@@ -59,6 +59,7 @@ from braid.runtime._replica.metrics import SidecarMetrics
 from braid.runtime._replica.quorums import gather_quorum, source_of
 from braid.runtime._replica.result_store import ResultStore, pick_payload, pick_value
 from braid.runtime._replica.worker_socket import WORKER_KEY_PREFIX, WorkerUnreachable
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import MODELS_KEY, NOT_STARTED_KEY, ReplicaClient, deadline_of
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
@@ -196,7 +197,14 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self, request: CallRequest, deadline: float | None, inline: Any = _NO_VALUE
     ) -> CallReply:
         """Run one call and its continuations; ``inline``: the producer's value, passed in
-        process by a co-located member (docs/decisions/0009-co-location.md)."""
+        process by a co-located member (docs/decisions/0009-co-location.md). Within the call's
+        span, when tracing is on: its continuations and handle calls are its children."""
+        with tracing.call_span(request, self.node):
+            return await self._run_call(request, deadline, inline)
+
+    async def _run_call(
+        self, request: CallRequest, deadline: float | None, inline: Any
+    ) -> CallReply:
         started = time.perf_counter()
         timings = _Timings()
         try:
@@ -347,6 +355,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         timings = _Timings()
         items: list[Any] = []
         single = False
+        span = tracing.stream_span(request, self.node)
         try:
             deadline = _deadline(context)
             arguments = await self._arguments(request, deadline, timings, _NO_VALUE)
@@ -372,12 +381,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         single = final
                         if request.result_key:
                             items.append(plain(item))
-                        encoded = self._encode(item, request, shared=None)
-                        message = StreamItem(item=encoded, final=final)
-                        if timings.degraded:  # on the first item only (decision 0021)
-                            message.degraded.extend(timings.degraded)
-                            self._count_degraded(timings.degraded)
-                            timings.degraded.clear()
+                        message = self._stream_item(item, final, request, timings)
                         yield self._outgoing(message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
@@ -396,21 +400,36 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         except WorkerUnreachable as error:
             await self._refuse(request, context, error.message)
         except RequestError as error:
+            tracing.end_stream_span(span, error)
             self._fail(request, error)
             self._observe(request, started, timings, code_of(error))
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
+        finally:  # also when cancelled, or closed early by gRPC (ending twice is harmless)
+            tracing.end_stream_span(span)
         self._observe(request, started, timings, grpc.StatusCode.OK)
+
+    def _stream_item(
+        self, item: Any, final: bool, request: CallRequest, timings: _Timings
+    ) -> StreamItem:
+        """One item of a stream; the first carries the steps that degraded (decision 0021)."""
+        message = StreamItem(item=self._encode(item, request, shared=None), final=final)
+        if timings.degraded:
+            message.degraded.extend(timings.degraded)
+            self._count_degraded(timings.degraded)
+            timings.degraded.clear()
+        return message
 
     async def Fetch(self, request: FetchRequest, context: grpc.aio.ServicerContext) -> FetchReply:
         try:
-            if self.worker_fetch is not None and request.key.startswith(WORKER_KEY_PREFIX):
-                payload = await self.worker_fetch(request, context.time_remaining())
-            else:
-                payload = await self._store.fetch(
-                    request.key, list(request.path), context.time_remaining()
-                )
+            with tracing.attached(context.invocation_metadata()):
+                if self.worker_fetch is not None and request.key.startswith(WORKER_KEY_PREFIX):
+                    payload = await self.worker_fetch(request, context.time_remaining())
+                else:
+                    payload = await self._store.fetch(
+                        request.key, list(request.path), context.time_remaining()
+                    )
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)

@@ -36,6 +36,7 @@ from braid.runtime._proto.braid_pb2 import CallRequest, FetchRequest, Payload
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
 from braid.runtime._replica.arguments import Arguments, EncodedResult
 from braid.runtime._replica.handles import current_call
+from braid.runtime._wire import tracing
 from braid.runtime._wire.client import (
     CHANNEL_OPTIONS,
     REPLICA_SERVICE,
@@ -145,6 +146,7 @@ class SocketExecutor:
             caller="sidecar",
             model_id=context.model_id if context else "",
         )
+        tracing.inject(request)  # the worker's span of the call is a child of the sidecar's
         timeout = None
         if context is not None and context.deadline is not None:
             timeout = max(context.deadline - time.monotonic(), 0.001)

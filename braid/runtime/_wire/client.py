@@ -20,6 +20,7 @@ import grpc
 
 from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, FetchRequest, Payload, StreamItem
 from braid.runtime._proto.braid_pb2_grpc import ReplicaStub
+from braid.runtime._wire import tracing
 from braid.runtime._wire.errors import (
     CodecError,
     DeadlineExceeded,
@@ -205,6 +206,7 @@ class ReplicaClient:
         passing its continuations' replies back to its own caller)."""
         if self.shared is not None:
             self.shared.offload(request)
+        tracing.inject(request)
         try:
             target, reply = await self._call(request, deadline, address)
         except BaseException:
@@ -268,6 +270,7 @@ class ReplicaClient:
         tried: list[str] = []
         if self.shared is not None:
             self.shared.offload(request)
+        tracing.inject(request)
         while True:
             target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
@@ -313,9 +316,12 @@ class ReplicaClient:
         ``absorb=False``: buffers in shared memory stay there, for the caller to read."""
         timeout = remaining(deadline, node=node)
         try:
-            reply = await self._pool.stub(address).Fetch(
-                FetchRequest(key=key, path=list(path)), timeout=timeout, metadata=self._metadata
-            )
+            with tracing.fetch_span(key.rpartition("/")[2]):
+                reply = await self._pool.stub(address).Fetch(
+                    FetchRequest(key=key, path=list(path)),
+                    timeout=timeout,
+                    metadata=tracing.metadata(self._metadata),
+                )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc, address=address, node=node) from exc
         if absorb:

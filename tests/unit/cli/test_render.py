@@ -69,3 +69,37 @@ def test_render_takes_the_graph_page_setting_from_the_environment(
     assert settings_from_args(args).graph_page is True
     args = build_parser().parse_args(["render", "--no-graph-page", "examples/chain/graph.yaml"])
     assert settings_from_args(args).graph_page is False
+
+
+def test_tracing_variables_reach_every_braid_container(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BRAID_TRACING_ENV", '{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"}')
+    assert main(["render", "examples/chain/graph.yaml", "--output", "json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    containers = [
+        container
+        for item in items
+        if item["kind"] == "Deployment"
+        for container in item["spec"]["template"]["spec"]["containers"]
+    ]
+    assert {c["name"] for c in containers} == {"model", "sidecar", "ingress"}
+    for container in containers:
+        env = {var["name"]: var.get("value") for var in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://c:4317", container["name"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "BRAID_TRACING_ENV is not JSON"),
+        ('["OTEL_X"]', "must be a JSON object"),
+        ('{"PATH": "/bin"}', "tracing.env sets PATH: only OpenTelemetry's OTEL_* variables"),
+    ],
+)
+def test_bad_tracing_variables_are_one_line_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    monkeypatch.setenv("BRAID_TRACING_ENV", value)
+    assert main(["render", "examples/chain/graph.yaml"]) == 1
+    assert message in capsys.readouterr().err

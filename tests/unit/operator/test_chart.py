@@ -6,6 +6,7 @@ it has not run. The chart's CRD must be the generated one, byte for byte.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,3 +158,16 @@ def test_graph_pages_are_on_by_default_and_the_chart_turns_them_off() -> None:
 
     assert page_env() == "true"
     assert page_env("graphPage.enabled=false") == "false"
+
+
+def test_the_charts_tracing_env_reaches_the_operator_as_json() -> None:
+    def tracing_env(*values: str) -> Any:
+        deployment = next(obj for obj in template(*values) if obj["kind"] == "Deployment")
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        return json.loads({var["name"]: var["value"] for var in env}["BRAID_TRACING_ENV"])
+
+    assert tracing_env() == {}
+    endpoint = "http://collector.observability:4317"
+    assert tracing_env(f"tracing.env.OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}") == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint
+    }

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from braid import ingress
 from braid.runtime._discovery.peers import StaticDiscovery
@@ -24,6 +27,8 @@ from braid.runtime._ingress.graph_apps import (
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._ingress.serving import Ingress
+from braid.runtime._wire import tracing
+from braid.runtime._wire.spans import Spans
 from braid.spec import validate_graph
 
 
@@ -314,3 +319,27 @@ async def test_two_graphs_cannot_share_one_app_module(code: Path) -> None:
         'graphs "a" and "b" both take their app from module "shop_app"; give each graph\'s app '
         "a module of its own"
     )
+
+
+async def test_a_request_to_an_app_is_a_request_span_continuing_the_callers_trace() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = tracing.install(Spans(provider.get_tracer("test"), attributes={}))
+    try:
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+
+        shop = route()
+        graph = AppGraph(shop, asyncio.get_running_loop())
+        apps = {"shop": MountedApp(graph, app, IngressMetrics())}
+        dispatcher = AppDispatcher(RouteTable([shop]), apps, app)
+        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        exchange = Exchange("/shop/a", [(b"traceparent", parent.encode())])
+        await dispatcher(exchange.scope, exchange.receive, exchange.send)
+    finally:
+        tracing.install(previous)
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "request shop"
+    assert span.parent is not None and f"{span.parent.span_id:016x}" == "b7ad6b7169203331"
