@@ -13,7 +13,9 @@ from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
     ClusterAccess,
+    EntryReplica,
     IngressSettings,
+    ReplicaSettings,
     TlsFiles,
     serve_ingress,
 )
@@ -92,6 +94,23 @@ def register(subparsers: Any) -> None:
         metavar="PORT",
         help="with --discovery kubernetes: the port of every replica's metrics (for /-/graph)",
     )
+    parser.add_argument(
+        "--entry-node",
+        metavar="NAME",
+        help="also host a replica of this node or group of the (only) graph in this process, "
+        "called without gRPC (braid run --entry-in-ingress; with --entry-listen)",
+    )
+    parser.add_argument(
+        "--entry-listen",
+        metavar="HOST:PORT",
+        help="the gRPC address of the --entry-node replica (peers fetch its results there)",
+    )
+    parser.add_argument(
+        "--entry-code-dir",
+        type=Path,
+        metavar="DIR",
+        help="import the --entry-node code from this folder",
+    )
     _shared_memory.add_flags(parser, peers=False)
     parser.set_defaults(handler=run)
 
@@ -154,9 +173,37 @@ def run(args: argparse.Namespace) -> int:
         shared_memory=_shared_memory.settings(args),
     )
     try:
-        asyncio.run(serve_ingress(settings))
+        companion = _entry(args, settings)
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
+        asyncio.run(serve_ingress(settings, companion))
     except OSError as exc:
         return fail(f"cannot serve: {exc}")
     except BraidRuntimeError as exc:
         return fail(str(exc))
     return 0
+
+
+def _entry(args: argparse.Namespace, settings: IngressSettings) -> EntryReplica | None:
+    """The entry replica that this ingress hosts (``--entry-node``), or None."""
+    if args.entry_node is None:
+        return None
+    if args.entry_listen is None or len(settings.graph_files) != 1:
+        raise ValueError("--entry-node needs --entry-listen and exactly one --graph")
+    if len(settings.peers_files) != 1:
+        raise ValueError("--entry-node needs the graph's --peers file")
+    return EntryReplica(
+        ReplicaSettings(
+            graph_file=settings.graph_files[0],
+            node=args.entry_node,
+            listen=args.entry_listen,
+            peers_file=settings.peers_files[0],
+            code_dir=args.entry_code_dir,
+            reuse_port=settings.reuse_port,
+            drain_seconds=0.0,  # the ingress has drained already; nobody else picks it
+            drain_timeout=1.0,
+            shared_memory=settings.shared_memory,
+            shared_memory_peers=settings.shared_memory is not None,
+        )
+    )

@@ -10,6 +10,7 @@ from braid.runtime._discovery.endpointslices import ClusterAccess
 from braid.runtime._ingress.http_listener import TlsFiles
 from braid.runtime._ingress.serving import IngressSettings, serve_ingress
 from braid.runtime._local.apps import App, run
+from braid.runtime._local.entry import EntryReplica
 from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._replica.code import code_problems
@@ -48,6 +49,7 @@ __all__ = [
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
+    "EntryReplica",
     "GraphCaller",
     "GraphFile",
     "GraphResponse",

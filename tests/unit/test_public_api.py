@@ -128,6 +128,7 @@ RUNTIME_NAMES = [
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
+    "EntryReplica",
     "GraphCaller",
     "GraphFile",
     "GraphResponse",
