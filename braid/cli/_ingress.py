@@ -6,20 +6,21 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from braid.cli import _shared_memory
 from braid.cli._output import fail
 from braid.runtime import (
     BraidRuntimeError,
     ClusterAccess,
-    EntryReplica,
     IngressSettings,
-    ReplicaSettings,
     TlsFiles,
     serve_ingress,
 )
 from braid.spec import DRAIN_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from braid.runtime import EntryReplica
 
 
 def register(subparsers: Any) -> None:
@@ -193,6 +194,9 @@ def _entry(args: argparse.Namespace, settings: IngressSettings) -> EntryReplica 
         raise ValueError("--entry-node needs --entry-listen and exactly one --graph")
     if len(settings.peers_files) != 1:
         raise ValueError("--entry-node needs the graph's --peers file")
+    # Imported here: an ingress without an entry replica loads none of the replica's code.
+    from braid.runtime import EntryReplica, ReplicaSettings  # noqa: PLC0415
+
     return EntryReplica(
         ReplicaSettings(
             graph_file=settings.graph_files[0],
