@@ -111,7 +111,11 @@ class BraidSystem:
         """Nothing left running: every workload stops its own `braid run`."""
 
     def info(self) -> dict[str, Any]:
-        return {"command": self._braid, "layout": self._settings.braid_layout}
+        return {
+            "command": self._braid,
+            "layout": self._settings.braid_layout,
+            "entry_in_ingress": self._settings.braid_entry_in_ingress,
+        }
 
     def _run(self, stack: contextlib.ExitStack, graph: str) -> tuple[Process, str, str]:
         if self._braid is None:
@@ -120,6 +124,8 @@ class BraidSystem:
         manifest = GRAPHS / f"{graph}.yaml"
         argv = [self._braid, "run", str(manifest), "--http", http, "--grpc", grpc_address]
         argv += ["--layout", self._settings.braid_layout]
+        if self._settings.braid_entry_in_ingress:
+            argv.append("--entry-in-ingress")
         code = [GRAPHS, REPO, REPO / "examples" / "batching"]  # the batching workloads' model
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, code))}
         process = Process(f"braid-{graph}", argv, self._settings.log_dir, GRAPHS, env)

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         default=_DEFAULTS.braid_layout,
         help="braid run's layout: process (default) or pod (a sidecar and a worker per replica)",
     )
+    add(
+        "--braid-entry-in-ingress",
+        action="store_true",
+        help="braid run --entry-in-ingress: the ingress hosts the flow's first replica",
+    )
     add("--out", type=Path, default=BENCHMARKS / "results", help="where the JSON goes")
     add("--quick", action="store_true", help="a smoke run: few requests, short wrk runs")
     add("--report", type=Path, metavar="JSON", help="print the table of an earlier run's JSON")
@@ -79,6 +84,7 @@ def _settings(args: argparse.Namespace, log_dir: Path) -> Settings:
         ray_max_ongoing_requests=args.ray_max_ongoing_requests,
         log_dir=log_dir,
         braid_layout=args.braid_layout,
+        braid_entry_in_ingress=args.braid_entry_in_ingress,
     )
     if args.quick:
         settings = dataclasses.replace(

@@ -59,6 +59,8 @@ class Settings:
     log_dir: Path = Path("/tmp")
     #: ``braid run --layout``: process (one process per replica) or pod (sidecar plus worker).
     braid_layout: str = "process"
+    #: ``braid run --entry-in-ingress``: the ingress hosts the flow's first replica.
+    braid_entry_in_ingress: bool = False
 
     def requests_for(self, workload: Workload) -> tuple[int, int]:
         """(timed requests, warm-up requests): fewer for the large payloads, more with many in

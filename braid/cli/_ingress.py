@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from braid.cli import _shared_memory, _tracing
 from braid.cli._output import fail
@@ -18,6 +18,9 @@ from braid.runtime import (
     serve_ingress,
 )
 from braid.spec import DRAIN_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from braid.runtime import EntryReplica
 
 
 def register(subparsers: Any) -> None:
@@ -100,6 +103,23 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="import graphs' own apps (spec.ingress.http.app) from here: one folder for all "
         "graphs, or one per --graph in order (default: the Python path only)",
+    )
+    parser.add_argument(
+        "--entry-node",
+        metavar="NAME",
+        help="also host a replica of this node or group of the (only) graph in this process, "
+        "called without gRPC (braid run --entry-in-ingress; with --entry-listen)",
+    )
+    parser.add_argument(
+        "--entry-listen",
+        metavar="HOST:PORT",
+        help="the gRPC address of the --entry-node replica (peers fetch its results there)",
+    )
+    parser.add_argument(
+        "--entry-code-dir",
+        type=Path,
+        metavar="DIR",
+        help="import the --entry-node code from this folder",
     )
     add_graph_address_flag(parser)
     _shared_memory.add_flags(parser, peers=False)
@@ -189,10 +209,41 @@ def run(args: argparse.Namespace) -> int:
         graph_addresses=graph_addresses,
     )
     try:
+        companion = _entry(args, settings)
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
         _tracing.start("ingress")
-        asyncio.run(serve_ingress(settings))
+        asyncio.run(serve_ingress(settings, companion))
     except OSError as exc:
         return fail(f"cannot serve: {exc}")
     except BraidRuntimeError as exc:
         return fail(str(exc))
     return 0
+
+
+def _entry(args: argparse.Namespace, settings: IngressSettings) -> EntryReplica | None:
+    """The entry replica that this ingress hosts (``--entry-node``), or None."""
+    if args.entry_node is None:
+        return None
+    if args.entry_listen is None or len(settings.graph_files) != 1:
+        raise ValueError("--entry-node needs --entry-listen and exactly one --graph")
+    if len(settings.peers_files) != 1:
+        raise ValueError("--entry-node needs the graph's --peers file")
+    # Imported here: an ingress without an entry replica loads none of the replica's code.
+    from braid.runtime import EntryReplica, ReplicaSettings  # noqa: PLC0415
+
+    return EntryReplica(
+        ReplicaSettings(
+            graph_file=settings.graph_files[0],
+            node=args.entry_node,
+            listen=args.entry_listen,
+            peers_file=settings.peers_files[0],
+            code_dir=args.entry_code_dir,
+            reuse_port=settings.reuse_port,
+            drain_seconds=0.0,  # the ingress has drained already; nobody else picks it
+            drain_timeout=1.0,
+            shared_memory=settings.shared_memory,
+            shared_memory_peers=settings.shared_memory is not None,
+        )
+    )

@@ -8,28 +8,32 @@ invalid or the command failed, 2 usage errors (argparse), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from braid._version import __version__
-from braid.cli import (
-    _build,
-    _crd,
-    _graph,
-    _ingress,
-    _operator,
-    _render,
-    _run,
-    _sidecar,
-    _validate,
-)
 from braid.cli._output import fail
 from braid.spec import SpecError
 
-# The order here is the order of `braid --help`.
-_COMMANDS = (_run, _build, _validate, _graph, _crd, _render, _sidecar, _ingress, _operator)
+# The command modules; the order here is the order of `braid --help`.
+_COMMANDS = (
+    "_run",
+    "_build",
+    "_validate",
+    "_graph",
+    "_crd",
+    "_render",
+    "_sidecar",
+    "_ingress",
+    "_operator",
+)
+#: The long-lived processes of a running graph import their own command's module only, and so
+#: none of the others' dependencies (uvicorn, the launcher, the operator): an idle replica's
+#: memory is what its role needs (issue 11).
+_ALONE = {"sidecar": "_sidecar", "worker": "_sidecar", "ingress": "_ingress"}
 
 _DESCRIPTION = """\
 braid serves multi-model inference graphs: declare nodes and a flow in one DeploymentGraph
@@ -47,7 +51,8 @@ Run `braid COMMAND --help` for the options of a command.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = _COMMANDS) -> argparse.ArgumentParser:
+    """The ``braid`` parser with ``commands`` (modules of :mod:`braid.cli`; all by default)."""
     parser = argparse.ArgumentParser(
         prog="braid",
         description=_DESCRIPTION,
@@ -62,14 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="log verbosity (env BRAID_LOG_LEVEL; default INFO)",
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in _COMMANDS:
-        command.register(subparsers)
+    for command in commands:
+        importlib.import_module(f"braid.cli.{command}").register(subparsers)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (after the global options), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``braid`` command and return its exit code."""
-    parser = build_parser()
+    command = _command_of(sys.argv[1:] if argv is None else argv)
+    parser = build_parser((_ALONE[command],) if command in _ALONE else _COMMANDS)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

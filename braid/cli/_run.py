@@ -75,6 +75,13 @@ def register(subparsers: Any) -> None:
         "per replica, as in a Kubernetes pod",
     )
     parser.add_argument(
+        "--entry-in-ingress",
+        action="store_true",
+        help="host a replica of the flow's first node (or group) inside the ingress process and "
+        "call it without gRPC: one hop less per request, but that node's code then shares the "
+        "ingress's process (process layout, one graph; docs/decisions/0024)",
+    )
+    parser.add_argument(
         "--startup-timeout",
         type=float,
         default=120.0,
@@ -157,6 +164,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         shared_memory_bytes=args.shared_memory_bytes,
         autoscale_interval=args.autoscale_interval,
         graph_addresses=graph_addresses,
+        entry_in_ingress=args.entry_in_ingress,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

@@ -135,6 +135,7 @@ RUNTIME_NAMES = [
     "ClusterAccess",
     "CodecError",
     "DeadlineExceeded",
+    "EntryReplica",
     "GraphCaller",
     "GraphFile",
     "GraphResponse",

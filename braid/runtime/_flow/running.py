@@ -398,7 +398,10 @@ class _Run:
         return self.plan.step(step).model_id or self.model_id
 
     async def _replica_of(self, node: str, step: str, model_id: str = "") -> str:
-        """A replica of ``node`` for ``step``, waiting a while if none is ready."""
+        """A replica of ``node`` for ``step``, waiting a while if none is ready; a replica
+        in this process first, when it takes calls (``braid run --entry-in-ingress``)."""
+        if not model_id and (local := self.runner.client.local_choice(node)) is not None:
+            return local
         try:
             return await self.runner.client.router.wait_choose(
                 node, deadline=self.deadline, model_id=model_id

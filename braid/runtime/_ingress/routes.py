@@ -9,6 +9,7 @@ matches on a segment boundary (``/content`` matches ``/content`` and ``/content/
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class GraphRoute:
 
     @property
     def max_request_bytes(self) -> int:
-        return int(parse_quantity(self.graph.spec.ingress.max_request_bytes))
+        return _bytes_of(self.graph.spec.ingress.max_request_bytes)
 
     @property
     def max_timeout(self) -> float:
@@ -69,6 +70,12 @@ class GraphRoute:
             for node in self.graph.spec.nodes
             if node.name not in waking and not self.discovery.replicas(node.name)
         ]
+
+
+@functools.lru_cache(maxsize=64)
+def _bytes_of(quantity: str) -> int:
+    """A size quantity in bytes, parsed once (the HTTP ingress asks on every request)."""
+    return int(parse_quantity(quantity))
 
 
 def parse_timeout(text: str) -> float:

@@ -25,7 +25,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -268,8 +268,17 @@ class Ingress:
         )
 
 
-async def serve_ingress(settings: IngressSettings) -> None:
-    """Run an ingress until SIGTERM or SIGINT."""
+class Companion(Protocol):
+    """Something that runs in the ingress's process beside it: started before the ingress
+    listens, stopped after it has drained (``braid run --entry-in-ingress``'s entry replica)."""
+
+    async def start(self, ingress: Ingress) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_ingress(settings: IngressSettings, companion: Companion | None = None) -> None:
+    """Run an ingress (and its ``companion``, if any) until SIGTERM or SIGINT."""
     ingress = Ingress.from_settings(settings)
     metrics = None
     if settings.metrics_port is not None:
@@ -280,6 +289,8 @@ async def serve_ingress(settings: IngressSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if companion is not None:
+            await companion.start(ingress)
         await ingress.start(http=settings.http, grpc=settings.grpc, metrics=metrics)
         settle_heap()
         where = ", ".join(
@@ -296,3 +307,6 @@ async def serve_ingress(settings: IngressSettings) -> None:
     finally:
         with contextlib.suppress(Exception):
             await ingress.close(settings.drain_timeout)
+        if companion is not None:
+            with contextlib.suppress(Exception):
+                await companion.stop()

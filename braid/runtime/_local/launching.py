@@ -42,6 +42,7 @@ from typing import Any
 from braid.runtime._discovery.peers import write_peers_file
 from braid.runtime._ingress.routes import check_servable
 from braid.runtime._local import workdirs
+from braid.runtime._local.entry import entry_host, entry_refusal
 from braid.runtime._local.environments import interpreter_of
 from braid.runtime._local.ports import PortReservations
 from braid.runtime._local.processes import (
@@ -123,6 +124,9 @@ class LaunchSettings:
     #: The gRPC address of each graph that a sub-graph step calls and this run does not serve
     #: (graphs run together are called in the ingress's own process).
     graph_addresses: tuple[tuple[str, str], ...] = ()
+    #: The ingress also hosts a replica of the flow's entry host and calls it in process
+    #: (decision 0024; process layout and one graph only).
+    entry_in_ingress: bool = False
 
 
 def free_port(host: str) -> int:
@@ -210,6 +214,7 @@ class Launcher:
         self.http, self.grpc = self._ingress_addresses()
         try:
             await self._prepare_environments()
+            entry = self._entry_host()
             for graph in self.settings.graphs:
                 self._peers[self.peers_file(graph)] = {n.name: [] for n in graph.graph.spec.nodes}
                 write_peers_file(self.peers_file(graph), self._peers[self.peers_file(graph)])
@@ -219,7 +224,7 @@ class Launcher:
             await asyncio.gather(
                 *(p.wait_ready(p.startup_timeout) for p in self.servers + self.replicas)
             )
-            self.ingress = self._supervised(self._ingress_spec())
+            self.ingress = self._supervised(self._ingress_spec(entry))
             await self.ingress.start()
             await self.ingress.wait_ready(self.settings.startup_timeout)
         except BaseException:
@@ -539,11 +544,40 @@ class Launcher:
         self.servers.append(self._supervised(spec, startup_seconds=node.startup_seconds))
         return port
 
-    def _ingress_spec(self) -> ProcessSpec:
+    def _entry_host(self) -> Host | None:
+        """The host whose extra replica the ingress runs (``entry_in_ingress``), or None;
+        :class:`LaunchError` when the option cannot apply to these graphs."""
+        if not self.settings.entry_in_ingress:
+            return None
+        if self.settings.layout is not Layout.PROCESS:
+            raise LaunchError(
+                "--entry-in-ingress needs the process layout: in the pod layout, as in a "
+                "cluster, the ingress runs no user code"
+            )
+        if len(self.settings.graphs) != 1:
+            raise LaunchError("--entry-in-ingress serves one graph; give braid run one manifest")
+        graph = self.settings.graphs[0]
+        host = entry_host(graph.graph)
+        if host is None:
+            raise LaunchError(
+                "--entry-in-ingress: the flow calls no node (its output is its input)"
+            )
+        refusal = entry_refusal(graph.graph, host)
+        if refusal is None and (graph.path, host.name) in self._pythons:
+            refusal = f'"{host.name}" has a local environment of its own (another interpreter)'
+        if refusal is not None:
+            raise LaunchError(f"--entry-in-ingress cannot host the flow's first step: {refusal}")
+        return host
+
+    def _ingress_spec(self, entry: Host | None = None) -> ProcessSpec:
         args = ["ingress", "--reuse-port"]
         for graph in self.settings.graphs:
             args += ["--graph", str(graph.path), "--peers", str(self.peers_file(graph))]
             args += ["--code-dir", str(graph.code_dir)]
+        if entry is not None:
+            graph, host = self.settings.graphs[0], self.settings.host
+            args += ["--entry-node", entry.name, "--entry-code-dir", str(graph.code_dir)]
+            args += ["--entry-listen", f"{host}:{self.ports.reserve(host)}"]
         args += ["--http", _address(self.http), "--grpc", _address(self.grpc)]
         self.metrics_port = self.ports.reserve(self.settings.host)
         args += ["--metrics-port", str(self.metrics_port)]

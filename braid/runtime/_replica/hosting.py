@@ -165,6 +165,8 @@ class ReplicaHost:
         self._health_server: grpc.aio.Server | None = None
         self._started = False
         self._stopping = False
+        #: Every thread of its sync code is stuck past its deadline (not live, not ready).
+        self.wedged = False
         #: Per member, fields changed in the graph file that need a restart (already logged).
         self._unapplied: dict[str, list[str]] = {}
 
@@ -261,6 +263,7 @@ class ReplicaHost:
 
     async def _wedged(self, wedged: bool) -> None:
         """All threads stuck: not ready and not live, so the launcher or kubelet restarts it."""
+        self.wedged = wedged
         status = health_pb2.HealthCheckResponse
         for service in ("", REPLICA_SERVICE):
             await self.health.set(service, status.NOT_SERVING if wedged else status.SERVING)
@@ -303,6 +306,10 @@ class ReplicaHost:
             multiplexing=node.multiplexing,
             path=f"spec.nodes[{index}]",
         )
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def stop(self) -> None:
         self._stopping = True

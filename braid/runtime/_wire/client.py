@@ -6,6 +6,12 @@ through the :class:`~braid.runtime._wire.routing.Router`, turns the request's ab
 a per-hop timeout, and translates every ``AioRpcError`` into a braid ``RequestError``. A call that
 could not even connect is retried once on another replica; a call that reached a replica is
 never retried, since user code may already have run.
+
+A replica hosted in the caller's own process (``braid run --entry-in-ingress``: the flow's
+entry replica inside the ingress, docs/decisions/0024-entry-in-ingress.md) is a
+:class:`LocalReplica` registered with :meth:`ReplicaClient.host_locally`: unary calls to its
+address are plain coroutine calls, with no gRPC and no serialization; everything else (streams,
+fetches) still goes over gRPC to the address it serves.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -177,6 +183,21 @@ class ChannelPool:
             await channel.close(grace=None)
 
 
+class LocalReplica(Protocol):
+    """A replica hosted in the caller's process, called without gRPC."""
+
+    #: The address it also serves gRPC on (where its stored results are fetched from).
+    address: str
+
+    def hosts(self, node: str) -> bool:
+        """Whether it hosts ``node`` and takes calls now (not starting, wedged or stopping)."""
+        ...
+
+    async def call(self, request: CallRequest, deadline: float | None) -> CallReply:
+        """Run ``request`` as the replica's ``Call`` would, raising a ``RequestError``."""
+        ...
+
+
 class ReplicaClient:
     """Calls steps and handle methods on replicas, and fetches results from them.
 
@@ -191,6 +212,18 @@ class ReplicaClient:
         self._pool = pool
         self.shared = shared
         self._metadata = ((DOMAIN_KEY, shared.domain),) if shared is not None else None
+        self._local: dict[str, LocalReplica] = {}
+
+    def host_locally(self, replica: LocalReplica) -> None:
+        """Call ``replica`` in process from now on (see the module docstring)."""
+        self._local[replica.address] = replica
+
+    def local_choice(self, node: str) -> str | None:
+        """The address of an in-process replica of ``node`` that takes calls now, or None."""
+        for address, replica in self._local.items():
+            if replica.hosts(node):
+                return address
+        return None
 
     async def call(
         self,
@@ -204,6 +237,12 @@ class ReplicaClient:
 
         ``absorb=False`` leaves buffers that the reply carries in shared memory (a sidecar
         passing its continuations' replies back to its own caller)."""
+        local = self._local.get(address) if address and self._local else None
+        if local is not None:  # in process: no message crosses a wire, nothing to offload
+            reply = await local.call(request, deadline)
+            if absorb:
+                self._absorb(reply, request.node, request.step)
+            return address or local.address, reply
         if self.shared is not None:
             self.shared.offload(request)
         tracing.inject(request)

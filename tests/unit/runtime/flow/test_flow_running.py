@@ -39,6 +39,11 @@ class FakeClient:
         self.calls: list[CallRequest] = []
         self.cancelled: list[str] = []
         self.shared = None  # no shared memory: every value inline (decision 0012)
+        #: Nodes with a replica in this process (decision 0024), and its address.
+        self.local: dict[str, str] = {}
+
+    def local_choice(self, node: str) -> str | None:
+        return self.local.get(node)
 
     async def _result(self, request: CallRequest) -> Any:
         self.calls.append(request)
@@ -103,6 +108,20 @@ async def test_every_step_is_sent_at_once_then_as_continuations() -> None:
     assert [request.step for request in client.calls] == ["sum", "product"]
     assert client.calls[0].then[0].address == "multiplier:1"
     assert client.calls[0].consumers == 0 and not client.calls[0].result_key
+
+
+async def test_a_replica_in_this_process_is_chosen_first() -> None:
+    flow, client = runner("chain", {"sum": 6, "product": 12})
+    client.local["adder"] = "ingress:7"
+    result = await flow.start(5, deadline=soon())
+    assert decode(result.value.payload) == 12
+    sent = {request.step: request for request in client.calls}
+    assert sent["product"].upstreams[0].address == "ingress:7"  # its result is fetched there
+    client.calls.clear()
+    client.local.clear()  # it stepped aside (wedged): the router's replicas again
+    await flow.start(5, deadline=soon())
+    assert client.calls[0].then[0].address == "multiplier:1"
+    assert [request.step for request in client.calls] == ["sum", "product"]
 
 
 async def test_a_join_carries_its_producers_and_their_origin_error_fails_the_request() -> None:
