@@ -30,7 +30,17 @@ from braid.authoring._errors import (
 from braid.authoring._graphs import Graph, graph
 from braid.authoring._loading import load_app
 from braid.authoring._nodes import BoundNode, NodeOptions, bind, http_node, inference_node, node
-from braid.authoring._values import Call, Dispatch, Input, Method, Step, Value, dispatch
+from braid.authoring._values import (
+    Call,
+    Dispatch,
+    Input,
+    Method,
+    Split,
+    Step,
+    Value,
+    dispatch,
+    split,
+)
 
 __all__ = [
     "AppLoadError",
@@ -46,6 +56,7 @@ __all__ = [
     "NodeOptions",
     "Origin",
     "SourceProblem",
+    "Split",
     "Step",
     "Value",
     "bind",
@@ -55,4 +66,5 @@ __all__ = [
     "inference_node",
     "load_app",
     "node",
+    "split",
 ]

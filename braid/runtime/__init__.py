@@ -13,6 +13,7 @@ from braid.runtime._local.apps import App, run
 from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
 from braid.runtime._local.processes import LaunchError
 from braid.runtime._replica.code import code_problems
+from braid.runtime._replica.contexts import RequestContext, request_context
 from braid.runtime._replica.handles import (
     Handle,
     RemoteResponse,
@@ -64,6 +65,7 @@ __all__ = [
     "RemoteResponse",
     "ReplicaSettings",
     "ReplicaUnavailable",
+    "RequestContext",
     "RequestError",
     "Response",
     "SharedMemorySettings",
@@ -76,6 +78,7 @@ __all__ = [
     "connect",
     "get_model",
     "get_model_id",
+    "request_context",
     "run",
     "serve_ingress",
     "serve_replica",

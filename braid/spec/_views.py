@@ -26,7 +26,8 @@ class GraphView:
     steps: list[tuple[int, Step]]
     step_names: set[str]
     flow_input: str | None
-    output: str | None
+    #: The output: a reference, or a map or list of references (None when it did not parse).
+    output: object
     route_prefix: str | None
     #: False when some node or step failed the schema pass: rules that need them all are skipped.
     complete: bool = True
@@ -36,6 +37,8 @@ class GraphView:
     steps_known: bool = True
     #: Co-location groups (spec.groups), each with its index in the file.
     groups: list[tuple[int, Group]] = field(default_factory=list)
+    #: Steps whose results a request may ask for (spec.flow.expose).
+    expose: list[str] = field(default_factory=list)
     nodes_by_name: dict[str, Node] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +57,7 @@ class GraphView:
             output=spec.flow.output,
             route_prefix=spec.ingress.http.route_prefix,
             groups=list(enumerate(spec.groups)),
+            expose=list(spec.flow.expose),
         )
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from braid.runtime._flow.outputs import first_reference, template_sources
 from braid.runtime._proto.braid_pb2 import Payload, Upstream
 from braid.runtime._wire.codec import UpstreamMarker, encode
 from braid.runtime._wire.errors import BadRequest
@@ -83,6 +84,10 @@ class StepPlan:
     producers: frozenset[str] = frozenset()
     #: The step's own model id (``modelId``), over the request's, for multiplexed nodes.
     model_id: str = ""
+    #: For a split step: the weight of each case (``switch`` is its key, if it has one).
+    weights: tuple[int, ...] = ()
+    #: For a split step keyed by a request header: the header's (lower-case) name.
+    split_header: str = ""
 
     def calls(self) -> tuple[CallPlan, ...]:
         if self.call is not None:
@@ -102,6 +107,14 @@ class FlowPlan:
     groups: Mapping[str, str] = field(default_factory=dict)
     #: Nodes that serve many models (``multiplexing``): their calls carry a model id.
     multiplexed: frozenset[str] = frozenset()
+    #: A structured output (a map or list of references); ``None`` when it is one reference.
+    template: Any = None
+    #: The steps a structured output fetches, in order (see :mod:`braid.runtime._flow.outputs`).
+    template_steps: tuple[str, ...] = ()
+    #: Steps a request may ask for as intermediate results (``flow.expose``).
+    expose: frozenset[str] = frozenset()
+    #: Request headers that reach node code (``ingress.forwardHeaders``; ``x-*`` is a prefix).
+    forward_headers: tuple[str, ...] = ()
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:
@@ -122,22 +135,30 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
     """Plan the flow of a validated graph (``load_graph`` has checked every reference)."""
     flow = graph.spec.flow
     step_names = {step.name for step in flow.steps}
-    output = _reference(flow.output)
+    template: Any = None
+    template_steps: tuple[str, ...] = ()
+    if isinstance(flow.output, str):
+        output = _reference(flow.output)
+    else:  # structured: no step returns; the ingress fetches each step's result
+        template, template_steps = flow.output, template_sources(flow.output, step_names)
+        output = first_reference(flow.output)
     drafts = [_draft(step, step_names) for step in flow.steps]
-    consumers: Counter[str] = Counter()
+    consumers: Counter[str] = Counter(template_steps)
     for draft in drafts:
         consumers.update(_consumed(draft, step_names))
     steps = tuple(
         StepPlan(
             name=draft.name,
             call=draft.call,
-            switch=draft.switch,
             cases=draft.cases,
             default=draft.default,
             consumers=consumers[draft.name],
-            returns=draft.name == output.source,
+            returns=template is None and draft.name == output.source,
             producers=frozenset(_consumed(draft, step_names)),
             model_id=step.model_id or "",
+            weights=draft.weights,
+            switch=draft.switch,
+            split_header=draft.split_header,
         )
         for draft, step in zip(drafts, flow.steps, strict=True)
     )
@@ -150,6 +171,10 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         output=output,
         groups=groups,
         multiplexed=multiplexed,
+        template=template,
+        template_steps=template_steps,
+        expose=frozenset(flow.expose),
+        forward_headers=tuple(graph.spec.ingress.forward_headers),
     )
 
 
@@ -247,6 +272,7 @@ def _plan_nested(
                 producer.call is not None
                 and not producer.call.upstreams
                 and not producer.returns
+                and source not in plan.expose  # its result may be asked for: stored
                 and producer.consumers == 1
                 and source not in then
                 and source not in parents
@@ -264,6 +290,16 @@ def _same_group(plan: FlowPlan, first: str, second: str) -> bool:
 
 
 def _draft(step: Step, step_names: set[str]) -> StepPlan:
+    if step.split is not None:
+        split = step.split
+        return StepPlan(
+            name=step.name,
+            call=None,
+            switch=_reference(split.key) if split.key is not None else None,
+            split_header=split.header or "",
+            cases=tuple(_plan_call(case, step_names) for case in split.cases),
+            weights=tuple(case.weight for case in split.cases),
+        )
     if step.dispatch is None:
         call = StepCall(call=step.call or "", args=step.args, kwargs=step.kwargs)
         return StepPlan(name=step.name, call=_plan_call(call, step_names))

@@ -66,6 +66,10 @@ class FlowResult:
         self._first = first
         #: A stream, possibly empty (a generator that yielded nothing ends at once).
         self.streaming = first[0] in ("item", "end")
+        #: Response headers that node code set (braid.request_context()), known so far.
+        self.headers: dict[str, str] = {}
+        #: The intermediate results the request asked for, by step (flow.expose).
+        self.intermediates: dict[str, Any] | None = None
 
     @property
     def value(self) -> Output:

@@ -26,7 +26,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -50,6 +51,7 @@ from braid.runtime._ingress.routes import (
 from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
+from braid.runtime._wire.codec import encode
 from braid.runtime._wire.errors import (
     BadRequest,
     NotFound,
@@ -116,7 +118,13 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                 result = await self._start(
                     route, request, context, allow_stream=False, size=size, raw=raw
                 )
-                reply = framed_reply(result.value)
+                _send_headers(result, context)
+                if result.intermediates is not None:
+                    reply: GraphReply | bytes = _with_intermediates(
+                        grpc_reply(result.value), result.intermediates
+                    )
+                else:
+                    reply = framed_reply(result.value)
                 code = "OK"
                 return reply
             except RequestError as error:
@@ -134,7 +142,10 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         with self.metrics.tracking(route.name, "grpc"):
             try:
                 result = await self._start(route, request, context, allow_stream=True)
-                if result.streaming:
+                _send_headers(result, context)
+                if result.intermediates is not None:
+                    yield _with_intermediates(grpc_reply(result.value), result.intermediates)
+                elif result.streaming:
                     async for item in result.items():
                         yield grpc_reply(item)
                 else:
@@ -229,10 +240,19 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             # late node and step instead of being the client's bare DEADLINE_EXCEEDED.
             requested = max(requested - DEADLINE_MARGIN, 0.001)
         deadline = route.deadline(requested)
-        metadata = dict(context.invocation_metadata() or ())
+        metadata = {
+            key: value
+            for key, value in (context.invocation_metadata() or ())
+            if isinstance(value, str)  # binary (-bin) metadata is no header
+        }
         model_id = parse_model_id(metadata.get(MODEL_ID_HEADER))
         return await route.runner.start(
-            value, deadline=deadline, allow_stream=allow_stream, model_id=model_id
+            value,
+            deadline=deadline,
+            allow_stream=allow_stream,
+            model_id=model_id,
+            headers=metadata,
+            intermediates=list(request.intermediates),
         )
 
     async def _abort(
@@ -256,6 +276,21 @@ async def _parse(data: bytes, context: grpc.aio.ServicerContext) -> GraphRequest
         logger.info("gRPC: %s", error.message)
         await context.abort(code_of(error), error.message, trailing_metadata=error_metadata(error))
         raise error from None  # pragma: no cover - abort raises
+
+
+def _send_headers(result: FlowResult, context: grpc.aio.ServicerContext) -> None:
+    """Response headers that node code set go back as trailing metadata."""
+    if result.headers:
+        context.set_trailing_metadata(tuple(result.headers.items()))
+
+
+def _with_intermediates(reply: GraphReply, values: Mapping[str, Any]) -> GraphReply:
+    """``reply`` with the intermediate results: JSON text, else a codec map."""
+    try:
+        reply.intermediates_json = json.dumps(values, separators=(",", ":"))
+    except (TypeError, ValueError):  # bytes or arrays: braid's codec carries them as they are
+        reply.intermediates.CopyFrom(encode(dict(values)))
+    return reply
 
 
 def _serialize(reply: GraphReply | bytes) -> bytes:

@@ -128,7 +128,7 @@ class Ingress:
             router = Router(discovery, buffers=buffers_of(graph))
             routers.append((graph.metadata.name, router))
             client = ReplicaClient(router, self.pool, shared=self.shared)
-            runner = FlowRunner(plan_flow(graph), client)
+            runner = FlowRunner(plan_flow(graph), client, on_split=self.metrics.split)
             routes.append(GraphRoute(graph=graph, runner=runner, discovery=discovery))
         self.metrics.registry.register(HeldCollector(lambda: routers))
         self.routes = RouteTable(routes)

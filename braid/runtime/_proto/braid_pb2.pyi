@@ -41,7 +41,7 @@ class Upstream(_message.Message):
     def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id")
+    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "context")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class CallRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     graph: str
     step: str
@@ -70,25 +71,57 @@ class CallRequest(_message.Message):
     address: str
     then: _containers.RepeatedCompositeFieldContainer[CallRequest]
     model_id: str
-    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    context: FlowContext
+    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., context: _Optional[_Union[FlowContext, _Mapping]] = ...) -> None: ...
+
+class FlowContext(_message.Message):
+    __slots__ = ("headers",)
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CallReply(_message.Message):
-    __slots__ = ("result", "then", "models")
+    __slots__ = ("result", "then", "models", "response_headers")
+    class ResponseHeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     RESULT_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
     result: Payload
     then: _containers.RepeatedCompositeFieldContainer[CallReply]
     models: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
+    response_headers: _containers.ScalarMap[str, str]
+    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., response_headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StreamItem(_message.Message):
-    __slots__ = ("item", "final")
+    __slots__ = ("item", "final", "response_headers")
+    class ResponseHeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ITEM_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
     item: Payload
     final: bool
-    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
+    response_headers: _containers.ScalarMap[str, str]
+    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ..., response_headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("key", "path")
@@ -105,23 +138,29 @@ class FetchReply(_message.Message):
     def __init__(self, value: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
 
 class GraphRequest(_message.Message):
-    __slots__ = ("graph", "json", "raw", "payload")
+    __slots__ = ("graph", "json", "raw", "payload", "intermediates")
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_FIELD_NUMBER: _ClassVar[int]
     graph: str
     json: str
     raw: bytes
     payload: Payload
-    def __init__(self, graph: _Optional[str] = ..., json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    intermediates: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, graph: _Optional[str] = ..., json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., intermediates: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GraphReply(_message.Message):
-    __slots__ = ("json", "raw", "payload")
+    __slots__ = ("json", "raw", "payload", "intermediates_json", "intermediates")
     JSON_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_FIELD_NUMBER: _ClassVar[int]
     json: str
     raw: bytes
     payload: Payload
-    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    intermediates_json: str
+    intermediates: Payload
+    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., intermediates_json: _Optional[str] = ..., intermediates: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...

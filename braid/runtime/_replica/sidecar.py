@@ -198,6 +198,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._observe(request, started, timings, grpc.StatusCode.OK)
         try:
             reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
+            reply.response_headers.update(timings.headers)
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
             if request.then:  # a later step that fails names itself
@@ -331,9 +332,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 self._gauges()
                 # Each RPC runs in a task of its own, so the context variable needs no reset
                 # (and a generator may be closed from another context, where reset fails).
-                current_call.set(
-                    CallContext(request.request_id, deadline, request.step, request.model_id)
-                )
+                current_call.set(_context_of(request, deadline, timings.headers))
                 began = time.perf_counter()
                 try:
                     first = True
@@ -343,12 +342,15 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         if first and request.model_id:  # for the callers' routers
                             models = json.dumps(executor.loaded_models())
                             await context.send_initial_metadata(((MODELS_KEY, models),))
+                        item_message = StreamItem(final=final)
+                        if first:
+                            item_message.response_headers.update(timings.headers)
                         first = False
                         single = final
                         if request.result_key:
                             items.append(plain(item))
-                        encoded = self._encode(item, request, shared=None)
-                        yield self._outgoing(StreamItem(item=encoded, final=final), context)
+                        item_message.item.CopyFrom(self._encode(item, request, shared=None))
+                        yield self._outgoing(item_message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
                     self._admission.release()
@@ -459,9 +461,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     ) -> Any:
         # A timer of our own at the deadline, so that the error names this node and step (the
         # caller's gRPC timeout runs DEADLINE_MARGIN longer).
-        token = current_call.set(
-            CallContext(request.request_id, deadline, request.step, request.model_id)
-        )
+        token = current_call.set(_context_of(request, deadline, timings.headers))
         began = time.perf_counter()
         try:
             if deadline is None:
@@ -502,10 +502,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             found: list[tuple[Payload | None, Any]] = []
             if len(wanted) == 1:
                 only = wanted[0]
-                found = [await self._resolve_upstream(upstreams[only], deadline, request)]
+                found = [await self._resolve_upstream(upstreams[only], deadline, request, timings)]
             elif wanted:
                 found = await _first_failure(
-                    [self._resolve_upstream(upstreams[i], deadline, request) for i in wanted]
+                    [
+                        self._resolve_upstream(upstreams[i], deadline, request, timings)
+                        for i in wanted
+                    ]
                 )
             for index, (payload, value) in zip(wanted, found, strict=True):
                 if payload is not None:
@@ -525,7 +528,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         )
 
     async def _resolve_upstream(
-        self, upstream: Upstream, deadline: float | None, request: CallRequest
+        self, upstream: Upstream, deadline: float | None, request: CallRequest, timings: _Timings
     ) -> tuple[Payload | None, Any]:
         """An upstream value: ``(payload, None)`` still encoded, fetched from its producer's
         store (a value in shared memory stays there until the code's arguments are decoded), or
@@ -538,6 +541,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 _, reply = await self._client.call(
                     producer, deadline=deadline, address=producer.address or None
                 )
+                timings.headers.update(reply.response_headers)
                 if not upstream.path:
                     return reply.result, None
                 value = decode(reply.result)
@@ -619,11 +623,27 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
 
 class _Timings:
-    __slots__ = ("upstream", "user_code")
+    """What one call gathers as it runs: its timings, and the response headers set by its code
+    and by the calls it made (handle calls, a join's own producers)."""
+
+    __slots__ = ("headers", "upstream", "user_code")
 
     def __init__(self) -> None:
         self.upstream = 0.0
         self.user_code = 0.0
+        self.headers: dict[str, str] = {}
+
+
+def _context_of(request: CallRequest, deadline: float | None, out: dict[str, str]) -> CallContext:
+    """The context node code sees for ``request`` (braid.request_context())."""
+    return CallContext(
+        request.request_id,
+        deadline,
+        request.step,
+        request.model_id,
+        headers=dict(request.context.headers),
+        response_headers=out,
+    )
 
 
 async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:

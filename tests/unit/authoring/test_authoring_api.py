@@ -25,6 +25,7 @@ AUTHORING_NAMES = [
     "NodeOptions",
     "Origin",
     "SourceProblem",
+    "Split",
     "Step",
     "Value",
     "bind",
@@ -34,6 +35,7 @@ AUTHORING_NAMES = [
     "inference_node",
     "load_app",
     "node",
+    "split",
 ]
 
 
