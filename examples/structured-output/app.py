@@ -13,4 +13,4 @@ detected = detector.detect.bind(request.image)
 label = classifier.classify.bind(detected)
 
 # A map of flow values is a structured output; expose= lets requests ask for a step's result.
-app = graph({"label": label, "boxes": detected.boxes}, name="structured", expose=[detected])
+app = graph({"boxes": detected.boxes, "label": label}, name="structured", expose=[detected])

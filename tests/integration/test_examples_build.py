@@ -37,6 +37,9 @@ BUILDS = [
     ("model-weights", "app.py:app", "graph.yaml"),
     ("inference-chain", "app.py:app", "graph.yaml"),
     ("autoscaling", "app.py:app", "graph.yaml"),
+    ("canary", "app.py:app", "graph.yaml"),
+    ("structured-output", "app.py:app", "graph.yaml"),
+    ("request-context", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

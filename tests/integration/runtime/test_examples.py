@@ -43,6 +43,9 @@ EXAMPLES = {
     "batching": ("batching", "graph.yaml", "/batching"),
     "multiplexing": ("multiplexing", "graph.yaml", "/multiplexing"),
     "inference-chain": ("inference-chain", "graph.yaml", "/inference-chain"),
+    "canary": ("canary", "graph.yaml", "/canary"),
+    "structured": ("structured-output", "graph.yaml", "/structured"),
+    "tenants": ("request-context", "graph.yaml", "/tenants"),
 }
 
 
