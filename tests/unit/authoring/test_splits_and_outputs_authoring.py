@@ -76,7 +76,7 @@ def test_bad_splits_and_outputs_are_refused_where_they_are_written() -> None:
         split([])
     with pytest.raises(BindError, match="the weight must be an int"):
         split([("90", stable.run.bind(name))])  # type: ignore[list-item]
-    with pytest.raises(BindError, match="a .weight, call. pair"):
+    with pytest.raises(BindError, match=r"a \(weight, call\) pair"):
         split([stable.run.bind(name)])  # type: ignore[list-item]
     with pytest.raises(BindError, match="a map or list of flow values"):
         graph({"a": call, "b": 3}, name="g")
