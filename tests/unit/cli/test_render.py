@@ -69,3 +69,23 @@ def test_render_takes_the_graph_page_setting_from_the_environment(
     assert settings_from_args(args).graph_page is True
     args = build_parser().parse_args(["render", "--no-graph-page", "examples/chain/graph.yaml"])
     assert settings_from_args(args).graph_page is False
+
+
+def test_splits_outputs_exposed_steps_and_forwarded_headers_reach_the_compiled_graph(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ingress and the sidecars read them from the compiled graph that braid render shows."""
+    compiled = {}
+    for example in ("canary", "structured-output", "request-context"):
+        assert main(["render", f"examples/{example}/graph.yaml", "-n", "ml"]) == 0
+        objects = list(yaml.safe_load_all(capsys.readouterr().out))
+        (config,) = [o for o in objects if o["kind"] == "ConfigMap"]
+        (text,) = config["data"].values()
+        compiled[example] = json.loads(text)["spec"]
+    cases = compiled["canary"]["flow"]["steps"][0]["split"]["cases"]
+    assert [case["weight"] for case in cases] == [90, 10]
+    assert compiled["canary"]["flow"]["steps"][0]["split"]["header"] == "x-user-id"
+    structured = compiled["structured-output"]["flow"]
+    assert structured["output"] == {"boxes": "$detected.boxes", "label": "$label"}
+    assert structured["expose"] == ["detected"]
+    assert compiled["request-context"]["ingress"]["forwardHeaders"] == ["x-tenant", "x-user-*"]
