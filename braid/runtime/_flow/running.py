@@ -316,7 +316,8 @@ class _Run:
 
     def _note_headers(self, reply: CallReply) -> None:
         """Keep the response headers of a reply and of its continuations' replies."""
-        self.response_headers.update(reply.response_headers)
+        if reply.response_headers:
+            self.response_headers.update(reply.response_headers)
         for child in reply.then:
             self._note_headers(child)
 
@@ -529,7 +530,8 @@ class _Run:
             first = True
             async for item in stream:
                 if first:
-                    self.response_headers.update(item.response_headers)
+                    if item.response_headers:
+                        self.response_headers.update(item.response_headers)
                     self.runner.streams[key] = not item.final
                     if item.final:
                         self.events.put_nowait(("value", item.item))

@@ -77,7 +77,7 @@ class OutboundCaller:
     ) -> Any:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         _, reply = await self._client.call(request, deadline=_callee_deadline(context))
-        if context is not None:  # the callee's response headers join this call's
+        if context is not None and reply.response_headers:  # they join this call's
             context.response_headers.update(reply.response_headers)
         return decode(reply.result)
 

@@ -198,7 +198,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._observe(request, started, timings, grpc.StatusCode.OK)
         try:
             reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
-            reply.response_headers.update(timings.headers)
+            if timings.headers:
+                reply.response_headers.update(timings.headers)
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
             if request.then:  # a later step that fails names itself
@@ -343,7 +344,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                             models = json.dumps(executor.loaded_models())
                             await context.send_initial_metadata(((MODELS_KEY, models),))
                         item_message = StreamItem(final=final)
-                        if first:
+                        if first and timings.headers:
                             item_message.response_headers.update(timings.headers)
                         first = False
                         single = final
@@ -541,7 +542,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 _, reply = await self._client.call(
                     producer, deadline=deadline, address=producer.address or None
                 )
-                timings.headers.update(reply.response_headers)
+                if reply.response_headers:
+                    timings.headers.update(reply.response_headers)
                 if not upstream.path:
                     return reply.result, None
                 value = decode(reply.result)
@@ -641,7 +643,7 @@ def _context_of(request: CallRequest, deadline: float | None, out: dict[str, str
         deadline,
         request.step,
         request.model_id,
-        headers=dict(request.context.headers),
+        headers=dict(request.context.headers) if request.HasField("context") else {},
         response_headers=out,
     )
 
