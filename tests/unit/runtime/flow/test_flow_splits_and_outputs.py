@@ -3,12 +3,16 @@ weight and key, planning, assembling, refusing what a graph does not expose)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections import Counter
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 
+from braid.runtime._discovery.peers import StaticDiscovery
 from braid.runtime._flow.headers import allowed_headers
 from braid.runtime._flow.outputs import (
     assemble,
@@ -17,8 +21,13 @@ from braid.runtime._flow.outputs import (
     template_sources,
 )
 from braid.runtime._flow.planning import plan_dispatch, plan_flow
+from braid.runtime._flow.running import FlowRunner
 from braid.runtime._flow.splitting import choose_split, choose_weighted, split_point
+from braid.runtime._proto.braid_pb2 import CallReply, CallRequest, Payload, StreamItem
+from braid.runtime._wire.client import ReplicaClient
+from braid.runtime._wire.codec import encode
 from braid.runtime._wire.errors import BadRequest
+from braid.runtime._wire.routing import Router
 from braid.spec import validate_graph
 
 
@@ -169,3 +178,99 @@ def test_only_allowed_headers_reach_node_code() -> None:
         "x-user-id": "7",
     }
     assert allowed_headers(headers, []) == {}
+
+
+class MiniClient:
+    """A fake replica client: each step answers ``behaviour[step]`` (with response headers
+    ``{"x-step": step}``), keeps its result for fetches, and ``stream`` steps stream."""
+
+    def __init__(self, nodes: list[str], behaviour: dict[str, Any]) -> None:
+        self.router = Router(StaticDiscovery({node: [f"{node}:1"] for node in nodes}))
+        self.behaviour = behaviour
+        self.shared = None
+        self.calls: list[CallRequest] = []
+        self.stored: dict[str, Any] = {}
+
+    def _run(self, request: CallRequest) -> Any:
+        self.calls.append(request)
+        value = self.behaviour[request.step]
+        if request.result_key:
+            self.stored[request.result_key] = value
+        return value
+
+    async def call(
+        self, request: CallRequest, *, deadline: float | None, address: str | None = None
+    ) -> tuple[str, CallReply]:
+        value = self._run(request)
+        reply = CallReply(result=encode(value), response_headers={"x-step": request.step})
+        for follow in request.then:
+            reply.then.append((await self.call(follow, deadline=deadline))[1])
+        return address or "", reply
+
+    async def call_stream(
+        self, request: CallRequest, *, deadline: float | None, address: str | None = None
+    ) -> AsyncIterator[StreamItem]:
+        value = self._run(request)
+        if request.step == "stream":
+            for item in value:
+                yield StreamItem(item=encode(item), response_headers={"x-first": "yes"})
+        else:
+            yield StreamItem(item=encode(value), final=True, response_headers={"x-out": "1"})
+
+    async def fetch(self, address: str, key: str, path: list[str], **kwargs: Any) -> Payload:
+        return encode(self.stored[key])
+
+
+def mini_runner(document: Any, behaviour: dict[str, Any], **options: Any) -> tuple[Any, Any]:
+    nodes = [node.name for node in document.spec.nodes]
+    client = MiniClient(nodes, behaviour)
+    return FlowRunner(plan_flow(document), cast(ReplicaClient, client), **options), client
+
+
+def test_a_split_keyed_by_the_input_follows_the_hash_and_is_observed() -> None:
+    keyed = {**SPLIT, "split": {"key": "$x.user", "cases": SPLIT["split"]["cases"]}}
+    seen: list[tuple[str, str, str]] = []
+    flow_runner, client = mini_runner(
+        graph([keyed], "$s"), {"s": "done"}, on_split=lambda *choice: seen.append(choice)
+    )
+
+    async def run(user: str) -> str:
+        result = await flow_runner.start({"user": user}, deadline=time.monotonic() + 10)
+        assert result.value.value() == "done"
+        return str(client.calls[-1].node)
+
+    users = [f"u{n}" for n in range(50)]
+    nodes = [asyncio.run(run(user)) for user in users]
+    assert nodes == ["ab"[choose_weighted([90, 10], split_point(user))] for user in users]
+    assert [call for _, _, call in seen] == [f"{node}.f" for node in nodes]
+    assert {(graph_name, step) for graph_name, step, _ in seen} == {("g", "s")}
+
+
+def test_response_headers_come_from_every_reply_and_intermediates_from_fetches() -> None:
+    steps = [
+        {"name": "p", "call": "a.f", "args": ["$x"]},
+        {"name": "q", "call": "b.f", "args": ["$p"]},
+    ]
+    flow_runner, _ = mini_runner(graph(steps, "$q", expose=["p"]), {"p": {"k": 1}, "q": 2})
+
+    async def run() -> Any:
+        return await flow_runner.start(1, deadline=time.monotonic() + 10, intermediates=["p"])
+
+    result = asyncio.run(run())
+    assert result.value.value() == 2
+    assert result.intermediates == {"p": {"k": 1}}
+    assert result.headers == {"x-step": "p", "x-out": "1"}  # every reply, the output's too
+
+
+def test_intermediates_of_a_streaming_output_are_refused() -> None:
+    steps = [
+        {"name": "p", "call": "a.f", "args": ["$x"]},
+        {"name": "stream", "call": "b.f", "args": ["$p"]},
+    ]
+    flow_runner, _ = mini_runner(graph(steps, "$stream", expose=["p"]), {"p": 1, "stream": [1, 2]})
+
+    async def run() -> Any:
+        return await flow_runner.start(1, deadline=time.monotonic() + 10, intermediates=["p"])
+
+    with pytest.raises(BadRequest, match="a single output, not a stream"):
+        asyncio.run(run())
