@@ -7,7 +7,10 @@ output comes from it. :func:`build_call` then makes the arguments of one call fo
 references to the graph input are substituted inline (the path picked at the ingress), and every
 reference to another step becomes an :class:`~braid.runtime._wire.codec.UpstreamMarker` with an
 ``Upstream`` entry that points at the producer's replica, so that the consumer's sidecar fetches
-the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value.
+the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value. A split
+step is planned like a dispatch step, with its cases' weights (the choice is in
+:mod:`braid.runtime._flow.splitting`); a structured output makes no step return its value and
+counts the ingress as one more consumer of each step it names (:mod:`braid.runtime._flow.outputs`).
 
 :func:`plan_dispatch` decides which steps travel as *continuations*: a plain step whose only
 upstream step is a plain step P rides inside P's ``CallRequest.then``, and P's sidecar calls it

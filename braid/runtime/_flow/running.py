@@ -8,7 +8,11 @@ and the consumer's sidecar fetches the value from the producer's sidecar itself 
 join's own producer and takes the value from its reply), so that intermediate values never pass
 through the ingress. Only a dispatch step waits, for the value it switches on (fetched from its
 producer, which counts as one of that producer's consumers), and the steps that consume a
-dispatch step wait for its replica to be chosen.
+dispatch step wait for its replica to be chosen. A split step waits for its key the same way
+(a request header needs no wait). A structured output, and the intermediate results a request
+asks for, are fetched by the ingress from the steps' sidecars and assembled here. The request
+headers that the graph forwards ride in every call's ``context``, and the response headers
+that node code set come back in the replies, gathered for the ingress to send.
 
 The output step is called with ``CallStream`` until its method is known: a first item marked
 ``final`` means "not a generator, this is the whole value", and the runner remembers per
