@@ -6,7 +6,8 @@ The package is split by plane, and the layout is the architecture:
 - ``braid.runtime``: the data plane (sidecar, worker, handles, ingress, local launcher);
 - ``braid.operator``: the control plane (kopf handlers, rendering, status);
 - ``braid.cli``: the ``braid`` command, on top of all three;
-- ``braid.connect(target)``: a client of graphs already running (from ``braid.runtime``).
+- ``braid.connect(target)``: a client of graphs already running (from ``braid.runtime``);
+- ``braid.request_context()``: in node code, the request being served (from ``braid.runtime``).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from braid._version import __version__
 
 if TYPE_CHECKING:
-    from braid.runtime import connect
+    from braid.runtime import connect, request_context
 
-__all__ = ["__version__", "connect"]
+__all__ = ["__version__", "connect", "request_context"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from braid.runtime import connect  # noqa: PLC0415
 
         return connect
+    if name == "request_context":
+        from braid.runtime import request_context  # noqa: PLC0415
+
+        return request_context
     raise AttributeError(f"module 'braid' has no attribute {name!r}")

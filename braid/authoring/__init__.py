@@ -35,11 +35,13 @@ from braid.authoring._values import (
     Dispatch,
     Input,
     Method,
+    Split,
     Step,
     Subgraph,
     SubgraphCall,
     Value,
     dispatch,
+    split,
     subgraph,
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "NodeOptions",
     "Origin",
     "SourceProblem",
+    "Split",
     "Step",
     "Subgraph",
     "SubgraphCall",
@@ -68,5 +71,6 @@ __all__ = [
     "inference_node",
     "load_app",
     "node",
+    "split",
     "subgraph",
 ]

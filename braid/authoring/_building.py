@@ -26,7 +26,16 @@ from typing import Any
 
 from braid.authoring._errors import Origin, SourceProblem
 from braid.authoring._nodes import MANIFEST_FIELDS, BoundNode
-from braid.authoring._values import Call, Dispatch, Input, Method, Step, SubgraphCall, Value
+from braid.authoring._values import (
+    Call,
+    Dispatch,
+    Input,
+    Method,
+    Split,
+    Step,
+    SubgraphCall,
+    Value,
+)
 from braid.spec import CALL_METHOD, GROUP_VERSION, KIND, Problem
 
 _NODE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -70,6 +79,12 @@ class Walk:
             if step._default is not None:
                 self._visit_call(step._default)
                 self.cases.append(step._default)
+        elif isinstance(step, Split):
+            if step._key is not None:
+                self.visit_value(step._key)
+            for _, call in step._cases:
+                self._visit_call(call)
+                self.cases.append(call)
         elif isinstance(step, Call):
             self._visit_call(step)
         elif isinstance(step, SubgraphCall):
@@ -182,7 +197,7 @@ def name_steps(
         elif isinstance(step, SubgraphCall):
             base = step._graph
         else:
-            base = "dispatch"
+            base = "split" if isinstance(step, Split) else "dispatch"
         names[id(step)] = namer.derived(base)
     return names
 
@@ -234,6 +249,14 @@ class Document:
             if step._default is not None:
                 dispatch["default"] = self.call(step._default)
             found["dispatch"] = dispatch
+        elif isinstance(step, Split):
+            split: dict[str, Any] = {}
+            if step._key is not None:
+                split["key"] = self.reference(step._key)
+            if step._header is not None:
+                split["header"] = step._header
+            split["cases"] = [{"weight": weight, **self.call(call)} for weight, call in step._cases]
+            found["split"] = split
         elif isinstance(step, Call):
             found.update(self.call(step))
         elif isinstance(step, SubgraphCall):
@@ -284,11 +307,13 @@ class Document:
             node = self.walk.nodes[int(found[1])]
             subject = f'node "{self.node_names[id(node)]}"'
             return SourceProblem(node._origin, subject, problem.path, problem.message)
-        found = re.match(r"^spec\.flow\.steps\[(\d+)\](\.dispatch\.cases\[(\d+)\])?", problem.path)
+        found = re.match(
+            r"^spec\.flow\.steps\[(\d+)\](\.(?:dispatch|split)\.cases\[(\d+)\])?", problem.path
+        )
         if found and int(found[1]) < len(self.walk.steps):
             step = self.walk.steps[int(found[1])]
             origin = step._origin
-            if found[3] is not None and isinstance(step, Dispatch):
+            if found[3] is not None and isinstance(step, Dispatch | Split):
                 origin = step._cases[int(found[3])][1]._origin
             subject = f'step "{self.step_names[id(step)]}"'
             return SourceProblem(origin, subject, problem.path, problem.message)

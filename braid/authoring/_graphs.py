@@ -37,7 +37,7 @@ class Graph:
 
     def __init__(
         self,
-        output: Value,
+        output: Output,
         *,
         name: str,
         spec: dict[str, Any],
@@ -46,8 +46,10 @@ class Graph:
         origin: Origin | None,
         code_dir: Path | None,
         groups: Mapping[str, Sequence[BoundNode]] | None = None,
+        expose: Sequence[Step] = (),
     ) -> None:
         self._output = output
+        self._expose = tuple(expose)
         self._groups = dict(groups or {})
         self.name = name
         self._spec, self._metadata = spec, metadata
@@ -93,11 +95,16 @@ class Graph:
         names = Document(
             walk, node_names, name_steps(walk, variables, node_names, input_name), input_name
         )
+        output = self._output
         flow: dict[str, Any] = {
             "input": input_name,
             "steps": [names.step(step) for step in walk.steps],
-            "output": names.reference(self._output),
+            "output": (
+                names.reference(output) if isinstance(output, Value) else names.literal(output)
+            ),
         }
+        if self._expose:
+            flow["expose"] = self._exposed(names, problems)
         document = header(self.name, **self._metadata)
         document["spec"] = {
             **{key: value for key, value in self._spec.items() if key != "ingress"},
@@ -109,6 +116,23 @@ class Graph:
         if self._spec.get("ingress"):
             document["spec"]["ingress"] = self._spec["ingress"]
         return document, names, problems
+
+    def _exposed(self, names: Document, problems: list[SourceProblem]) -> list[str]:
+        found = []
+        for step in self._expose:
+            name = names.step_names.get(id(step))
+            if name is None:
+                problems.append(
+                    SourceProblem(
+                        step._origin,
+                        step.describe(),
+                        "",
+                        "is in expose= but the output does not depend on it",
+                    )
+                )
+            else:
+                found.append(name)
+        return found
 
     def _group_documents(
         self, node_names: Mapping[int, str], problems: list[SourceProblem]
@@ -160,8 +184,12 @@ class Graph:
         )
 
 
+#: What a graph returns: one flow value, or a map or list of them (a structured output).
+Output = Value | Mapping[str, Any] | Sequence[Any]
+
+
 def graph(
-    output: Value,
+    output: Output,
     *,
     name: str,
     namespace: str | None = None,
@@ -176,18 +204,32 @@ def graph(
     request_timeout_seconds: float | None = None,
     max_request_bytes: str | int | None = None,
     groups: Mapping[str, Sequence[BoundNode]] | None = None,
+    expose: Sequence[Step] = (),
+    forward_headers: Sequence[str] | None = None,
 ) -> Graph:
     """A graph whose result is ``output``: every step and node it depends on, and an ingress.
 
-    Unnamed nodes and steps are named after the variables that hold them in the calling scope.
-    ``groups`` co-locates nodes (``{"pipeline": [parse, scale]}``, decision 0009): each group's
-    nodes run in one pod and one process. ``app="module:app"`` serves the graph's HTTP routes
-    with its own ASGI app (spec.ingress.http.app, decision 0019), in ``ingress_image`` in a
-    cluster.
+    ``output`` is one flow value, or a map or list of them that merges several steps
+    (``{"label": label, "boxes": detected.boxes}``). Unnamed nodes and steps are named after
+    the variables that hold them in the calling scope. ``groups`` co-locates nodes
+    (``{"pipeline": [parse, scale]}``, decision 0009): each group's nodes run in one pod and
+    one process. ``app="module:app"`` serves the graph's HTTP routes with its own ASGI app
+    (spec.ingress.http.app, decision 0019), in ``ingress_image`` in a cluster. ``expose`` lists
+    steps whose results a request may ask for beside the output; ``forward_headers`` the
+    request headers that node code may read (braid.request_context()).
     """
     origin = caller_origin()
-    if not isinstance(output, Value):
-        raise BindError(at(origin, f"graph() takes the flow's output value, got {output!r}"))
+    if not _is_output(output):
+        raise BindError(
+            at(
+                origin,
+                "graph() takes the flow's output value, or a map or list of flow values, got "
+                f"{output!r}",
+            )
+        )
+    for step in expose:
+        if not isinstance(step, Step):
+            raise BindError(at(origin, f"expose= takes steps, got {step!r}"))
     for group, members in (groups or {}).items():
         if isinstance(members, (str, BoundNode)) or not all(
             isinstance(member, BoundNode) for member in members
@@ -206,6 +248,7 @@ def graph(
         image=ingress_image,
         request_timeout_seconds=request_timeout_seconds,
         max_request_bytes=max_request_bytes,
+        forward_headers=forward_headers,
     )
     if ingress:
         spec["ingress"] = ingress
@@ -219,6 +262,7 @@ def graph(
         origin=origin,
         code_dir=code_dir,
         groups=groups,
+        expose=expose,
     )
 
 
@@ -231,6 +275,7 @@ def _ingress_of(
     image: str | None,
     request_timeout_seconds: float | None,
     max_request_bytes: str | int | None,
+    forward_headers: Sequence[str] | None,
 ) -> dict[str, Any]:
     """``spec.ingress`` with the fields that ``graph()`` was given (camelCase, as in YAML)."""
     http = {"routePrefix": route_prefix, "app": app}
@@ -241,8 +286,22 @@ def _ingress_of(
         "image": image,
         "requestTimeoutSeconds": request_timeout_seconds,
         "maxRequestBytes": max_request_bytes,
+        "forwardHeaders": None if forward_headers is None else list(forward_headers),
     }
     return {key: value for key, value in ingress.items() if value not in (None, {})}
+
+
+def _is_output(value: object) -> bool:
+    """One flow value, or a non-empty map (string keys) or list whose leaves all are."""
+    if isinstance(value, Value):
+        return True
+    if isinstance(value, Mapping):
+        return bool(value) and all(
+            isinstance(key, str) and _is_output(item) for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return bool(value) and all(_is_output(item) for item in value)
+    return False
 
 
 def _caller_scope() -> tuple[dict[str, object], Path | None]:

@@ -1,7 +1,8 @@
 """Values of a flow while it is declared: the input, the result of a step, and fields of either.
 
 ``Input("request")`` is the graph's input; ``node.method.bind(...)`` makes a :class:`Call`, a step
-that calls a node's method; :func:`dispatch` makes a step that picks one of several calls;
+that calls a node's method; :func:`dispatch` makes a step that picks one of several calls by
+value, and :func:`split` one that picks by weight (a canary, an A/B test);
 ``subgraph("name").bind(...)`` makes a :class:`SubgraphCall`, a step that calls another graph. Every
 one of them is a :class:`Value`: it can be passed to later calls, and ``value.label`` or
 ``value[0]`` is the value of a field or an item of it (``$step.label``, ``$step.0`` in the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn, Self
 
 from braid.authoring._errors import BindError, Origin, at, caller_origin
@@ -290,6 +291,27 @@ def subgraph(name: str) -> Subgraph:
     return Subgraph(name)
 
 
+class Split(Step):
+    """A step that makes one of several calls, chosen by weight (``spec.flow.steps[].split``)."""
+
+    __slots__ = ("_cases", "_header", "_key")
+
+    def __init__(
+        self,
+        cases: tuple[tuple[int, Call], ...],
+        key: Value | None,
+        header: str | None,
+        *,
+        name: str | None = None,
+        origin: Origin | None = None,
+    ) -> None:
+        super().__init__(name, origin)
+        self._cases, self._key, self._header = cases, key, header
+
+    def named(self, name: str) -> Split:
+        return Split(self._cases, self._key, self._header, name=name, origin=self._origin)
+
+
 class Method:
     """A method of a bound node; ``.bind(...)`` makes a step that calls it."""
 
@@ -383,3 +405,41 @@ def _json_text(key: object, origin: Origin | None) -> str:
     if isinstance(key, int):
         return str(key)
     raise BindError(at(origin, f"a dispatch case is a string, a number or a boolean, got {key!r}"))
+
+
+def split(
+    cases: Sequence[tuple[int, Call]],
+    *,
+    key: Value | None = None,
+    header: str | None = None,
+) -> Split:
+    """A step that makes one of ``cases``' calls per request, each ``(weight, call)`` getting
+    its weight's share: ``split([(90, stable.run.bind(x)), (10, canary.run.bind(x))])``.
+
+    With ``key`` (a flow value) or ``header`` (a request header's name) the choice is a hash of
+    that value, the same for the same value; without either it is random per request.
+    """
+    origin = caller_origin()
+    if key is not None and not isinstance(key, Value):
+        raise BindError(at(origin, f"split(key=...) takes a flow value, got {key!r}"))
+    if key is not None and header is not None:
+        raise BindError(at(origin, "split() takes key or header, not both"))
+    if not cases:
+        raise BindError(at(origin, "split() needs at least one (weight, call) case"))
+    picked: list[tuple[int, Call]] = []
+    for index, case in enumerate(cases):
+        if not (isinstance(case, tuple) and len(case) == 2):
+            raise BindError(at(origin, f"case {index} must be a (weight, call) pair, got {case!r}"))
+        weight, call = case
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise BindError(at(origin, f"case {index}: the weight must be an int, got {weight!r}"))
+        if not isinstance(call, Call) or call._name is not None:
+            raise BindError(
+                at(
+                    origin,
+                    f"case {index} must be a call made with .bind() (not a named step): a case "
+                    "is a call, not a step of its own",
+                )
+            )
+        picked.append((weight, call))
+    return Split(tuple(picked), key, header, origin=origin)

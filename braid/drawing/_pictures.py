@@ -159,8 +159,7 @@ class _Builder:
         for index, step in self.view.steps:
             self._wire_step(index, step)
         self._add(Vertex(OUTPUT_ID, Kind.OUTPUT, "output"))
-        if self.view.output is not None:
-            self._wire(self.view.output, OUTPUT_ID, "")
+        self._wire_output(self.view.output)
         self._add_handles()
         clusters = self._clusters()
         self._mark_problems(clusters)
@@ -184,9 +183,42 @@ class _Builder:
         if label not in labels:
             labels.append(label)
 
+    def _wire_output(self, output: object) -> None:
+        """Arrows into the output: one reference, or each field of a structured output (its
+        key or index is the arrow's label)."""
+        if isinstance(output, str):
+            self._wire(output, OUTPUT_ID, "")
+        elif isinstance(output, dict):
+            for key, value in output.items():
+                for _, text in iter_references(value):
+                    self._wire(text, OUTPUT_ID, str(key))
+        elif isinstance(output, list):
+            for number, value in enumerate(output):
+                for _, text in iter_references(value):
+                    self._wire(text, OUTPUT_ID, f"[{number}]")
+
+    def _add_split(self, vertex_id: str, step: Step) -> None:
+        """A split: a choice vertex and its cases, each arrow labelled with its share."""
+        split = step.split
+        if split is None:  # pragma: no cover - the caller checked
+            return
+        key = f" by {split.header or split.key}" if split.header or split.key else ""
+        self._add(Vertex(vertex_id, Kind.DISPATCH, step.name, f"split{key}"))
+        total = sum(case.weight for case in split.cases) or 1
+        case_ids = []
+        for number, case in enumerate(split.cases):
+            case_id = f"{vertex_id}c{number}"
+            case_ids.append(case_id)
+            self._add(Vertex(case_id, Kind.CASE, case.call, "", _node_of(case.call)))
+            self._arrow(vertex_id, case_id, Style.CASE, f"{100 * case.weight / total:.3g}%")
+        self.producers.setdefault(step.name, case_ids)
+
     def _add_step(self, index: int, step: Step) -> None:
         vertex_id = f"s{index}"
         self.step_vertex[index] = vertex_id
+        if step.split is not None:
+            self._add_split(vertex_id, step)
+            return
         if step.graph is not None:
             self._add(Vertex(vertex_id, Kind.SUBGRAPH, step.name, f"graph: {step.graph}"))
             self.producers.setdefault(step.name, [vertex_id])
@@ -216,10 +248,14 @@ class _Builder:
 
     def _wire_step(self, index: int, step: Step) -> None:
         vertex_id = self.step_vertex[index]
-        if step.dispatch is None:
+        if step.split is not None:
+            if step.split.key is not None:
+                self._wire(step.split.key, vertex_id, "")
+        elif step.dispatch is None:
             self._wire_arguments(step.args, step.kwargs, vertex_id)
             return
-        self._wire(step.dispatch.value, vertex_id, "")
+        else:
+            self._wire(step.dispatch.value, vertex_id, "")
         for number, case in enumerate(step.calls()):
             self._wire_arguments(case.args, case.kwargs, f"{vertex_id}c{number}")
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from braid.runtime._local.launching import GraphFile, Launcher, LaunchSettings, Layout
     from braid.runtime._local.processes import LaunchError
     from braid.runtime._replica.code import code_problems
+    from braid.runtime._replica.contexts import RequestContext, request_context
     from braid.runtime._replica.handles import (
         Handle,
         RemoteResponse,
@@ -75,6 +76,7 @@ _MODULES = {
     "Overloaded": "braid.runtime._wire.errors",
     "QuorumNotReached": "braid.runtime._wire.errors",
     "RemoteResponse": "braid.runtime._replica.handles",
+    "RequestContext": "braid.runtime._replica.contexts",
     "ReplicaSettings": "braid.runtime._replica.hosting",
     "ReplicaUnavailable": "braid.runtime._wire.errors",
     "RequestError": "braid.runtime._wire.errors",
@@ -90,6 +92,7 @@ _MODULES = {
     "connect": "braid.runtime._client.connecting",
     "get_model": "braid.runtime._replica.handles",
     "get_model_id": "braid.runtime._replica.handles",
+    "request_context": "braid.runtime._replica.contexts",
     "run": "braid.runtime._local.apps",
     "serve_ingress": "braid.runtime._ingress.serving",
     "serve_replica": "braid.runtime._replica.hosting",
@@ -122,6 +125,7 @@ __all__ = [
     "RemoteResponse",
     "ReplicaSettings",
     "ReplicaUnavailable",
+    "RequestContext",
     "RequestError",
     "Response",
     "SharedMemorySettings",
@@ -135,6 +139,7 @@ __all__ = [
     "connect",
     "get_model",
     "get_model_id",
+    "request_context",
     "run",
     "serve_ingress",
     "serve_replica",

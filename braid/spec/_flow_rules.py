@@ -4,6 +4,7 @@ nodes that no step uses.
 
 from __future__ import annotations
 
+import json
 import re
 
 from braid.spec._errors import Problem
@@ -93,13 +94,15 @@ def _check_model_id(view: GraphView, path: str, step: Step) -> list[Problem]:
 def _check_step_call(view: GraphView, path: str, step: Step) -> list[Problem]:
     if step.graph is not None:
         return _check_subgraph_step(view, path, step)
+    if step.split is not None:
+        return _check_split(view, path, step)
     if step.dispatch is None:
         if step.call is None:
             return [
                 Problem(
                     path,
-                    'set "call" (one call), "dispatch" (a choice of calls) or "graph" (a '
-                    "sub-graph)",
+                    'set "call" (one call), "dispatch" (a choice by value), "split" (a choice '
+                    'by weight) or "graph" (a sub-graph)',
                 )
             ]
         return _check_call(
@@ -130,11 +133,11 @@ def _check_step_call(view: GraphView, path: str, step: Step) -> list[Problem]:
 def _check_subgraph_step(view: GraphView, path: str, step: Step) -> list[Problem]:
     """A step that calls another graph: its name, and arguments that make one input."""
     problems: list[Problem] = []
-    if step.call is not None or step.dispatch is not None:
+    if step.call is not None or step.dispatch is not None or step.split is not None:
         problems.append(
             Problem(
                 path,
-                'a step calls a node ("call"), dispatches ("dispatch") or calls a '
+                'a step calls a node ("call"), dispatches ("dispatch" or "split") or calls a '
                 'graph ("graph"): set only one of them',
             )
         )
@@ -169,6 +172,29 @@ def _check_subgraph_step(view: GraphView, path: str, step: Step) -> list[Problem
         )
     problems += _check_value_refs(view, f"{path}.args", step.name, step.args)
     problems += _check_value_refs(view, f"{path}.kwargs", step.name, step.kwargs)
+    return problems
+
+
+def _check_split(view: GraphView, path: str, step: Step) -> list[Problem]:
+    """A split step: its calls come from split.cases; its key, if any, is a reference."""
+    split = step.split
+    if split is None:  # pragma: no cover - the caller checked
+        return []
+    problems: list[Problem] = []
+    if step.call is not None or step.args or step.kwargs or step.dispatch is not None:
+        problems.append(
+            Problem(
+                path,
+                "a split step takes its calls from split.cases; "
+                'remove "call", "args", "kwargs" and "dispatch"',
+            )
+        )
+    if split.key is not None:
+        problems += _check_value_refs(
+            view, f"{path}.split.key", step.name, split.key, must_be_ref=True
+        )
+    for index, case in enumerate(split.cases):
+        problems += _check_call(view, f"{path}.split.cases[{index}]", step.name, case)
     return problems
 
 
@@ -267,6 +293,8 @@ def step_dependencies(step: Step) -> set[str]:
     values: list[object] = []
     if step.dispatch is not None:
         values.append(step.dispatch.value)
+    if step.split is not None and step.split.key is not None:
+        values.append(step.split.key)
     for call in step.calls():
         values += [call.args, call.kwargs]
     if step.graph is not None:
@@ -327,22 +355,84 @@ def _find_cycle(start: str, edges: dict[str, set[str]]) -> list[str] | None:
 def check_output(view: GraphView) -> list[Problem]:
     if view.output is None:
         return []
-    problems = _check_value_refs(view, "spec.flow.output", None, view.output, must_be_ref=True)
+    problems = _check_output_shape(view)
     if problems:
         return problems
-    reference = parse_reference(view.output)
-    if reference is None:  # pragma: no cover - must_be_ref rules this out
-        return problems
+    sources = output_sources(view.output)
     if not view.complete or _refers_to_unknown_steps(view):
         return problems  # the unknown reference may be the one that meant such a step
-    needed = _reachable({reference.source}, view)
+    needed = _reachable(sources, view)
     for index, step in view.steps:
         if step.name not in needed:
             problems.append(
                 Problem(
                     f"spec.flow.steps[{index}]",
-                    f'step "{step.name}" does not lead to the output {view.output}; '
-                    "use its value or remove it",
+                    f'step "{step.name}" does not lead to the output '
+                    f"{_shown(view.output)}; use its value or remove it",
+                )
+            )
+    return problems
+
+
+def _check_output_shape(view: GraphView) -> list[Problem]:
+    """The output is one reference, or a non-empty map or list whose leaves all are."""
+    output, path = view.output, "spec.flow.output"
+    if isinstance(output, str):
+        return _check_value_refs(view, path, None, output, must_be_ref=True)
+    if not isinstance(output, dict | list) or not output:
+        return [
+            Problem(
+                path,
+                'expected a reference such as "$step", or a map or list of references such as '
+                f'{{"label": "$classify", "boxes": "$detect.boxes"}}, got {_shown(output)}',
+            )
+        ]
+    problems: list[Problem] = []
+    for where, leaf in _leaves(output, path):
+        problems += _check_value_refs(view, where, None, leaf, must_be_ref=True)
+    return problems
+
+
+def _leaves(value: object, path: str) -> list[tuple[str, object]]:
+    """The leaves of a map or list output, with their field paths."""
+    if isinstance(value, dict):
+        found: list[tuple[str, object]] = []
+        for key, item in value.items():
+            found += _leaves(item, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        found = []
+        for index, item in enumerate(value):
+            found += _leaves(item, f"{path}[{index}]")
+        return found
+    return [(path, value)]
+
+
+def output_sources(output: object) -> set[str]:
+    """The steps (and the input) that a well-formed output refers to."""
+    found: set[str] = set()
+    for _, text in iter_references(output):
+        reference = parse_reference(text)
+        if reference is not None:
+            found.add(reference.source)
+    return found
+
+
+def _shown(output: object) -> str:
+    return output if isinstance(output, str) else json.dumps(output, separators=(",", ":"))
+
+
+def check_expose(view: GraphView) -> list[Problem]:
+    """spec.flow.expose names steps, each once."""
+    problems = check_unique("spec.flow.expose", view.expose, "step")
+    if not view.steps_known:
+        return problems
+    for index, name in enumerate(view.expose):
+        if name not in view.step_names:
+            problems.append(
+                Problem(
+                    f"spec.flow.expose[{index}]",
+                    f'unknown step "{name}"{did_you_mean(name, view.step_names)}',
                 )
             )
     return problems

@@ -12,7 +12,7 @@ uniqueness, GPU rules) live in :mod:`braid.spec._validating`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -47,6 +47,10 @@ NODE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 #: Step and input names are identifiers in the flow, never Kubernetes object names.
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 MAX_NAME_LENGTH = 63
+#: An HTTP header name (an RFC 9110 token), lower case, as gRPC metadata keys must be.
+HEADER_NAME_PATTERN = r"^[a-z0-9!#$%&'*+.^_`|~-]+$"
+#: A header name, or a prefix of names ending in ``*``.
+HEADER_PATTERN = r"^[a-z0-9!#$%&'+.^_`|~-]+\*?$"
 
 
 class ObjectMeta(SpecModel):
@@ -500,6 +504,43 @@ class Dispatch(SpecModel):
     )
 
 
+class SplitCase(StepCall):
+    """A call made for a share of the requests: ``weight`` out of the sum of the weights."""
+
+    weight: int = Field(
+        ge=0,
+        le=1_000_000,
+        description="Relative share of the requests this call gets, e.g. 90 and 10 for a canary.",
+    )
+
+
+class Split(SpecModel):
+    """A weighted traffic split: pick one call per request by weight (a canary, an A/B test).
+
+    With a ``key`` or a ``header`` the choice is a hash of that value, so that one user (one
+    key) always gets the same call; without either it is random per request.
+    """
+
+    key: str | None = Field(
+        default=None,
+        description='Reference to the value to hash, e.g. "$request.user" (instead of header).',
+    )
+    header: str | None = Field(
+        default=None,
+        pattern=HEADER_NAME_PATTERN,
+        description='Request header (HTTP) or metadata key (gRPC) to hash, e.g. "x-user-id".',
+    )
+    cases: list[SplitCase] = Field(min_length=1, description="The calls and their weights.")
+
+    @model_validator(mode="after")
+    def _one_key_and_some_weight(self) -> Split:
+        if self.key is not None and self.header is not None:
+            raise ValueError("give key (a reference) or header (a header name), not both")
+        if not any(case.weight for case in self.cases):
+            raise ValueError("every weight is 0: give at least one case a positive weight")
+        return self
+
+
 class Step(SpecModel):
     """One named step of the flow: a call of a node's method, a dispatch among calls, or a call
     of another graph (a sub-graph, docs/decisions/0023-sub-graphs.md)."""
@@ -520,6 +561,10 @@ class Step(SpecModel):
             "Call another DeploymentGraph of the same namespace, by name, as if it were a node "
             "(instead of call): its input is the one argument in args, or the object in kwargs."
         ),
+    )
+    split: Split | None = Field(
+        default=None,
+        description="Pick one of several calls by weight, e.g. 90/10 (instead of call).",
     )
     model_id: str | None = Field(
         default=None,
@@ -551,7 +596,10 @@ class Step(SpecModel):
     )
 
     def calls(self) -> list[StepCall]:
-        """Every call this step may make: its own, or each dispatch case and the default."""
+        """Every call this step may make: its own, each dispatch case and the default, or each
+        split case."""
+        if self.split is not None:
+            return list(self.split.cases)
         if self.dispatch is not None:
             found: list[StepCall] = list(self.dispatch.cases)
             if self.dispatch.default is not None:
@@ -569,7 +617,19 @@ class Flow(SpecModel):
         default="input", description="Name of the graph input, referred to as $name."
     )
     steps: list[Step] = Field(min_length=1, description="Steps, each calling a node.")
-    output: str = Field(description='Reference to the graph\'s result, e.g. "$result".')
+    output: JsonValue = Field(
+        description=(
+            'The graph\'s result: a reference, e.g. "$result", or a map or list of references '
+            'that merges several steps, e.g. {"label": "$classify", "boxes": "$detect.boxes"}.'
+        )
+    )
+    expose: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Steps whose results a request may ask for beside the output (intermediate "
+            "results: the X-Braid-Intermediates header, or GraphRequest.intermediates)."
+        ),
+    )
 
 
 class HttpIngress(SpecModel):
@@ -631,6 +691,14 @@ class Ingress(SpecModel):
     )
     max_request_bytes: Quantity = Field(
         default="256Mi", description="Largest request body accepted (larger gets 413)."
+    )
+    forward_headers: list[Annotated[str, Field(pattern=HEADER_PATTERN)]] = Field(
+        default_factory=list,
+        description=(
+            "Request headers (HTTP) or metadata keys (gRPC) that node code may read "
+            '(braid.request_context()), e.g. ["x-tenant", "x-user-*"]; a trailing * matches a '
+            "prefix. Every other header stays at the ingress."
+        ),
     )
 
     @model_validator(mode="after")

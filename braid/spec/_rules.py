@@ -12,6 +12,7 @@ from __future__ import annotations
 from braid.spec._errors import Problem
 from braid.spec._flow_rules import (
     check_cycles,
+    check_expose,
     check_output,
     check_step,
     check_step_names,
@@ -43,6 +44,7 @@ def check_graph(view: GraphView) -> list[Problem]:
         problems += check_step(view, f"spec.flow.steps[{index}]", step)
     problems += check_cycles(view)
     problems += check_output(view)
+    problems += check_expose(view)
     problems += check_unused_nodes(view)
     problems += check_route_prefix(view)
     problems += check_ingress_app(view)

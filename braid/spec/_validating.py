@@ -26,7 +26,16 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from braid.spec._errors import GraphInvalid, ManifestError, Problem
-from braid.spec._graphs import GROUP_VERSION, KIND, DeploymentGraph, Group, Node, Step
+from braid.spec._graphs import (
+    GROUP_VERSION,
+    HEADER_NAME_PATTERN,
+    HEADER_PATTERN,
+    KIND,
+    DeploymentGraph,
+    Group,
+    Node,
+    Step,
+)
 from braid.spec._rules import GraphView, check_graph
 
 T = TypeVar("T")
@@ -36,7 +45,7 @@ _STEP = TypeAdapter(Step)
 _GROUP = TypeAdapter(Group)
 # Fields whose absence the graph's rules report, so they are never dropped to parse the rest.
 _NODE_CORE = frozenset({"name", "class", "http", "inference"})
-_STEP_CORE = frozenset({"name", "call", "dispatch"})
+_STEP_CORE = frozenset({"name", "call", "dispatch", "split"})
 
 
 def validate_graph(document: object) -> DeploymentGraph:
@@ -113,13 +122,18 @@ def _partial_view(document: dict[str, Any]) -> GraphView:
         steps=steps,
         step_names=_raw_names(raw_steps),
         flow_input=flow_input if isinstance(flow_input, str) else None,
-        output=output if isinstance(output, str) else None,
+        output=output if isinstance(output, str | dict | list) else None,
         route_prefix=None,
         complete=nodes_whole and steps_whole,
         nodes_known=isinstance(raw_nodes, list),
         steps_known=isinstance(raw_steps, list),
         groups=groups,
+        expose=[name for name in _list(flow.get("expose")) if isinstance(name, str)],
     )
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 def _parse_each(
@@ -234,6 +248,12 @@ def _translate(error: ErrorDetails) -> Problem:
 def _pattern_message(pattern: str, value: object) -> str:
     if pattern == "^/":
         return f'must start with "/", got {_show(value)}'
+    if pattern in (HEADER_NAME_PATTERN, HEADER_PATTERN):
+        star = ", optionally ending in * for a prefix" if pattern == HEADER_PATTERN else ""
+        return (
+            f"{_show(value)} is not a header name: use lower-case letters, digits and '-' "
+            f'(a token, e.g. "x-tenant"){star}'
+        )
     return (
         f"{_show(value)} is not a valid name: use letters, digits, '_' and '-', "
         "starting with a letter or '_'"

@@ -26,7 +26,8 @@ class GraphView:
     steps: list[tuple[int, Step]]
     step_names: set[str]
     flow_input: str | None
-    output: str | None
+    #: The output: a reference, or a map or list of references (None when it did not parse).
+    output: object
     route_prefix: str | None
     #: The ingress's own ASGI app (spec.ingress.http.app), if any.
     ingress_app: str | None = None
@@ -38,6 +39,8 @@ class GraphView:
     steps_known: bool = True
     #: Co-location groups (spec.groups), each with its index in the file.
     groups: list[tuple[int, Group]] = field(default_factory=list)
+    #: Steps whose results a request may ask for (spec.flow.expose).
+    expose: list[str] = field(default_factory=list)
     nodes_by_name: dict[str, Node] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +60,7 @@ class GraphView:
             route_prefix=spec.ingress.http.route_prefix,
             ingress_app=spec.ingress.http.app,
             groups=list(enumerate(spec.groups)),
+            expose=list(spec.flow.expose),
         )
 
 

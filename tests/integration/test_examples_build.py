@@ -42,6 +42,9 @@ BUILDS = [
     ("subgraphs", "app.py:scoring", "graph-scoring.yaml"),
     ("soft-steps", "app.py:app", "graph.yaml"),
     ("quorum", "app.py:app", "graph.yaml"),
+    ("canary", "app.py:app", "graph.yaml"),
+    ("structured-output", "app.py:app", "graph.yaml"),
+    ("request-context", "app.py:app", "graph.yaml"),
 ]
 
 #: Manifests without a Python twin, and why.

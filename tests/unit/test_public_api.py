@@ -122,7 +122,8 @@ def test_the_errors_share_one_root() -> None:
 
 
 def test_braid_exports_its_version() -> None:
-    assert braid.__all__ == ["__version__", "connect"]
+    assert braid.__all__ == ["__version__", "connect", "request_context"]
+    assert braid.request_context is braid.runtime.request_context
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", braid.__version__)
 
 
@@ -153,6 +154,7 @@ RUNTIME_NAMES = [
     "RemoteResponse",
     "ReplicaSettings",
     "ReplicaUnavailable",
+    "RequestContext",
     "RequestError",
     "Response",
     "SharedMemorySettings",
@@ -166,6 +168,7 @@ RUNTIME_NAMES = [
     "connect",
     "get_model",
     "get_model_id",
+    "request_context",
     "run",
     "serve_ingress",
     "serve_replica",

@@ -77,14 +77,19 @@ def plan_quorum(step: Step) -> FlowQuorum | None:
 
 
 def plan_containment(
-    steps: Iterable[_Planned], output: str
+    steps: Iterable[_Planned], outputs: Iterable[str]
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """``(contained, exposed)``: the output's ancestors whose every path to it crosses a
-    quorum join, and those with a path that does not (the output step included)."""
+    """``(contained, exposed)``: the outputs' ancestors whose every path to an output crosses a
+    quorum join, and those with a path that does not (the output steps included). A structured
+    output has several output steps."""
     steps = list(steps)
-    every = _ancestors(output, {step.name: step.producers for step in steps})
+    producers = {step.name: step.producers for step in steps}
     hard = {step.name: step.producers if step.quorum is None else frozenset() for step in steps}
-    exposed = _ancestors(output, hard)
+    every: set[str] = set()
+    exposed: set[str] = set()
+    for output in outputs:
+        every |= _ancestors(output, producers)
+        exposed |= _ancestors(output, hard)
     return frozenset(every - exposed), frozenset(exposed)
 
 

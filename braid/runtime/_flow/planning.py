@@ -7,7 +7,10 @@ output comes from it. :func:`build_call` then makes the arguments of one call fo
 references to the graph input are substituted inline (the path picked at the ingress), and every
 reference to another step becomes an :class:`~braid.runtime._wire.codec.UpstreamMarker` with an
 ``Upstream`` entry that points at the producer's replica, so that the consumer's sidecar fetches
-the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value.
+the value peer to peer. :func:`choose_case` picks a dispatch step's call from its value. A split
+step is planned like a dispatch step, with its cases' weights (the choice is in
+:mod:`braid.runtime._flow.splitting`); a structured output makes no step return its value and
+counts the ingress as one more consumer of each step it names (:mod:`braid.runtime._flow.outputs`).
 
 :func:`plan_dispatch` decides which steps travel as *continuations*: a plain step whose only
 upstream step is a plain step P rides inside P's ``CallRequest.then``, and P's sidecar calls it
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from braid.runtime._flow.guards import MISSING_KEY, plan_containment, plan_guard, plan_quorum
+from braid.runtime._flow.outputs import first_reference, template_sources
 from braid.runtime._proto.braid_pb2 import FlowGuard, FlowQuorum, Payload, Upstream
 from braid.runtime._wire.codec import UpstreamMarker, encode
 from braid.runtime._wire.errors import BadRequest
@@ -95,6 +99,10 @@ class StepPlan:
     guard: FlowGuard | None = None
     #: A join's quorum over its upstream steps (decision 0021).
     quorum: FlowQuorum | None = None
+    #: For a split step: the weight of each case (``switch`` is its key, if it has one).
+    weights: tuple[int, ...] = ()
+    #: For a split step keyed by a request header: the header's (lower-case) name.
+    split_header: str = ""
 
     def calls(self) -> tuple[CallPlan, ...]:
         if self.subgraph is not None:
@@ -123,6 +131,14 @@ class FlowPlan:
     exposed: frozenset[str] = frozenset()
     #: Some step has a guard or a quorum: the ingress collects degraded steps.
     guarded: bool = False
+    #: A structured output (a map or list of references); ``None`` when it is one reference.
+    template: Any = None
+    #: The steps a structured output fetches, in order (see :mod:`braid.runtime._flow.outputs`).
+    template_steps: tuple[str, ...] = ()
+    #: Steps a request may ask for as intermediate results (``flow.expose``).
+    expose: frozenset[str] = frozenset()
+    #: Request headers that reach node code (``ingress.forwardHeaders``; ``x-*`` is a prefix).
+    forward_headers: tuple[str, ...] = ()
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:
@@ -143,31 +159,39 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
     """Plan the flow of a validated graph (``load_graph`` has checked every reference)."""
     flow = graph.spec.flow
     step_names = {step.name for step in flow.steps}
-    output = _reference(flow.output)
+    template: Any = None
+    template_steps: tuple[str, ...] = ()
+    if isinstance(flow.output, str):
+        output = _reference(flow.output)
+    else:  # structured: no step returns; the ingress fetches each step's result
+        template, template_steps = flow.output, template_sources(flow.output, step_names)
+        output = first_reference(flow.output)
     drafts = [_draft(step, step_names) for step in flow.steps]
-    consumers: Counter[str] = Counter()
+    consumers: Counter[str] = Counter(template_steps)
     for draft in drafts:
         consumers.update(_consumed(draft, step_names))
     steps = tuple(
         StepPlan(
             name=draft.name,
             call=draft.call,
-            switch=draft.switch,
             cases=draft.cases,
             default=draft.default,
             consumers=consumers[draft.name],
-            returns=draft.name == output.source,
+            returns=template is None and draft.name == output.source,
             producers=frozenset(_consumed(draft, step_names)),
             model_id=step.model_id or "",
             subgraph=draft.subgraph,
             guard=plan_guard(step, graph),
             quorum=plan_quorum(step),
+            weights=draft.weights,
+            switch=draft.switch,
+            split_header=draft.split_header,
         )
         for draft, step in zip(drafts, flow.steps, strict=True)
     )
     groups = {node: group.name for group in graph.spec.groups for node in group.nodes}
     multiplexed = frozenset(n.name for n in graph.spec.nodes if n.multiplexing is not None)
-    contained, exposed = plan_containment(steps, output.source)
+    contained, exposed = plan_containment(steps, template_steps or (output.source,))
     return FlowPlan(
         graph=graph.metadata.name,
         input=flow.input,
@@ -178,6 +202,10 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         contained=contained,
         exposed=exposed,
         guarded=any(step.guard is not None or step.quorum is not None for step in steps),
+        template=template,
+        template_steps=template_steps,
+        expose=frozenset(flow.expose),
+        forward_headers=tuple(graph.spec.ingress.forward_headers),
     )
 
 
@@ -279,6 +307,7 @@ def _plan_nested(
                 producer.call is not None
                 and not producer.call.upstreams
                 and not producer.returns
+                and source not in plan.expose  # its result may be asked for: stored
                 and producer.consumers == 1
                 and source not in then
                 and source not in parents
@@ -299,6 +328,16 @@ def _draft(step: Step, step_names: set[str]) -> StepPlan:
     if step.graph is not None:
         call = StepCall(call=step.graph, args=step.args, kwargs=step.kwargs)
         return StepPlan(name=step.name, call=None, subgraph=_plan_call(call, step_names))
+    if step.split is not None:
+        split = step.split
+        return StepPlan(
+            name=step.name,
+            call=None,
+            switch=_reference(split.key) if split.key is not None else None,
+            split_header=split.header or "",
+            cases=tuple(_plan_call(case, step_names) for case in split.cases),
+            weights=tuple(case.weight for case in split.cases),
+        )
     if step.dispatch is None:
         call = StepCall(call=step.call or "", args=step.args, kwargs=step.kwargs)
         missing = step.quorum.missing_argument if step.quorum is not None else None

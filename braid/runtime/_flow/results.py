@@ -68,6 +68,10 @@ class FlowResult:
         self.streaming = first[0] in ("item", "end")
         #: Steps that answered with their fallback or were missing from a quorum join.
         self.degraded: tuple[FlowDegraded, ...] = ()
+        #: Response headers that node code set (braid.request_context()), known so far.
+        self.headers: dict[str, str] = {}
+        #: The intermediate results the request asked for, by step (flow.expose).
+        self.intermediates: dict[str, Any] | None = None
 
     @property
     def value(self) -> Output:

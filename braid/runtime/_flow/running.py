@@ -8,7 +8,11 @@ and the consumer's sidecar fetches the value from the producer's sidecar itself 
 join's own producer and takes the value from its reply), so that intermediate values never pass
 through the ingress. Only a dispatch step waits, for the value it switches on (fetched from its
 producer, which counts as one of that producer's consumers), and the steps that consume a
-dispatch step wait for its replica to be chosen.
+dispatch step wait for its replica to be chosen. A split step waits for its key the same way
+(a request header needs no wait). A structured output, and the intermediate results a request
+asks for, are fetched by the ingress from the steps' sidecars and assembled here. The request
+headers that the graph forwards ride in every call's ``context``, and the response headers
+that node code set come back in the replies, gathered for the ingress to send.
 
 The output step is called with ``CallStream`` until its method is known: a first item marked
 ``final`` means "not a generator, this is the whole value", and the runner remembers per
@@ -29,13 +33,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import grpc
 
+from braid.runtime._flow.headers import allowed_headers
+from braid.runtime._flow.outputs import assemble, check_intermediates
 from braid.runtime._flow.planning import (
     CallPlan,
     DispatchPlan,
@@ -47,10 +54,12 @@ from braid.runtime._flow.planning import (
     plan_dispatch,
 )
 from braid.runtime._flow.results import Event, FlowResult, Output
+from braid.runtime._flow.splitting import choose_split
 from braid.runtime._flow.subgraphs import DEADLINE_EXPLAINED, GraphCalls
 from braid.runtime._proto.braid_pb2 import (
     CallReply,
     CallRequest,
+    FlowContext,
     FlowDegraded,
     FlowQuorum,
     Payload,
@@ -59,6 +68,7 @@ from braid.runtime._proto.braid_pb2 import (
 from braid.runtime._wire.client import DEADLINE_MARGIN, ReplicaClient, never_reached
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import (
+    BadRequest,
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
@@ -75,6 +85,9 @@ logger = logging.getLogger(__name__)
 #: producer back, so that a slow client never makes the ingress buffer a whole stream.
 STREAM_WINDOW = 8
 
+#: Notes a split's choice: (graph, step, the chosen call as "node.method").
+SplitObserver = Callable[[str, str, str], None]
+
 
 class FlowRunner:
     """Runs requests of one graph across the sidecars of its nodes."""
@@ -86,12 +99,17 @@ class FlowRunner:
         *,
         clock: Callable[[], float] = time.monotonic,
         graphs: GraphCalls | None = None,
+        on_split: SplitObserver | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
         self.clock = clock
         #: Where sub-graph steps (``graph:``) call their graphs.
         self.graphs = graphs or GraphCalls(clock=clock)
+        self.on_split = on_split
+        #: Draws for splits without a key (a request's key hashes, never draws).
+        self.rng = rng or random.Random()  # noqa: S311 - traffic shares, not secrets
         #: Whether a (node, method) is a generator, learnt from its first reply.
         self.streams: dict[tuple[str, str], bool] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -114,12 +132,31 @@ class FlowRunner:
         return self._dispatch_plans[unary]
 
     async def start(
-        self, input_value: Any, *, deadline: float, allow_stream: bool = True, model_id: str = ""
+        self,
+        input_value: Any,
+        *,
+        deadline: float,
+        allow_stream: bool = True,
+        model_id: str = "",
+        headers: Mapping[str, str] | None = None,
+        intermediates: Sequence[str] = (),
     ) -> FlowResult:
         """Dispatch a request and return once its output (or first stream item) is known;
-        ``model_id``: the request's model, for the steps calling multiplexed nodes."""
+        ``model_id``: the request's model, for the steps calling multiplexed nodes;
+        ``headers``: the request's headers (lower-case names), for splits keyed by a header
+        and for node code (those in ``forwardHeaders``); ``intermediates``: exposed steps whose
+        results to return beside the output."""
+        check_intermediates(intermediates, self.plan.expose, self.plan.graph)
         for attempt in range(2):
-            run = _Run(self, input_value, deadline, allow_stream=allow_stream, model_id=model_id)
+            run = _Run(
+                self,
+                input_value,
+                deadline,
+                allow_stream=allow_stream,
+                model_id=model_id,
+                headers=headers or {},
+                intermediates=tuple(intermediates),
+            )
             try:
                 return await run.first()
             except RequestError:
@@ -153,8 +190,16 @@ class _Run:
         *,
         allow_stream: bool,
         model_id: str = "",
+        headers: Mapping[str, str],
+        intermediates: tuple[str, ...] = (),
     ) -> None:
         self.runner = runner
+        self.headers = headers
+        self.intermediates = intermediates
+        forwarded = allowed_headers(headers, runner.plan.forward_headers)
+        self.context = FlowContext(headers=forwarded) if forwarded else None
+        #: Response headers set by node code, from the replies that reached the ingress.
+        self.response_headers: dict[str, str] = {}
         self.model_id = model_id
         self.plan = runner.plan
         self.input = input_value
@@ -198,6 +243,15 @@ class _Run:
             self._finish()
         result = FlowResult(self, event)
         result.degraded = tuple(self.degraded.values())
+        result.headers = self.response_headers
+        if self.intermediates:
+            if result.streaming:
+                self.cancel()
+                raise BadRequest(
+                    "intermediate results come with a single output, not a stream: read the "
+                    "output with Invoke (gRPC) or without asking for intermediates"
+                )
+            result.intermediates = await self._intermediates()
         return result
 
     async def _settle(self) -> None:
@@ -224,9 +278,12 @@ class _Run:
         return False
 
     def _note(self, reply: CallReply) -> None:
-        """Remember the degraded steps that ``reply`` and its continuations' replies name."""
+        """Remember the degraded steps that ``reply`` and its continuations' replies name, and
+        the response headers their code set."""
         for degraded in reply.degraded:
             self.degraded.setdefault(degraded.step, degraded)
+        if reply.response_headers:
+            self.response_headers.update(reply.response_headers)
         for follow in reply.then:
             self._note(follow)
 
@@ -251,6 +308,8 @@ class _Run:
         return event
 
     def output(self, payload: Payload) -> Output:
+        if self.plan.template is not None:  # assembled here, every path picked already
+            return Output(payload, (), self.plan.output.source)
         return Output(payload, self.plan.output.path, self.plan.output.source, self.output_node)
 
     def cancel(self) -> None:
@@ -273,7 +332,7 @@ class _Run:
 
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.plan.output_step is None:  # the output is the graph input itself
+        if self.plan.template is None and self.plan.output_step is None:  # the input itself
             value = pick_input(self.plan.output, self.input, step=self.plan.output.source)
             self.events.put_nowait(("value", encode(value)))
             return
@@ -290,6 +349,45 @@ class _Run:
             task.add_done_callback(self._finished)
             self.tasks.append(task)
             self.roots[name] = task
+        if self.plan.template is not None:
+            name = f"{self.request_id}/{self.plan.output.source}"
+            task = asyncio.create_task(self._assemble(), name=name)
+            task.add_done_callback(self._finished)
+            self.tasks.append(task)
+
+    async def _assemble(self) -> None:
+        """A structured output: fetch each step it refers to, and fill in the template."""
+        names = self.plan.template_steps
+        fetched = await asyncio.gather(*(self._fetch_result(name) for name in names))
+        values = dict(zip(names, fetched, strict=True))
+        try:
+            value = assemble(
+                self.plan.template, values, flow_input=self.plan.input, input_value=self.input
+            )
+        except LookupError as exc:
+            raise UserCodeError(f"the graph output: {exc}") from exc
+        self.events.put_nowait(("value", encode(value)))
+
+    async def _intermediates(self) -> dict[str, Any]:
+        names = self.intermediates
+        fetched = await asyncio.gather(*(self._fetch_result(name) for name in names))
+        return dict(zip(names, fetched, strict=True))
+
+    async def _fetch_result(self, name: str) -> Any:
+        """A step's stored result (it counts the ingress among its consumers), or a sub-graph
+        step's output, which the ingress holds itself."""
+        if name in self.values:
+            return await self.values[name]
+        address = await self.addresses[name]
+        with self._noting_unreached(address):
+            payload = await self.runner.client.fetch(
+                address,
+                f"{self.request_id}/{name}",
+                [],
+                deadline=self.deadline,
+                node=_node_of(self.plan.step(name)),
+            )
+        return decode(payload)
 
     async def _choose(self, name: str) -> str:
         """A step's replica; a co-located continuation goes where its parent runs."""
@@ -362,7 +460,10 @@ class _Run:
             return
         call = step.call
         if call is None:
-            call = choose_case(step, await self._switch_value(step))
+            if step.weights:
+                call = await self._split(step)
+            else:
+                call = choose_case(step, await self._switch_value(step))
             model_id = self._model_of(step.name, call.node)
             self.addresses[step.name].set_result(
                 await self._replica_of(call.node, step.name, model_id)
@@ -389,6 +490,18 @@ class _Run:
                 reply = reply.then[index]
             self.output_node = _node_of(self.plan.step(chain[-1]))
             self.events.put_nowait(("value", reply.result))
+
+    async def _split(self, step: StepPlan) -> CallPlan:
+        """A split step's call: by the hash of its key (a header, or a value), else at random."""
+        key: Any = None
+        if step.split_header:
+            key = self.headers.get(step.split_header)
+        elif step.switch is not None:
+            key = await self._switch_value(step)
+        call = step.cases[choose_split(step.weights, key, self.runner.rng)]
+        if self.runner.on_split is not None:
+            self.runner.on_split(self.plan.graph, step.name, f"{call.node}.{call.method}")
+        return call
 
     def _model_of(self, step: str, node: str) -> str:
         """The model a step's call is for: the step's ``modelId``, else the request's, for a
@@ -450,6 +563,8 @@ class _Run:
             shared=self.runner.client.shared,
         )
         consumers = self.dispatch.consumers[step.name]
+        if step.name in self.intermediates:
+            consumers += 1  # the ingress fetches it for this request
         then = []
         for name in self.dispatch.then.get(step.name, ()):
             child = self.plan.step(name)
@@ -477,6 +592,7 @@ class _Run:
             address=self.addresses[step.name].result() if continuation or nested else "",
             then=then,
             model_id=self._model_of(step.name, call.node),
+            context=self.context,
         )
 
     async def _switch_value(self, step: StepPlan) -> Any:
@@ -556,6 +672,8 @@ class _Run:
                 for degraded in item.degraded:
                     self.degraded.setdefault(degraded.step, degraded)
                 if first:
+                    if item.response_headers:
+                        self.response_headers.update(item.response_headers)
                     self.runner.streams[key] = not item.final
                     if item.final:
                         self.events.put_nowait(("value", item.item))

@@ -26,7 +26,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -59,6 +60,7 @@ from braid.runtime._proto import braid_pb2, braid_pb2_grpc
 from braid.runtime._proto.braid_pb2 import GraphReply, GraphRequest
 from braid.runtime._wire import tracing
 from braid.runtime._wire.client import DEADLINE_MARGIN, server_options
+from braid.runtime._wire.codec import encode
 from braid.runtime._wire.errors import (
     BadRequest,
     NotFound,
@@ -126,12 +128,15 @@ class GraphService(braid_pb2_grpc.GraphServicer):
                 result = await self._start(
                     route, request, context, allow_stream=False, size=size, raw=raw
                 )
-                reply = framed_reply(result.value)
+                _send_trailers(result, context)
+                if result.intermediates is not None:
+                    reply: GraphReply | bytes = _with_intermediates(
+                        grpc_reply(result.value), result.intermediates
+                    )
+                else:
+                    reply = framed_reply(result.value)
                 if result.degraded:  # decision 0021
                     reply = with_degraded(reply, result.degraded)
-                    context.set_trailing_metadata(
-                        ((DEGRADED_HEADER, degraded_names(result.degraded)),)
-                    )
                 code = "OK"
                 return reply
             except RequestError as error:
@@ -150,16 +155,16 @@ class GraphService(braid_pb2_grpc.GraphServicer):
         with self.metrics.tracking(route.name, "grpc"):
             try:
                 result = await self._start(route, request, context, allow_stream=True)
-                if result.streaming:
+                _send_trailers(result, context)
+                if result.streaming and result.intermediates is None:
                     async for item in result.items():
                         yield grpc_reply(item)
                 else:
                     reply = grpc_reply(result.value)
+                    if result.intermediates is not None:
+                        reply = _with_intermediates(reply, result.intermediates)
                     if result.degraded:  # decision 0021
                         reply = with_degraded(reply, result.degraded)
-                        context.set_trailing_metadata(
-                            ((DEGRADED_HEADER, degraded_names(result.degraded)),)
-                        )
                     yield reply
                 code = "OK"
             except RequestError as error:
@@ -251,16 +256,32 @@ class GraphService(braid_pb2_grpc.GraphServicer):
             # late node and step instead of being the client's bare DEADLINE_EXCEEDED.
             requested = max(requested - DEADLINE_MARGIN, 0.001)
         deadline = route.deadline(requested)
-        metadata = dict(context.invocation_metadata() or ())
+        metadata = {
+            key: value
+            for key, value in (context.invocation_metadata() or ())
+            if isinstance(value, str)  # binary (-bin) metadata is no header
+        }
         model_id = parse_model_id(metadata.get(MODEL_ID_HEADER))
+        intermediates = list(request.intermediates)
         if not allow_stream:  # Invoke: within _invoke's span
             return await route.runner.start(
-                value, deadline=deadline, allow_stream=False, model_id=model_id
+                value,
+                deadline=deadline,
+                allow_stream=False,
+                model_id=model_id,
+                headers=metadata,
+                intermediates=intermediates,
             )
         # InvokeStream: its span ends with the first item (a generator cannot hold a span
         # current across its items); the output step's span covers the rest of the stream.
         with tracing.request_span(route.name, "grpc", metadata):
-            return await route.runner.start(value, deadline=deadline, model_id=model_id)
+            return await route.runner.start(
+                value,
+                deadline=deadline,
+                model_id=model_id,
+                headers=metadata,
+                intermediates=intermediates,
+            )
 
     async def _abort(
         self, route: GraphRoute, error: RequestError, context: grpc.aio.ServicerContext
@@ -283,6 +304,25 @@ async def _parse(data: bytes, context: grpc.aio.ServicerContext) -> GraphRequest
         logger.info("gRPC: %s", error.message)
         await context.abort(code_of(error), error.message, trailing_metadata=error_metadata(error))
         raise error from None  # pragma: no cover - abort raises
+
+
+def _send_trailers(result: FlowResult, context: grpc.aio.ServicerContext) -> None:
+    """Response headers that node code set (decision 0022) and the steps that degraded
+    (decision 0021) go back as trailing metadata."""
+    trailers = list(result.headers.items())
+    if result.degraded:
+        trailers.append((DEGRADED_HEADER, degraded_names(result.degraded)))
+    if trailers:
+        context.set_trailing_metadata(tuple(trailers))
+
+
+def _with_intermediates(reply: GraphReply, values: Mapping[str, Any]) -> GraphReply:
+    """``reply`` with the intermediate results: JSON text, else a codec map."""
+    try:
+        reply.intermediates_json = json.dumps(values, separators=(",", ":"))
+    except (TypeError, ValueError):  # bytes or arrays: braid's codec carries them as they are
+        reply.intermediates.CopyFrom(encode(dict(values)))
+    return reply
 
 
 def _serialize(reply: GraphReply | bytes) -> bytes:

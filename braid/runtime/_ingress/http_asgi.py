@@ -148,13 +148,16 @@ class Responder:
     ) -> None:
         await self.send(status, error_body(kind, message), headers=headers)
 
-    async def start_stream(self, content_type: str) -> None:
+    async def start_stream(
+        self, content_type: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         """Start a chunked response; write it with :meth:`write_chunk` and :meth:`end_stream`."""
         fields = [
             (b"content-type", content_type.encode()),
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),
         ]
+        fields += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
         await self._start(200, fields)
 
     async def write_chunk(self, data: bytes) -> None:

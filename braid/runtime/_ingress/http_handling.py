@@ -12,7 +12,10 @@ Routes:
   replica; 503 with the missing ones otherwise), ``GET /-/routes`` (prefix to graph name), and
   the live graph pages under ``GET /-/graph`` (:mod:`braid.runtime._ingress.graph_page`).
 
-A client may shorten the graph's deadline with ``X-Request-Timeout: <seconds>``. A result that is
+A client may shorten the graph's deadline with ``X-Request-Timeout: <seconds>``, and ask for
+intermediate results with ``X-Braid-Intermediates: step,step`` (steps in ``flow.expose``): the
+answer is then ``{"output": ..., "intermediates": {step: value}}``. Response headers that node
+code set (``braid.request_context()``) go out with the answer. A result that is
 bytes goes out as ``application/octet-stream``; other results as JSON. A streaming result goes
 out item by item: Server-Sent Events when the client accepts ``text/event-stream``, JSON lines
 (``application/x-ndjson``) otherwise; an error midway ends the stream with an ``error`` event or
@@ -31,6 +34,7 @@ import math
 import time
 from collections.abc import Callable
 
+from braid.runtime._flow.outputs import INTERMEDIATES_HEADER, parse_intermediates
 from braid.runtime._flow.results import FlowResult
 from braid.runtime._ingress.graph_page import PREFIX as PAGES
 from braid.runtime._ingress.graph_page import GraphPages
@@ -46,6 +50,7 @@ from braid.runtime._ingress.rendering import (
     output_json,
     parse_json,
     raw_bytes,
+    to_json,
 )
 from braid.runtime._ingress.routes import (
     MODEL_ID_HEADER,
@@ -160,15 +165,29 @@ class HttpIngress:
         if request.deadline is not None:  # it began when the request's head arrived
             deadline = min(deadline, request.deadline)
         model_id = parse_model_id(request.headers.get(MODEL_ID_HEADER))
-        result = await route.runner.start(value, deadline=deadline, model_id=model_id)
+        result = await route.runner.start(
+            value,
+            deadline=deadline,
+            model_id=model_id,
+            headers=request.headers,
+            intermediates=parse_intermediates(request.headers.get(INTERMEDIATES_HEADER)),
+        )
         if result.streaming:
             await self._stream(route, result, request, responder)
             return
         output = result.value
-        raw = raw_bytes(output)
         degraded = result.degraded
-        headers = {DEGRADED_HEADER: degraded_names(degraded)} if degraded else None
-        if raw is not None:
+        headers = dict(result.headers)  # set by node code (decision 0022)
+        if degraded:  # decision 0021
+            headers[DEGRADED_HEADER] = degraded_names(degraded)
+        raw = raw_bytes(output)
+        if result.intermediates is not None:  # {"output": ..., "intermediates": {step: ...}}
+            body = b'{"output":%s,"intermediates":%s}\n' % (
+                to_json(output.value()) if raw is not None else output_json(output),
+                to_json(result.intermediates),
+            )
+            await responder.send(200, body, headers=headers)
+        elif raw is not None:
             await responder.send(200, raw, content_type="application/octet-stream", headers=headers)
         elif degraded and "degraded" in request.headers.get(REPORT_HEADER, ""):
             body = degraded_json(output_json(output), degraded)
@@ -180,7 +199,9 @@ class HttpIngress:
         self, route: GraphRoute, result: FlowResult, request: HttpRequest, responder: Responder
     ) -> None:
         sse = "text/event-stream" in request.headers.get("accept", "")
-        await responder.start_stream("text/event-stream" if sse else "application/x-ndjson")
+        await responder.start_stream(
+            "text/event-stream" if sse else "application/x-ndjson", headers=result.headers
+        )
         try:
             async for item in result.items():
                 data = output_json(item)

@@ -2,7 +2,8 @@
 
 Per graph, protocol (``http``/``grpc``) and status (an HTTP status, or a gRPC code name):
 requests and a latency histogram; per graph, protocol and error kind: errors (including those
-that end a stream midway); per graph and protocol: requests in flight. They are served on a
+that end a stream midway); per graph and protocol: requests in flight; per graph, split step and
+call: the requests each case of a weighted split got. They are served on a
 separate port (``--metrics-port``) so that scraping never competes with the API's routes.
 """
 
@@ -45,6 +46,12 @@ class IngressMetrics:
             ("graph", "protocol", "kind"),
             registry=self.registry,
         )
+        self.split_choices = Counter(
+            "braid_split_choices",
+            "Requests sent to each case of a weighted split step, by its call (node.method).",
+            ("graph", "step", "call"),
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "braid_ingress_in_flight_requests",
             "Graph requests being answered now.",
@@ -67,3 +74,7 @@ class IngressMetrics:
 
     def error(self, graph: str, protocol: str, kind: str) -> None:
         self.errors.labels(graph, protocol, kind).inc()
+
+    def split(self, graph: str, step: str, call: str) -> None:
+        """A split step chose ``call`` for one request."""
+        self.split_choices.labels(graph, step, call).inc()

@@ -142,7 +142,9 @@ class Ingress:
             router = Router(discovery, buffers=buffers_of(graph))
             routers.append((graph.metadata.name, router))
             client = ReplicaClient(router, self.pool, shared=self.shared)
-            runner = FlowRunner(plan_flow(graph), client, graphs=self.graph_calls)
+            runner = FlowRunner(
+                plan_flow(graph), client, graphs=self.graph_calls, on_split=self.metrics.split
+            )
             route = GraphRoute(graph=graph, runner=runner, discovery=discovery)
             self.graph_calls.serve_locally(route.name, runner, route.deadline)
             routes.append(route)

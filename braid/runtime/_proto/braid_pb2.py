@@ -24,13 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n braid/runtime/_proto/braid.proto\x12\x08\x62raid.v1\"R\n\x07Payload\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62uffers\x18\x02 \x03(\x0c\x12&\n\x06shared\x18\x03 \x03(\x0b\x32\x16.braid.v1.SharedBuffer\"<\n\x0cSharedBuffer\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\"}\n\x08Upstream\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12 \n\x05value\x18\x04 \x01(\x0b\x32\x11.braid.v1.Payload\x12#\n\x04\x63\x61ll\x18\x05 \x01(\x0b\x32\x15.braid.v1.CallRequest\"\xad\x03\n\x0b\x43\x61llRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05graph\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x1f\n\x04\x61rgs\x18\x06 \x01(\x0b\x32\x11.braid.v1.Payload\x12%\n\tupstreams\x18\x07 \x03(\x0b\x32\x12.braid.v1.Upstream\x12\x12\n\nresult_key\x18\x08 \x01(\t\x12\x11\n\tconsumers\x18\t \x01(\r\x12\x15\n\rreturn_result\x18\n \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x0b \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0c \x01(\t\x12#\n\x04then\x18\r \x03(\x0b\x32\x15.braid.v1.CallRequest\x12\x10\n\x08model_id\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x10 \x01(\t\x12\x12\n\ntracestate\x18\x11 \x01(\t\x12\"\n\x05guard\x18\x12 \x01(\x0b\x32\x13.braid.v1.FlowGuard\x12$\n\x06quorum\x18\x13 \x01(\x0b\x32\x14.braid.v1.FlowQuorum\"\xf7\x01\n\tFlowGuard\x12\x0f\n\x07timeout\x18\x01 \x01(\x01\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\r\x12\x0f\n\x07\x62\x61\x63koff\x18\x03 \x01(\x01\x12\x13\n\x0bmax_backoff\x18\x04 \x01(\x01\x12\x10\n\x08retry_on\x18\x05 \x03(\t\x12\x0e\n\x06\x62udget\x18\x06 \x01(\x01\x12\x12\n\nidempotent\x18\x07 \x01(\x08\x12\x10\n\x08optional\x18\x08 \x01(\x08\x12)\n\x0e\x66\x61llback_value\x18\t \x01(\x0b\x32\x11.braid.v1.Payload\x12\x15\n\rfallback_node\x18\n \x01(\t\x12\x17\n\x0f\x66\x61llback_method\x18\x0b \x01(\t\"@\n\nFlowQuorum\x12\x0b\n\x03min\x18\x01 \x01(\r\x12\x0e\n\x06within\x18\x02 \x01(\x01\x12\x15\n\rmissing_index\x18\x03 \x01(\x05\"=\n\x0c\x46lowDegraded\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x8b\x01\n\tCallReply\x12!\n\x06result\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12!\n\x04then\x18\x02 \x03(\x0b\x32\x13.braid.v1.CallReply\x12\x0e\n\x06models\x18\x03 \x03(\t\x12(\n\x08\x64\x65graded\x18\x12 \x03(\x0b\x32\x16.braid.v1.FlowDegraded\"f\n\nStreamItem\x12\x1f\n\x04item\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\x12(\n\x08\x64\x65graded\x18\x12 \x03(\x0b\x32\x16.braid.v1.FlowDegraded\")\n\x0c\x46\x65tchRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x03(\t\".\n\nFetchReply\x12 \n\x05value\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\"k\n\x0cGraphRequest\x12\r\n\x05graph\x18\x01 \x01(\t\x12\x0e\n\x04json\x18\x02 \x01(\tH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12$\n\x07payload\x18\x04 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x42\x07\n\x05input\"\x85\x01\n\nGraphReply\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12$\n\x07payload\x18\x03 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x12(\n\x08\x64\x65graded\x18\x06 \x03(\x0b\x32\x16.braid.v1.FlowDegradedB\x08\n\x06output2\xb1\x01\n\x07Replica\x12\x32\n\x04\x43\x61ll\x12\x15.braid.v1.CallRequest\x1a\x13.braid.v1.CallReply\x12;\n\nCallStream\x12\x15.braid.v1.CallRequest\x1a\x14.braid.v1.StreamItem0\x01\x12\x35\n\x05\x46\x65tch\x12\x16.braid.v1.FetchRequest\x1a\x14.braid.v1.FetchReply2\x7f\n\x05Graph\x12\x36\n\x06Invoke\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply\x12>\n\x0cInvokeStream\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n braid/runtime/_proto/braid.proto\x12\x08\x62raid.v1\"R\n\x07Payload\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62uffers\x18\x02 \x03(\x0c\x12&\n\x06shared\x18\x03 \x03(\x0b\x32\x16.braid.v1.SharedBuffer\"<\n\x0cSharedBuffer\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\"}\n\x08Upstream\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12 \n\x05value\x18\x04 \x01(\x0b\x32\x11.braid.v1.Payload\x12#\n\x04\x63\x61ll\x18\x05 \x01(\x0b\x32\x15.braid.v1.CallRequest\"\xd5\x03\n\x0b\x43\x61llRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05graph\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x1f\n\x04\x61rgs\x18\x06 \x01(\x0b\x32\x11.braid.v1.Payload\x12%\n\tupstreams\x18\x07 \x03(\x0b\x32\x12.braid.v1.Upstream\x12\x12\n\nresult_key\x18\x08 \x01(\t\x12\x11\n\tconsumers\x18\t \x01(\r\x12\x15\n\rreturn_result\x18\n \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x0b \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0c \x01(\t\x12#\n\x04then\x18\r \x03(\x0b\x32\x15.braid.v1.CallRequest\x12\x10\n\x08model_id\x18\x0e \x01(\t\x12&\n\x07\x63ontext\x18\x0f \x01(\x0b\x32\x15.braid.v1.FlowContext\x12\x13\n\x0btraceparent\x18\x10 \x01(\t\x12\x12\n\ntracestate\x18\x11 \x01(\t\x12\"\n\x05guard\x18\x12 \x01(\x0b\x32\x13.braid.v1.FlowGuard\x12$\n\x06quorum\x18\x13 \x01(\x0b\x32\x14.braid.v1.FlowQuorum\"\xf7\x01\n\tFlowGuard\x12\x0f\n\x07timeout\x18\x01 \x01(\x01\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\r\x12\x0f\n\x07\x62\x61\x63koff\x18\x03 \x01(\x01\x12\x13\n\x0bmax_backoff\x18\x04 \x01(\x01\x12\x10\n\x08retry_on\x18\x05 \x03(\t\x12\x0e\n\x06\x62udget\x18\x06 \x01(\x01\x12\x12\n\nidempotent\x18\x07 \x01(\x08\x12\x10\n\x08optional\x18\x08 \x01(\x08\x12)\n\x0e\x66\x61llback_value\x18\t \x01(\x0b\x32\x11.braid.v1.Payload\x12\x15\n\rfallback_node\x18\n \x01(\t\x12\x17\n\x0f\x66\x61llback_method\x18\x0b \x01(\t\"@\n\nFlowQuorum\x12\x0b\n\x03min\x18\x01 \x01(\r\x12\x0e\n\x06within\x18\x02 \x01(\x01\x12\x15\n\rmissing_index\x18\x03 \x01(\x05\"=\n\x0c\x46lowDegraded\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"r\n\x0b\x46lowContext\x12\x33\n\x07headers\x18\x01 \x03(\x0b\x32\".braid.v1.FlowContext.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x87\x02\n\tCallReply\x12!\n\x06result\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12!\n\x04then\x18\x02 \x03(\x0b\x32\x13.braid.v1.CallReply\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x42\n\x10response_headers\x18\x0f \x03(\x0b\x32(.braid.v1.CallReply.ResponseHeadersEntry\x12(\n\x08\x64\x65graded\x18\x12 \x03(\x0b\x32\x16.braid.v1.FlowDegraded\x1a\x36\n\x14ResponseHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe3\x01\n\nStreamItem\x12\x1f\n\x04item\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\x12\x43\n\x10response_headers\x18\x0f \x03(\x0b\x32).braid.v1.StreamItem.ResponseHeadersEntry\x12(\n\x08\x64\x65graded\x18\x12 \x03(\x0b\x32\x16.braid.v1.FlowDegraded\x1a\x36\n\x14ResponseHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\")\n\x0c\x46\x65tchRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x03(\t\".\n\nFetchReply\x12 \n\x05value\x18\x01 \x01(\x0b\x32\x11.braid.v1.Payload\"\x82\x01\n\x0cGraphRequest\x12\r\n\x05graph\x18\x01 \x01(\t\x12\x0e\n\x04json\x18\x02 \x01(\tH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12$\n\x07payload\x18\x04 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x12\x15\n\rintermediates\x18\x05 \x03(\tB\x07\n\x05input\"\xcb\x01\n\nGraphReply\x12\x0e\n\x04json\x18\x01 \x01(\tH\x00\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12$\n\x07payload\x18\x03 \x01(\x0b\x32\x11.braid.v1.PayloadH\x00\x12\x1a\n\x12intermediates_json\x18\x04 \x01(\t\x12(\n\rintermediates\x18\x05 \x01(\x0b\x32\x11.braid.v1.Payload\x12(\n\x08\x64\x65graded\x18\x06 \x03(\x0b\x32\x16.braid.v1.FlowDegradedB\x08\n\x06output2\xb1\x01\n\x07Replica\x12\x32\n\x04\x43\x61ll\x12\x15.braid.v1.CallRequest\x1a\x13.braid.v1.CallReply\x12;\n\nCallStream\x12\x15.braid.v1.CallRequest\x1a\x14.braid.v1.StreamItem0\x01\x12\x35\n\x05\x46\x65tch\x12\x16.braid.v1.FetchRequest\x1a\x14.braid.v1.FetchReply2\x7f\n\x05Graph\x12\x36\n\x06Invoke\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply\x12>\n\x0cInvokeStream\x12\x16.braid.v1.GraphRequest\x1a\x14.braid.v1.GraphReply0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'braid.runtime._proto.braid_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_FLOWCONTEXT_HEADERSENTRY']._loaded_options = None
+  _globals['_FLOWCONTEXT_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_CALLREPLY_RESPONSEHEADERSENTRY']._loaded_options = None
+  _globals['_CALLREPLY_RESPONSEHEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_STREAMITEM_RESPONSEHEADERSENTRY']._loaded_options = None
+  _globals['_STREAMITEM_RESPONSEHEADERSENTRY']._serialized_options = b'8\001'
   _globals['_PAYLOAD']._serialized_start=46
   _globals['_PAYLOAD']._serialized_end=128
   _globals['_SHAREDBUFFER']._serialized_start=130
@@ -38,27 +44,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPSTREAM']._serialized_start=192
   _globals['_UPSTREAM']._serialized_end=317
   _globals['_CALLREQUEST']._serialized_start=320
-  _globals['_CALLREQUEST']._serialized_end=749
-  _globals['_FLOWGUARD']._serialized_start=752
-  _globals['_FLOWGUARD']._serialized_end=999
-  _globals['_FLOWQUORUM']._serialized_start=1001
-  _globals['_FLOWQUORUM']._serialized_end=1065
-  _globals['_FLOWDEGRADED']._serialized_start=1067
-  _globals['_FLOWDEGRADED']._serialized_end=1128
-  _globals['_CALLREPLY']._serialized_start=1131
-  _globals['_CALLREPLY']._serialized_end=1270
-  _globals['_STREAMITEM']._serialized_start=1272
-  _globals['_STREAMITEM']._serialized_end=1374
-  _globals['_FETCHREQUEST']._serialized_start=1376
-  _globals['_FETCHREQUEST']._serialized_end=1417
-  _globals['_FETCHREPLY']._serialized_start=1419
-  _globals['_FETCHREPLY']._serialized_end=1465
-  _globals['_GRAPHREQUEST']._serialized_start=1467
-  _globals['_GRAPHREQUEST']._serialized_end=1574
-  _globals['_GRAPHREPLY']._serialized_start=1577
-  _globals['_GRAPHREPLY']._serialized_end=1710
-  _globals['_REPLICA']._serialized_start=1713
-  _globals['_REPLICA']._serialized_end=1890
-  _globals['_GRAPH']._serialized_start=1892
-  _globals['_GRAPH']._serialized_end=2019
+  _globals['_CALLREQUEST']._serialized_end=789
+  _globals['_FLOWGUARD']._serialized_start=792
+  _globals['_FLOWGUARD']._serialized_end=1039
+  _globals['_FLOWQUORUM']._serialized_start=1041
+  _globals['_FLOWQUORUM']._serialized_end=1105
+  _globals['_FLOWDEGRADED']._serialized_start=1107
+  _globals['_FLOWDEGRADED']._serialized_end=1168
+  _globals['_FLOWCONTEXT']._serialized_start=1170
+  _globals['_FLOWCONTEXT']._serialized_end=1284
+  _globals['_FLOWCONTEXT_HEADERSENTRY']._serialized_start=1238
+  _globals['_FLOWCONTEXT_HEADERSENTRY']._serialized_end=1284
+  _globals['_CALLREPLY']._serialized_start=1287
+  _globals['_CALLREPLY']._serialized_end=1550
+  _globals['_CALLREPLY_RESPONSEHEADERSENTRY']._serialized_start=1496
+  _globals['_CALLREPLY_RESPONSEHEADERSENTRY']._serialized_end=1550
+  _globals['_STREAMITEM']._serialized_start=1553
+  _globals['_STREAMITEM']._serialized_end=1780
+  _globals['_STREAMITEM_RESPONSEHEADERSENTRY']._serialized_start=1496
+  _globals['_STREAMITEM_RESPONSEHEADERSENTRY']._serialized_end=1550
+  _globals['_FETCHREQUEST']._serialized_start=1782
+  _globals['_FETCHREQUEST']._serialized_end=1823
+  _globals['_FETCHREPLY']._serialized_start=1825
+  _globals['_FETCHREPLY']._serialized_end=1871
+  _globals['_GRAPHREQUEST']._serialized_start=1874
+  _globals['_GRAPHREQUEST']._serialized_end=2004
+  _globals['_GRAPHREPLY']._serialized_start=2007
+  _globals['_GRAPHREPLY']._serialized_end=2210
+  _globals['_REPLICA']._serialized_start=2213
+  _globals['_REPLICA']._serialized_end=2390
+  _globals['_GRAPH']._serialized_start=2392
+  _globals['_GRAPH']._serialized_end=2519
 # @@protoc_insertion_point(module_scope)

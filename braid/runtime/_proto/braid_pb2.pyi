@@ -41,7 +41,7 @@ class Upstream(_message.Message):
     def __init__(self, address: _Optional[str] = ..., key: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[Payload, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "traceparent", "tracestate", "guard", "quorum")
+    __slots__ = ("request_id", "graph", "step", "node", "method", "args", "upstreams", "result_key", "consumers", "return_result", "caller", "address", "then", "model_id", "context", "traceparent", "tracestate", "guard", "quorum")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class CallRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     TRACESTATE_FIELD_NUMBER: _ClassVar[int]
     GUARD_FIELD_NUMBER: _ClassVar[int]
@@ -74,11 +75,12 @@ class CallRequest(_message.Message):
     address: str
     then: _containers.RepeatedCompositeFieldContainer[CallRequest]
     model_id: str
+    context: FlowContext
     traceparent: str
     tracestate: str
     guard: FlowGuard
     quorum: FlowQuorum
-    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., guard: _Optional[_Union[FlowGuard, _Mapping]] = ..., quorum: _Optional[_Union[FlowQuorum, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., graph: _Optional[str] = ..., step: _Optional[str] = ..., node: _Optional[str] = ..., method: _Optional[str] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., upstreams: _Optional[_Iterable[_Union[Upstream, _Mapping]]] = ..., result_key: _Optional[str] = ..., consumers: _Optional[int] = ..., return_result: _Optional[bool] = ..., caller: _Optional[str] = ..., address: _Optional[str] = ..., then: _Optional[_Iterable[_Union[CallRequest, _Mapping]]] = ..., model_id: _Optional[str] = ..., context: _Optional[_Union[FlowContext, _Mapping]] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., guard: _Optional[_Union[FlowGuard, _Mapping]] = ..., quorum: _Optional[_Union[FlowQuorum, _Mapping]] = ...) -> None: ...
 
 class FlowGuard(_message.Message):
     __slots__ = ("timeout", "attempts", "backoff", "max_backoff", "retry_on", "budget", "idempotent", "optional", "fallback_value", "fallback_node", "fallback_method")
@@ -126,27 +128,58 @@ class FlowDegraded(_message.Message):
     message: str
     def __init__(self, step: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class FlowContext(_message.Message):
+    __slots__ = ("headers",)
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class CallReply(_message.Message):
-    __slots__ = ("result", "then", "models", "degraded")
+    __slots__ = ("result", "then", "models", "response_headers", "degraded")
+    class ResponseHeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     RESULT_FIELD_NUMBER: _ClassVar[int]
     THEN_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
     result: Payload
     then: _containers.RepeatedCompositeFieldContainer[CallReply]
     models: _containers.RepeatedScalarFieldContainer[str]
+    response_headers: _containers.ScalarMap[str, str]
     degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
-    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
+    def __init__(self, result: _Optional[_Union[Payload, _Mapping]] = ..., then: _Optional[_Iterable[_Union[CallReply, _Mapping]]] = ..., models: _Optional[_Iterable[str]] = ..., response_headers: _Optional[_Mapping[str, str]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class StreamItem(_message.Message):
-    __slots__ = ("item", "final", "degraded")
+    __slots__ = ("item", "final", "response_headers", "degraded")
+    class ResponseHeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ITEM_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
     item: Payload
     final: bool
+    response_headers: _containers.ScalarMap[str, str]
     degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
-    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
+    def __init__(self, item: _Optional[_Union[Payload, _Mapping]] = ..., final: _Optional[bool] = ..., response_headers: _Optional[_Mapping[str, str]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("key", "path")
@@ -163,25 +196,31 @@ class FetchReply(_message.Message):
     def __init__(self, value: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
 
 class GraphRequest(_message.Message):
-    __slots__ = ("graph", "json", "raw", "payload")
+    __slots__ = ("graph", "json", "raw", "payload", "intermediates")
     GRAPH_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_FIELD_NUMBER: _ClassVar[int]
     graph: str
     json: str
     raw: bytes
     payload: Payload
-    def __init__(self, graph: _Optional[str] = ..., json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ...) -> None: ...
+    intermediates: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, graph: _Optional[str] = ..., json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., intermediates: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GraphReply(_message.Message):
-    __slots__ = ("json", "raw", "payload", "degraded")
+    __slots__ = ("json", "raw", "payload", "intermediates_json", "intermediates", "degraded")
     JSON_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATES_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
     json: str
     raw: bytes
     payload: Payload
+    intermediates_json: str
+    intermediates: Payload
     degraded: _containers.RepeatedCompositeFieldContainer[FlowDegraded]
-    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...
+    def __init__(self, json: _Optional[str] = ..., raw: _Optional[bytes] = ..., payload: _Optional[_Union[Payload, _Mapping]] = ..., intermediates_json: _Optional[str] = ..., intermediates: _Optional[_Union[Payload, _Mapping]] = ..., degraded: _Optional[_Iterable[_Union[FlowDegraded, _Mapping]]] = ...) -> None: ...

@@ -277,6 +277,8 @@ def _option_problems(node: Node, target: Any, path: str) -> list[Problem]:
 
 
 def _calls_of(step: Step, path: str) -> list[tuple[str, str]]:
+    if step.split is not None:
+        return [(f"{path}.split.cases[{k}]", case.call) for k, case in enumerate(step.split.cases)]
     if step.dispatch is None:
         return [(path, step.call)] if step.call else []
     found = [

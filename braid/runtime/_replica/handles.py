@@ -21,8 +21,8 @@ import asyncio
 import concurrent.futures
 import contextvars
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from braid.runtime._wire.errors import BadRequest
@@ -31,13 +31,16 @@ from braid.runtime._wire.errors import BadRequest
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """The request a piece of user code is serving: its id and absolute deadline, and for a
-    multiplexed node the model it is for."""
+    multiplexed node the model it is for; the request headers the graph lets through, and the
+    response headers the code sets (read back by the sidecar once the call is done)."""
 
     request_id: str
     deadline: float | None
     step: str = ""
     model_id: str = ""
     model: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    response_headers: dict[str, str] = field(default_factory=dict)
 
 
 current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(

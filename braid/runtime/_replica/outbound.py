@@ -1,8 +1,10 @@
 """The outbound side of a replica: handle calls from user code to other nodes.
 
 :class:`OutboundCaller` is what :class:`~braid.runtime._replica.handles.Handle` objects call. It
-turns responses found among the arguments into upstream references, so that a response passed on
-without awaiting reaches the callee peer to peer:
+carries the request's context onward (its id, deadline and allowed headers; the callee's
+response headers join the caller's), and turns responses found among the arguments into
+upstream references, so that a response passed on without awaiting reaches the callee peer to
+peer:
 
 - a pending response as a top-level argument becomes ``{"$up": i}``: this replica serves its
   value (``Fetch``) once it arrives, and the callee resolves it before its method runs;
@@ -77,6 +79,8 @@ class OutboundCaller:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         with tracing.handle_span(request):
             _, reply = await self._client.call(request, deadline=_callee_deadline(context))
+        if context is not None and reply.response_headers:  # they join this call's
+            context.response_headers.update(reply.response_headers)
         return decode(reply.result)
 
     async def stream(
@@ -92,6 +96,8 @@ class OutboundCaller:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         items = self._client.call_stream(request, deadline=_callee_deadline(context))
         async for item in tracing.traced_handle_stream(request, items):
+            if context is not None and item.response_headers:
+                context.response_headers.update(item.response_headers)
             yield decode(item.item)
 
     async def _request(
@@ -109,7 +115,7 @@ class OutboundCaller:
         plain_kwargs = {
             key: await self._convert(value, upstreams, top=True) for key, value in kwargs.items()
         }
-        return CallRequest(
+        request = CallRequest(
             request_id=context.request_id if context else uuid.uuid4().hex,
             graph=self.graph,
             node=node,
@@ -120,6 +126,9 @@ class OutboundCaller:
             caller=self.node,
             model_id=model_id,
         )
+        if context is not None and context.headers:  # the request's context goes onward
+            request.context.headers.update(context.headers)
+        return request
 
     async def _convert(self, value: Any, upstreams: list[Upstream], *, top: bool) -> Any:
         if isinstance(value, _Pending):

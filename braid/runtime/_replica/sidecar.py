@@ -218,6 +218,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._observe(request, started, timings, grpc.StatusCode.OK)
         try:
             reply = CallReply(result=self._copy(payload)) if request.return_result else CallReply()
+            if timings.headers:
+                reply.response_headers.update(timings.headers)
             if request.model_id and self.executor is not None:  # for the callers' routers
                 reply.models.extend(self.executor.loaded_models())
             reply.degraded.extend(timings.degraded)
@@ -365,9 +367,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 self._gauges()
                 # Each RPC runs in a task of its own, so the context variable needs no reset
                 # (and a generator may be closed from another context, where reset fails).
-                current_call.set(
-                    CallContext(request.request_id, deadline, request.step, request.model_id)
-                )
+                current_call.set(_context_of(request, deadline, timings.headers))
                 began = time.perf_counter()
                 try:
                     first = True
@@ -377,11 +377,11 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         if first and request.model_id:  # for the callers' routers
                             models = json.dumps(executor.loaded_models())
                             await context.send_initial_metadata(((MODELS_KEY, models),))
+                        message = self._stream_item(item, final, request, timings, first=first)
                         first = False
                         single = final
                         if request.result_key:
                             items.append(plain(item))
-                        message = self._stream_item(item, final, request, timings)
                         yield self._outgoing(message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
@@ -411,10 +411,13 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self._observe(request, started, timings, grpc.StatusCode.OK)
 
     def _stream_item(
-        self, item: Any, final: bool, request: CallRequest, timings: _Timings
+        self, item: Any, final: bool, request: CallRequest, timings: _Timings, *, first: bool
     ) -> StreamItem:
-        """One item of a stream; the first carries the steps that degraded (decision 0021)."""
+        """One item of a stream; the first carries the response headers the code set before
+        it (decision 0022) and the steps that degraded (decision 0021)."""
         message = StreamItem(item=self._encode(item, request, shared=None), final=final)
+        if first and timings.headers:
+            message.response_headers.update(timings.headers)
         if timings.degraded:
             message.degraded.extend(timings.degraded)
             self._count_degraded(timings.degraded)
@@ -508,9 +511,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     ) -> Any:
         # A timer of our own at the deadline, so that the error names this node and step (the
         # caller's gRPC timeout runs DEADLINE_MARGIN longer).
-        token = current_call.set(
-            CallContext(request.request_id, deadline, request.step, request.model_id)
-        )
+        token = current_call.set(_context_of(request, deadline, timings.headers))
         began = time.perf_counter()
         try:
             if deadline is None:
@@ -623,6 +624,8 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                     producer, deadline=deadline, address=producer.address or None
                 )
                 timings.degraded.extend(reply.degraded)  # a soft producer's fallback
+                if reply.response_headers:
+                    timings.headers.update(reply.response_headers)
                 if not upstream.path:
                     return reply.result, None
                 value = decode(reply.result)
@@ -708,14 +711,29 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
 
 
 class _Timings:
-    """What one call measured, and the steps that degraded in it (decision 0021)."""
+    """What one call gathers as it runs: its timings, the response headers set by its code and
+    by the calls it made (handle calls, a join's own producers; decision 0022), and the steps
+    that degraded in it (decision 0021)."""
 
-    __slots__ = ("degraded", "upstream", "user_code")
+    __slots__ = ("degraded", "headers", "upstream", "user_code")
 
     def __init__(self) -> None:
         self.upstream = 0.0
         self.user_code = 0.0
         self.degraded: list[FlowDegraded] = []
+        self.headers: dict[str, str] = {}
+
+
+def _context_of(request: CallRequest, deadline: float | None, out: dict[str, str]) -> CallContext:
+    """The context node code sees for ``request`` (braid.request_context())."""
+    return CallContext(
+        request.request_id,
+        deadline,
+        request.step,
+        request.model_id,
+        headers=dict(request.context.headers) if request.HasField("context") else {},
+        response_headers=out,
+    )
 
 
 async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,8 @@ class SocketExecutor:
             caller="sidecar",
             model_id=context.model_id if context else "",
         )
+        if context is not None and context.headers:
+            request.context.headers.update(context.headers)
         tracing.inject(request)  # the worker's span of the call is a child of the sidecar's
         timeout = None
         if context is not None and context.deadline is not None:
@@ -165,6 +167,7 @@ class SocketExecutor:
             raise error from exc
         self._release(request)
         self._models = list(reply.models)
+        _note_headers(reply.response_headers)
         return EncodedResult(reply.result, self._shared)
 
     def _release(self, request: CallRequest) -> None:
@@ -184,6 +187,8 @@ class SocketExecutor:
             async for item in call:
                 if first and request.model_id:
                     self._models = models_of(await call.initial_metadata()) or self._models
+                if first:
+                    _note_headers(item.response_headers)
                 first = False
                 yield EncodedResult(item.item, self._shared), item.final
         except grpc.aio.AioRpcError as exc:
@@ -209,3 +214,10 @@ class SocketExecutor:
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
+
+
+def _note_headers(headers: Mapping[str, str]) -> None:
+    """Response headers the worker's code set: they belong to the call this sidecar runs."""
+    context = current_call.get()
+    if headers and context is not None:
+        context.response_headers.update(headers)

@@ -48,6 +48,9 @@ EXAMPLES = {
     "scoring": ("subgraphs", "graph-scoring.yaml", "/scoring"),
     "shop": ("soft-steps", "graph.yaml", "/shop"),
     "sentiment-quorum": ("quorum", "graph.yaml", "/quorum"),
+    "canary": ("canary", "graph.yaml", "/canary"),
+    "structured": ("structured-output", "graph.yaml", "/structured"),
+    "tenants": ("request-context", "graph.yaml", "/tenants"),
 }
 
 

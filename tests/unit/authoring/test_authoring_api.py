@@ -25,6 +25,7 @@ AUTHORING_NAMES = [
     "NodeOptions",
     "Origin",
     "SourceProblem",
+    "Split",
     "Step",
     "Subgraph",
     "SubgraphCall",
@@ -37,6 +38,7 @@ AUTHORING_NAMES = [
     "load_app",
     "node",
     "subgraph",
+    "split",
 ]
 
 

@@ -103,3 +103,23 @@ def test_bad_tracing_variables_are_one_line_errors(
     monkeypatch.setenv("BRAID_TRACING_ENV", value)
     assert main(["render", "examples/chain/graph.yaml"]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_splits_outputs_exposed_steps_and_forwarded_headers_reach_the_compiled_graph(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ingress and the sidecars read them from the compiled graph that braid render shows."""
+    compiled = {}
+    for example in ("canary", "structured-output", "request-context"):
+        assert main(["render", f"examples/{example}/graph.yaml", "-n", "ml"]) == 0
+        objects = list(yaml.safe_load_all(capsys.readouterr().out))
+        (config,) = [o for o in objects if o["kind"] == "ConfigMap"]
+        (text,) = config["data"].values()
+        compiled[example] = json.loads(text)["spec"]
+    cases = compiled["canary"]["flow"]["steps"][0]["split"]["cases"]
+    assert [case["weight"] for case in cases] == [90, 10]
+    assert compiled["canary"]["flow"]["steps"][0]["split"]["header"] == "x-user-id"
+    structured = compiled["structured-output"]["flow"]
+    assert structured["output"] == {"boxes": "$detected.boxes", "label": "$label"}
+    assert structured["expose"] == ["detected"]
+    assert compiled["request-context"]["ingress"]["forwardHeaders"] == ["x-tenant", "x-user-*"]

@@ -99,3 +99,34 @@ def test_the_graphs_app_module_must_be_found_but_is_not_imported(
         f'  spec.ingress.http.app: cannot find module "shop_apy" (looked in {tmp_path} and the '
         "Python path)"
     )
+
+
+def test_each_case_of_a_split_is_checked_against_the_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "shop.py").write_text(CODE)
+    manifest = tmp_path / "graph.yaml"
+    manifest.write_text(
+        """
+apiVersion: braid.dev/v1alpha1
+kind: DeploymentGraph
+metadata: {name: shop}
+spec:
+  nodes:
+    - {name: adder, class: shop:Adder}
+    - {name: scaler, class: shop:scale}
+  flow:
+    steps:
+      - name: chosen
+        split:
+          cases:
+            - {weight: 1, call: adder.add, args: [$input]}
+            - {weight: 1, call: adder.sub, args: [$input]}
+            - {weight: 1, call: scaler, args: [$input]}
+    output: $chosen
+"""
+    )
+    assert main(["validate", "--check-code", str(manifest)]) == 1
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        '  spec.flow.steps[0].split.cases[1].call: "shop:Adder" of node "adder" has no method "sub"'
+    ]

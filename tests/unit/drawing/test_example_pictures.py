@@ -14,7 +14,7 @@ import pytest
 
 from braid.cli._graph import begin_marker, draw, mermaid_block
 from braid.drawing import Kind, Picture, Style, to_dot, to_mermaid, to_svg
-from braid.spec import load_graph, parse_call, step_dependencies
+from braid.spec import iter_references, load_graph, parse_call, step_dependencies
 
 ROOT = Path(__file__).parents[3]
 MANIFESTS = sorted((ROOT / "examples").glob("*/graph*.yaml"))
@@ -47,7 +47,7 @@ def test_the_picture_holds_every_step_reference_handle_and_the_output(path: Path
     arrows = {(a.source, a.target) for a in picture.arrows}
     step_names = {step.name for step in graph.spec.flow.steps}
     for step in graph.spec.flow.steps:
-        kind = Kind.DISPATCH if step.dispatch is not None else Kind.STEP
+        kind = Kind.DISPATCH if step.dispatch is not None or step.split is not None else Kind.STEP
         if step.graph is not None:
             kind = Kind.SUBGRAPH
         assert (step.name, kind) in titles
@@ -66,9 +66,10 @@ def test_the_picture_holds_every_step_reference_handle_and_the_output(path: Path
                 for producer in _producers(picture, source, step_names)
                 for target in targets
             ), (step.name, source)
-    output_source = graph.spec.flow.output.removeprefix("$").split(".")[0]
-    for producer in _producers(picture, output_source, step_names):
-        assert (producer, "output") in arrows
+    for _, text in iter_references(graph.spec.flow.output):  # one, or a structured output's
+        output_source = text.removeprefix("$").split(".")[0]
+        for producer in _producers(picture, output_source, step_names):
+            assert (producer, "output") in arrows
     called = {v.node for v in picture.vertices if v.node is not None}
     for node in graph.spec.nodes:
         if node.name in called:

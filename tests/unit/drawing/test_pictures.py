@@ -10,7 +10,7 @@ from braid.spec import inspect_graph
 
 
 def _manifest(
-    nodes: list[dict[str, Any]], steps: list[dict[str, Any]], output: str, **spec: Any
+    nodes: list[dict[str, Any]], steps: list[dict[str, Any]], output: Any, **spec: Any
 ) -> dict[str, Any]:
     return {
         "apiVersion": "braid.dev/v1alpha1",
@@ -296,3 +296,57 @@ def test_soft_steps_are_dashed_and_steps_show_their_guards_and_quorums() -> None
     assert "class s0,s1 soft" in to_mermaid(picture)
     assert 'style="rounded,dashed"' in to_dot(picture)
     assert 'class="vertex step soft"' in to_svg(picture)
+
+
+def test_a_split_is_a_rhombus_whose_case_arrows_carry_their_shares() -> None:
+    picture = _draw(
+        _manifest(
+            [{"name": n, "class": f"m:{n.upper()}"} for n in ("stable", "canary")],
+            [
+                {
+                    "name": "pick",
+                    "split": {
+                        "header": "x-user",
+                        "cases": [
+                            {"weight": 3, "call": "stable.run", "args": ["$req"]},
+                            {"weight": 1, "call": "canary.run", "args": ["$req"]},
+                        ],
+                    },
+                }
+            ],
+            "$pick",
+        )
+    )
+    assert picture.vertex("s0").kind is Kind.DISPATCH
+    assert picture.vertex("s0").detail == "split by x-user"
+    arrows = _arrows(picture)
+    assert {("s0", "s0c0", Style.CASE, "75%"), ("s0", "s0c1", Style.CASE, "25%")} <= arrows
+    assert {("s0c0", "output", Style.DATA, ""), ("s0c1", "output", Style.DATA, "")} <= arrows
+
+
+def test_a_structured_output_draws_an_arrow_per_field_labelled_with_its_key() -> None:
+    picture = _draw(
+        _manifest(
+            [{"name": "a", "class": "m:A"}, {"name": "b", "class": "m:B"}],
+            [
+                {"name": "p", "call": "a.f", "args": ["$req"]},
+                {"name": "q", "call": "b.f", "args": ["$p"]},
+            ],
+            {"label": "$q", "boxes": "$p.boxes"},
+        )
+    )
+    arrows = _arrows(picture)
+    assert {
+        ("s1", "output", Style.DATA, "label"),
+        ("s0", "output", Style.DATA, "boxes=.boxes"),
+    } <= (arrows)
+    listed = _draw(
+        _manifest(
+            [{"name": "a", "class": "m:A"}],
+            [{"name": "p", "call": "a.f", "args": ["$req"]}],
+            ["$p", "$req"],
+        )
+    )
+    assert {("s0", "output", Style.DATA, "[0]"), ("input", "output", Style.DATA, "[1]")} <= (
+        _arrows(listed)
+    )
