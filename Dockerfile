@@ -32,7 +32,7 @@ COPY --from=build /opt/braid /opt/braid
 ENV PATH="/opt/braid/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONPATH="/opt/braid/examples/autoscaling:/opt/braid/examples/batching:/opt/braid/examples/chain:/opt/braid/examples/content-understanding:/opt/braid/examples/dispatch:/opt/braid/examples/ensemble:/opt/braid/examples/fastapi-ingress:/opt/braid/examples/fused-chain:/opt/braid/examples/hello:/opt/braid/examples/http-model-server:/opt/braid/examples/inference-chain:/opt/braid/examples/iris:/opt/braid/examples/model-weights:/opt/braid/examples/multiplexing:/opt/braid/examples/pass-by-reference:/opt/braid/examples/quorum:/opt/braid/examples/soft-steps:/opt/braid/examples/streaming:/opt/braid/examples/subgraphs"
+    PYTHONPATH="/opt/braid/examples/autoscaling:/opt/braid/examples/batching:/opt/braid/examples/canary:/opt/braid/examples/chain:/opt/braid/examples/content-understanding:/opt/braid/examples/dispatch:/opt/braid/examples/ensemble:/opt/braid/examples/fastapi-ingress:/opt/braid/examples/fused-chain:/opt/braid/examples/hello:/opt/braid/examples/http-model-server:/opt/braid/examples/inference-chain:/opt/braid/examples/iris:/opt/braid/examples/model-weights:/opt/braid/examples/multiplexing:/opt/braid/examples/pass-by-reference:/opt/braid/examples/quorum:/opt/braid/examples/request-context:/opt/braid/examples/soft-steps:/opt/braid/examples/streaming:/opt/braid/examples/structured-output:/opt/braid/examples/subgraphs"
 WORKDIR /opt/braid/examples/http-model-server
 # 65532 is the UID the operator renders into every pod's securityContext (runAsUser).
 USER 65532:65532

@@ -37,8 +37,8 @@ AUTHORING_NAMES = [
     "inference_node",
     "load_app",
     "node",
-    "subgraph",
     "split",
+    "subgraph",
 ]
 
 

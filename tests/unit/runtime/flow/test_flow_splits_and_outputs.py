@@ -191,6 +191,9 @@ class MiniClient:
         self.calls: list[CallRequest] = []
         self.stored: dict[str, Any] = {}
 
+    def local_choice(self, node: str) -> str | None:
+        return None  # no replica in this process (decision 0024)
+
     def _run(self, request: CallRequest) -> Any:
         self.calls.append(request)
         value = self.behaviour[request.step]

@@ -54,6 +54,9 @@ class FakeClient:
         self.deadlines: list[float | None] = []
         self.shared = None
 
+    def local_choice(self, node: str) -> str | None:
+        return None  # no replica in this process (decision 0024)
+
     async def _result(self, request: CallRequest, deadline: float | None) -> Any:
         self.calls.append(request)
         self.deadlines.append(deadline)
