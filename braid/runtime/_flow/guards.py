@@ -79,18 +79,18 @@ def plan_quorum(step: Step) -> FlowQuorum | None:
 def plan_containment(
     steps: Iterable[_Planned], outputs: Iterable[str]
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """``(contained, exposed)``: the outputs' ancestors whose every path to an output crosses a
+    """``(contained, hard_path)``: the outputs' ancestors whose every path to an output crosses a
     quorum join, and those with a path that does not (the output steps included). A structured
     output has several output steps."""
     steps = list(steps)
     producers = {step.name: step.producers for step in steps}
     hard = {step.name: step.producers if step.quorum is None else frozenset() for step in steps}
     every: set[str] = set()
-    exposed: set[str] = set()
+    hard_path: set[str] = set()
     for output in outputs:
         every |= _ancestors(output, producers)
-        exposed |= _ancestors(output, hard)
-    return frozenset(every - exposed), frozenset(exposed)
+        hard_path |= _ancestors(output, hard)
+    return frozenset(every - hard_path), frozenset(hard_path)
 
 
 def _ancestors(output: str, producers: Mapping[str, frozenset[str]]) -> set[str]:

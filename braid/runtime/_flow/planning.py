@@ -125,10 +125,11 @@ class FlowPlan:
     #: Nodes that serve many models (``multiplexing``): their calls carry a model id.
     multiplexed: frozenset[str] = frozenset()
     #: Partial failures (decision 0021): steps whose failure only a quorum join sees (every
-    #: path from them to the output goes through one), and steps whose replies the ingress
-    #: waits for before it answers, for the degraded steps they report.
+    #: path from them to the output goes through one), and steps on a hard path to the output
+    #: (not through a quorum join), whose replies the ingress waits for before it answers, for
+    #: the degraded steps they report. Not ``expose`` (intermediate results).
     contained: frozenset[str] = frozenset()
-    exposed: frozenset[str] = frozenset()
+    hard_path: frozenset[str] = frozenset()
     #: Some step has a guard or a quorum: the ingress collects degraded steps.
     guarded: bool = False
     #: A structured output (a map or list of references); ``None`` when it is one reference.
@@ -191,7 +192,7 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
     )
     groups = {node: group.name for group in graph.spec.groups for node in group.nodes}
     multiplexed = frozenset(n.name for n in graph.spec.nodes if n.multiplexing is not None)
-    contained, exposed = plan_containment(steps, template_steps or (output.source,))
+    contained, hard_path = plan_containment(steps, template_steps or (output.source,))
     return FlowPlan(
         graph=graph.metadata.name,
         input=flow.input,
@@ -200,7 +201,7 @@ def plan_flow(graph: DeploymentGraph) -> FlowPlan:
         groups=groups,
         multiplexed=multiplexed,
         contained=contained,
-        exposed=exposed,
+        hard_path=hard_path,
         guarded=any(step.guard is not None or step.quorum is not None for step in steps),
         template=template,
         template_steps=template_steps,

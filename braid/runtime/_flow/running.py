@@ -260,7 +260,7 @@ class _Run:
         pending = [
             task
             for name, task in self.roots.items()
-            if name in self.plan.exposed and not task.done() and not self._carries_contained(name)
+            if name in self.plan.hard_path and not task.done() and not self._carries_contained(name)
         ]
         left = self.deadline - self.runner.clock()
         if pending and left > 0:

@@ -40,13 +40,13 @@ def test_a_quorum_joins_producers_are_contained() -> None:
     quorum = plan.step("verdict").quorum
     assert quorum is not None and (quorum.min, quorum.within) == (2, 0.5)
     assert plan.contained == {"by-lexicon", "by-counter", "by-transformer"}
-    assert plan.exposed == {"verdict"}
+    assert plan.hard_path == {"verdict"}
 
 
-def test_a_producer_that_also_feeds_a_hard_step_is_exposed() -> None:
+def test_a_producer_that_also_feeds_a_hard_step_is_on_a_hard_path() -> None:
     plan = plan_flow(load_graph(GRAPHS / "partial-soft.yaml"))
     assert plan.contained == frozenset()
-    assert plan.exposed == {"s1", "s2", "out"}
+    assert plan.hard_path == {"s1", "s2", "out"}
 
 
 def test_the_missing_argument_is_an_upstream_the_join_fills_in() -> None:
