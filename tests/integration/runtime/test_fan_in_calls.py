@@ -62,7 +62,11 @@ def test_a_failing_producer_cancels_the_ones_still_running(
     running: Running, tmp_path: Path
 ) -> None:
     marker = tmp_path / "cancelled"
-    reply = post_json(running.http, "/fanin", _value(fail="b", hang="a", marker=str(marker)))
+    # b fails once a is running: a call cancelled before it reached the code leaves no marker
+    # (under load, b's failure could otherwise come before a's call starts).
+    started = f"{marker}.started"
+    value = _value(fail="b", hang="a", marker=str(marker), fail_after=started)
+    reply = post_json(running.http, "/fanin", value)
     assert reply.status == 500, reply.body
     assert _error(reply.body)["step"] == "b"
     for _ in range(120):  # the cancellation travels to the hanging producer's process
