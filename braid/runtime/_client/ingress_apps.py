@@ -31,6 +31,7 @@ from typing import Any
 from braid.runtime._ingress.graph_apps import AppGraph, current_app_graph
 from braid.runtime._proto.braid_pb2 import CallRequest
 from braid.runtime._replica.handles import CallContext, Handle, RemoteResponse, Response
+from braid.runtime._wire import tracing
 from braid.runtime._wire.codec import decode, encode
 from braid.runtime._wire.errors import StreamingOutput
 
@@ -149,7 +150,8 @@ class IngressCaller:
     ) -> Any:
         request = await self._request(node, method, args, kwargs, model_id)
         client = self._graph.route.runner.client
-        _, reply = await client.call(request, deadline=self._deadline(context))
+        with tracing.handle_span(request):  # as a node's handle call (decision 0020)
+            _, reply = await client.call(request, deadline=self._deadline(context))
         return decode(reply.result)
 
     async def stream(
@@ -164,7 +166,8 @@ class IngressCaller:
     ) -> AsyncIterator[Any]:
         request = await self._request(node, method, args, kwargs, model_id)
         client = self._graph.route.runner.client
-        async for item in client.call_stream(request, deadline=self._deadline(context)):
+        items = client.call_stream(request, deadline=self._deadline(context))
+        async for item in tracing.traced_handle_stream(request, items):
             yield decode(item.item)
 
 
