@@ -115,6 +115,7 @@ class BraidSystem:
             "command": self._braid,
             "layout": self._settings.braid_layout,
             "entry_in_ingress": self._settings.braid_entry_in_ingress,
+            "local_calls": self._settings.braid_local_calls,
         }
 
     def _run(self, stack: contextlib.ExitStack, graph: str) -> tuple[Process, str, str]:
@@ -126,6 +127,8 @@ class BraidSystem:
         argv += ["--layout", self._settings.braid_layout]
         if self._settings.braid_entry_in_ingress:
             argv.append("--entry-in-ingress")
+        if not self._settings.braid_local_calls:
+            argv.append("--no-local-calls")
         code = [GRAPHS, REPO, REPO / "examples" / "batching"]  # the batching workloads' model
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, code))}
         process = Process(f"braid-{graph}", argv, self._settings.log_dir, GRAPHS, env)

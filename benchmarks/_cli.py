@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="braid run --entry-in-ingress: the ingress hosts the flow's first replica",
     )
+    add(
+        "--braid-no-local-calls",
+        dest="braid_local_calls",
+        action="store_false",
+        help="braid run --no-local-calls: the processes call each other over gRPC only",
+    )
     add("--out", type=Path, default=BENCHMARKS / "results", help="where the JSON goes")
     add("--quick", action="store_true", help="a smoke run: few requests, short wrk runs")
     add("--report", type=Path, metavar="JSON", help="print the table of an earlier run's JSON")
@@ -85,6 +91,7 @@ def _settings(args: argparse.Namespace, log_dir: Path) -> Settings:
         log_dir=log_dir,
         braid_layout=args.braid_layout,
         braid_entry_in_ingress=args.braid_entry_in_ingress,
+        braid_local_calls=args.braid_local_calls,
     )
     if args.quick:
         settings = dataclasses.replace(

@@ -61,6 +61,8 @@ class Settings:
     braid_layout: str = "process"
     #: ``braid run --entry-in-ingress``: the ingress hosts the flow's first replica.
     braid_entry_in_ingress: bool = False
+    #: ``braid run --no-local-calls``: the processes call each other over gRPC only.
+    braid_local_calls: bool = True
 
     def requests_for(self, workload: Workload) -> tuple[int, int]:
         """(timed requests, warm-up requests): fewer for the large payloads, more with many in

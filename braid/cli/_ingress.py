@@ -123,6 +123,13 @@ def register(subparsers: Any) -> None:
     )
     add_graph_address_flag(parser)
     _shared_memory.add_flags(parser, peers=False)
+    parser.add_argument(
+        "--local-calls-dir",
+        type=Path,
+        metavar="DIR",
+        help="call replicas that serve a Unix socket in DIR over it instead of gRPC (every "
+        "process on one host: braid run; docs/decisions/0025-local-calls.md)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -207,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         shared_memory=_shared_memory.settings(args),
         code_dirs=tuple(args.code_dir),
         graph_addresses=graph_addresses,
+        local_calls_dir=args.local_calls_dir,
     )
     try:
         companion = _entry(args, settings)
@@ -245,5 +253,6 @@ def _entry(args: argparse.Namespace, settings: IngressSettings) -> EntryReplica 
             drain_timeout=1.0,
             shared_memory=settings.shared_memory,
             shared_memory_peers=settings.shared_memory is not None,
+            local_calls_dir=settings.local_calls_dir,
         )
     )

@@ -82,6 +82,13 @@ def register(subparsers: Any) -> None:
         "ingress's process (process layout, one graph; docs/decisions/0024)",
     )
     parser.add_argument(
+        "--no-local-calls",
+        dest="local_calls",
+        action="store_false",
+        help="call replicas over gRPC only; by default the processes of the run call each other "
+        "over Unix sockets, at a fraction of gRPC's CPU (process layout; docs/decisions/0025)",
+    )
+    parser.add_argument(
         "--startup-timeout",
         type=float,
         default=120.0,
@@ -165,6 +172,7 @@ def _run(args: argparse.Namespace, sources: list[tuple[Path, Path]]) -> int:
         autoscale_interval=args.autoscale_interval,
         graph_addresses=graph_addresses,
         entry_in_ingress=args.entry_in_ingress,
+        local_calls=args.local_calls,
     )
     try:
         return asyncio.run(_serve(settings, args.parent_fd))

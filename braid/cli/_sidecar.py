@@ -106,6 +106,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     _shared_memory.add_flags(parser)
     parser.add_argument(
+        "--local-calls-dir",
+        type=Path,
+        metavar="DIR",
+        help="also serve unary calls on a Unix socket in DIR, and call peers that do so over "
+        "theirs (every process on one host: braid run; docs/decisions/0025-local-calls.md)",
+    )
+    parser.add_argument(
         "--termination-log",
         type=Path,
         metavar="FILE",
@@ -145,6 +152,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> ReplicaSettings:
         advertise=advertise,
         shared_memory=_shared_memory.settings(args),
         shared_memory_peers=args.shared_memory_peers,
+        local_calls_dir=getattr(args, "local_calls_dir", None),
         **extra,
     )
 

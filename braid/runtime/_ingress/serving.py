@@ -46,6 +46,7 @@ from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteT
 from braid.runtime._wire.client import ChannelPool, ReplicaClient
 from braid.runtime._wire.heap import settle_heap
 from braid.runtime._wire.holding import HeldCollector, buffers_of
+from braid.runtime._wire.local_calls import LocalCallClient
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import DRAIN_TIMEOUT_SECONDS, DeploymentGraph, load_graph
@@ -89,6 +90,9 @@ class IngressSettings:
     #: The gRPC address of the ingress of each graph that a sub-graph step calls and that this
     #: ingress does not serve itself (docs/decisions/0023-sub-graphs.md).
     graph_addresses: Mapping[str, str] = field(default_factory=dict)
+    #: Where the replicas serve unary calls on Unix sockets (braid run, one host; decision
+    #: 0025): the ingress calls them there instead of over gRPC.
+    local_calls_dir: Path | None = None
 
 
 def build_discovery(settings: IngressSettings, graph: DeploymentGraph, index: int) -> Discovery:
@@ -126,6 +130,7 @@ class Ingress:
         shared_memory: SharedMemorySettings | None = None,
         code_dirs: Sequence[Path | None] = (),
         graph_calls: GraphCalls | None = None,
+        local_calls_dir: Path | None = None,
     ) -> None:
         self.pool = pool or ChannelPool()
         # Sub-graph steps call graphs served here in process, any other through its ingress.
@@ -136,12 +141,23 @@ class Ingress:
             if shared_memory is not None
             else None
         )
+        shared = self.shared
+        self.local_calls = (
+            LocalCallClient(
+                local_calls_dir,
+                orphaned=shared.release_message if shared is not None else None,
+            )
+            if local_calls_dir is not None
+            else None
+        )
         routes = []
         routers: list[tuple[str, Router]] = []
         for graph, discovery in graphs:
             router = Router(discovery, buffers=buffers_of(graph))
             routers.append((graph.metadata.name, router))
-            client = ReplicaClient(router, self.pool, shared=self.shared)
+            client = ReplicaClient(
+                router, self.pool, shared=self.shared, local_calls=self.local_calls
+            )
             runner = FlowRunner(
                 plan_flow(graph), client, graphs=self.graph_calls, on_split=self.metrics.split
             )
@@ -202,6 +218,7 @@ class Ingress:
             shared_memory=settings.shared_memory,
             code_dirs=settings.code_dirs,
             graph_calls=GraphCalls(settings.graph_addresses),
+            local_calls_dir=settings.local_calls_dir,
         )
 
     async def start(
@@ -248,6 +265,8 @@ class Ingress:
             await route.runner.close()
             await route.discovery.close()
         await self.pool.close()
+        if self.local_calls is not None:
+            await self.local_calls.close()
         if self.shared is not None:
             self.shared.close()
 

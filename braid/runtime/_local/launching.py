@@ -127,6 +127,9 @@ class LaunchSettings:
     #: The ingress also hosts a replica of the flow's entry host and calls it in process
     #: (decision 0024; process layout and one graph only).
     entry_in_ingress: bool = False
+    #: The processes call each other's unary ``Call`` over Unix sockets in the run's folder
+    #: instead of gRPC (decision 0025; the process layout only: the pod layout stays a pod's).
+    local_calls: bool = True
 
 
 def free_port(host: str) -> int:
@@ -325,6 +328,13 @@ class Launcher:
             args += ["--shared-memory-bytes", str(self.settings.shared_memory_bytes)]
         return [*args, "--shared-memory-peers"] if peers else args
 
+    def _local_calls(self) -> list[str]:
+        """Unix sockets for unary calls between the run's processes, in the process layout
+        (decision 0025); the pod layout keeps gRPC between pods, as in a cluster."""
+        if not self.settings.local_calls or self.settings.layout is not Layout.PROCESS:
+            return []
+        return ["--local-calls-dir", str(self.work_dir / "calls")]
+
     def _plan_graph(self, graph: GraphFile) -> None:
         for unit in hosts(graph.graph):  # a node, or a co-location group in one process
             key = (graph.graph.metadata.name, unit.name)
@@ -361,6 +371,7 @@ class Launcher:
             *("--drain-timeout", str(self.settings.drain_timeout)),
             *("--termination-log", str(termination_log)),
             *self._shared_memory(),
+            *self._local_calls(),
         ]
         servers = len(self.servers)
         python = self._pythons.get((graph.path, node.name))
@@ -583,6 +594,7 @@ class Launcher:
         args += ["--metrics-port", str(self.metrics_port)]
         args += ["--drain-timeout", str(self.settings.drain_timeout)]
         args += self._shared_memory(peers=False)
+        args += self._local_calls()
         for name, address in self.settings.graph_addresses:
             args += ["--graph-address", f"{name}={address}"]
         if self.http is not None:

@@ -37,6 +37,10 @@ class Member(Protocol):
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply: ...
 
+    async def answer(
+        self, request: CallRequest, time_remaining: float | None, domain: str
+    ) -> CallReply: ...
+
     def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[StreamItem]: ...
@@ -90,6 +94,12 @@ class GroupService(braid_pb2_grpc.ReplicaServicer):
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
         return await member.Call(request, context)
+
+    async def answer(
+        self, request: CallRequest, time_remaining: float | None, domain: str
+    ) -> CallReply:
+        """A local call (decision 0025), by the member it names."""
+        return await self._member(request).answer(request, time_remaining, domain)
 
     async def CallStream(
         self, request: CallRequest, context: grpc.aio.ServicerContext

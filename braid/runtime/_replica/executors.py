@@ -95,6 +95,7 @@ class LocalExecutor:
         self._target = target
         self.threads = SyncThreads(threads, f"braid-{node}")
         self._methods: dict[str, Callable[..., Any]] = {}
+        self._streams: dict[str, bool] = {}
         self._batchers: dict[str, Batcher] = {}
         for index, options in enumerate(methods):
             if options.batching is not None:
@@ -163,10 +164,14 @@ class LocalExecutor:
         return found  # type: ignore[no-any-return]
 
     def is_stream(self, method: str) -> bool:
-        function = self.method(method)
-        if not inspect.isfunction(function) and not inspect.ismethod(function):
-            function = getattr(function, "__call__", function)  # noqa: B004 - a callable instance
-        return inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
+        found = self._streams.get(method)
+        if found is None:  # asked on every call: inspect once per method
+            function = self.method(method)
+            if not inspect.isfunction(function) and not inspect.ismethod(function):
+                function = getattr(function, "__call__", function)  # noqa: B004 - a callable instance
+            found = inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function)
+            self._streams[method] = found
+        return found
 
     async def call(self, method: str, arguments: Arguments, step: str) -> Any:
         context = current_call.get()

@@ -59,6 +59,7 @@ from braid.runtime._replica.worker_socket import (
 from braid.runtime._wire.client import REPLICA_SERVICE, ChannelPool, ReplicaClient, server_options
 from braid.runtime._wire.heap import settle_heap
 from braid.runtime._wire.holding import HeldCollector, buffers_of
+from braid.runtime._wire.local_calls import LocalCallClient, LocalCallServer, socket_path
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import SharedMemory, SharedMemorySettings
 from braid.spec import (
@@ -105,6 +106,9 @@ class ReplicaSettings:
     #: ``shared_memory_peers`` (braid run: all processes on one host).
     shared_memory: SharedMemorySettings | None = None
     shared_memory_peers: bool = False
+    #: A folder where this replica also serves unary calls on a Unix socket, and where it finds
+    #: its peers' sockets (braid run: every process on one host; decision 0025).
+    local_calls_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,7 +144,17 @@ class ReplicaHost:
         )
         peers_share = self.shared if settings.shared_memory_peers else None
         router = Router(self.discovery, buffers=buffers_of(graph))
-        self.client = ReplicaClient(router, self.pool, shared=peers_share)
+        self.local_calls = (
+            LocalCallClient(
+                settings.local_calls_dir,
+                orphaned=peers_share.release_message if peers_share is not None else None,
+            )
+            if settings.local_calls_dir is not None and not settings.is_worker
+            else None
+        )
+        self.client = ReplicaClient(
+            router, self.pool, shared=peers_share, local_calls=self.local_calls
+        )
         self.store = ResultStore(
             max_bytes=settings.max_result_bytes, ttl=settings.result_ttl_seconds, shared=self.shared
         )
@@ -159,6 +173,15 @@ class ReplicaHost:
             else self.services[self.node.name]
         )
         braid_pb2_grpc.add_ReplicaServicer_to_server(servicer, self.server)  # type: ignore[no-untyped-call]
+        self.local_server = (
+            LocalCallServer(
+                socket_path(settings.local_calls_dir, settings.advertise or settings.listen),
+                servicer.answer,
+                undelivered=self.shared.release_message if self.shared is not None else None,
+            )
+            if self.local_calls is not None and settings.local_calls_dir is not None
+            else None
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.user_config: dict[str, Any] = {m.name: m.user_config for m in self.host.members}
         self._tasks: list[asyncio.Task[None]] = []
@@ -233,6 +256,8 @@ class ReplicaHost:
     async def _serve(self) -> None:
         _listen(self.server, self.settings.listen)
         await self.server.start()
+        if self.local_server is not None:
+            await self.local_server.start()
         self._started = True
         logger.info('replica of node "%s" listening on %s', self.node.name, self.settings.listen)
 
@@ -320,7 +345,10 @@ class ReplicaHost:
         for task in self._tasks:
             task.cancel()
         grace = max(self.settings.drain_timeout, 1.0) if self._started else 0
-        await self.server.stop(grace=grace)
+        if self.local_server is not None:
+            await asyncio.gather(self.server.stop(grace=grace), self.local_server.stop(grace))
+        else:
+            await self.server.stop(grace=grace)
         if self._health_server is not None:
             await self._health_server.stop(grace=0)
         for service in self.services.values():
@@ -328,6 +356,8 @@ class ReplicaHost:
                 await service.executor.close()
         await self.discovery.close()
         await self.pool.close()
+        if self.local_calls is not None:
+            await self.local_calls.close()
         if self.shared is not None:
             self.shared.close()
 

@@ -74,6 +74,7 @@ from braid.runtime._wire.errors import (
     code_of,
     error_metadata,
 )
+from braid.runtime._wire.local_calls import Refused
 from braid.runtime._wire.shared_memory import Message, SharedMemory, caller_domain, payloads_of
 
 logger = logging.getLogger(__name__)
@@ -161,8 +162,9 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             metrics,
         )
         self._loop = loop
-        self._ongoing = metrics.ongoing.labels(graph, node)
-        self._queued = metrics.queued.labels(graph, node)
+        # Read when scraped, not set on every call.
+        metrics.ongoing.labels(graph, node).set_function(lambda: admission.running)
+        metrics.queued.labels(graph, node).set_function(lambda: admission.queued)
         self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._counters: dict[tuple[str, str, grpc.StatusCode], Any] = {}
         #: Why this replica refuses every call before running anything (its worker is down),
@@ -176,22 +178,39 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
     # -- Replica API -------------------------------------------------------------------------
 
     async def Call(self, request: CallRequest, context: grpc.aio.ServicerContext) -> CallReply:
-        if (refusal := self._refusal()) is not None:
-            await self._refuse(request, context, refusal)
-        retryable = False
         try:
-            return self._outgoing(await self.run_call(request, _deadline(context)), context)
-        except WorkerUnreachable as error:
-            retryable = True  # nothing read it: the caller sends it to another replica as it is
-            await self._refuse(request, context, error.message)
+            reply = await self.answer(
+                request, context.time_remaining(), caller_domain(context.invocation_metadata())
+            )
+        except Refused as refused:
+            await _abort_refused(context, refused.error)
         except RequestError as error:
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
+        return self._release_if_cancelled(reply, context)
+
+    async def answer(
+        self, request: CallRequest, time_remaining: float | None, domain: str
+    ) -> CallReply:
+        """One unary call, whatever carried it (gRPC, or a local call: decision 0025): its
+        reply, ready for a caller that reads shared-memory ``domain``. Raises
+        :class:`Refused` for a call refused before anything ran (the caller may send it to
+        another replica), else a ``RequestError``."""
+        if (refusal := self._refusal()) is not None:
+            raise Refused(ReplicaUnavailable(refusal, node=self.node, step=request.step))
+        retryable = False
+        try:
+            reply = await self.run_call(request, deadline_of(time_remaining))
+            return self._outgoing(reply, domain)
+        except WorkerUnreachable as error:
+            retryable = True  # nothing read it: the caller sends it to another replica as it is
+            raise Refused(
+                ReplicaUnavailable(error.message, node=self.node, step=request.step)
+            ) from None
         finally:
             if self.shared is not None and not retryable:  # unread by now, never read
                 self.shared.release_message(request)
-        raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     async def run_call(
         self, request: CallRequest, deadline: float | None, inline: Any = _NO_VALUE
@@ -276,7 +295,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         try:
             await self._admission.acquire()
             try:
-                self._gauges()
                 return await self._run(
                     executor.call(request.method, arguments, request.step),
                     request,
@@ -287,7 +305,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                 self._admission.release()
         finally:
             self._admission.leave()
-            self._gauges()
 
     async def _continue(
         self, request: CallRequest, payload: Payload | None, value: Any, deadline: float | None
@@ -364,7 +381,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             executor = self._admit(request, stream=True)
             try:
                 await self._admission.acquire()
-                self._gauges()
                 # Each RPC runs in a task of its own, so the context variable needs no reset
                 # (and a generator may be closed from another context, where reset fails).
                 current_call.set(_context_of(request, deadline, timings.headers))
@@ -382,7 +398,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                         single = final
                         if request.result_key:
                             items.append(plain(item))
-                        yield self._outgoing(message, context)
+                        yield self._outgoing_rpc(message, context)
                 finally:
                     timings.user_code = time.perf_counter() - began
                     self._admission.release()
@@ -396,7 +412,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
                     )
             finally:
                 self._admission.leave()
-                self._gauges()
         except WorkerUnreachable as error:
             await self._refuse(request, context, error.message)
         except RequestError as error:
@@ -437,19 +452,30 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
             await context.abort(
                 code_of(error), error.message, trailing_metadata=error_metadata(error)
             )
-        return self._outgoing(FetchReply(value=payload), context)
+        return self._outgoing_rpc(FetchReply(value=payload), context)
 
-    def _outgoing(self, message: _M, context: grpc.aio.ServicerContext) -> _M:
-        """``message`` for the caller: large buffers through shared memory when the caller
-        reads this host's folder, else every buffer inline (decision 0012)."""
+    def _outgoing(self, message: _M, domain: str) -> _M:
+        """``message`` for a caller that reads shared-memory ``domain``: large buffers through
+        shared memory when that is this host's folder, else every buffer inline (decision
+        0012)."""
         shared = self.shared
         if shared is None:
             return message
-        if caller_domain(context.invocation_metadata()) != shared.domain:
+        if domain != shared.domain:
             shared.absorb(message)  # e.g. a worker's reply, for a caller on another host
             return message
         shared.offload(message)
-        if any(payload.shared for payload in payloads_of(message)):
+        return message
+
+    def _outgoing_rpc(self, message: _M, context: grpc.aio.ServicerContext) -> _M:
+        """:meth:`_outgoing` for a gRPC caller."""
+        domain = caller_domain(context.invocation_metadata())
+        return self._release_if_cancelled(self._outgoing(message, domain), context)
+
+    def _release_if_cancelled(self, message: _M, context: grpc.aio.ServicerContext) -> _M:
+        """``message``, whose shared-memory buffers are freed if its RPC ends cancelled."""
+        shared = self.shared
+        if shared is not None and any(payload.shared for payload in payloads_of(message)):
 
             def release_if_cancelled(done: grpc.aio.ServicerContext) -> None:
                 if done.cancelled():  # the caller went away: nobody will read them
@@ -472,10 +498,7 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         self, request: CallRequest, context: grpc.aio.ServicerContext, reason: str
     ) -> NoReturn:
         """Refuse a call before running anything; the caller may try another replica."""
-        error = ReplicaUnavailable(reason, node=self.node, step=request.step)
-        trailers = (*error_metadata(error), (NOT_STARTED_KEY, "1"))
-        await context.abort(grpc.StatusCode.UNAVAILABLE, error.message, trailing_metadata=trailers)
-        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+        await _abort_refused(context, ReplicaUnavailable(reason, node=self.node, step=request.step))
 
     def _admit(self, request: CallRequest, *, stream: bool) -> Executor:
         executor = self.executor
@@ -679,10 +702,6 @@ class ReplicaService(braid_pb2_grpc.ReplicaServicer):
         for item in degraded:
             self._metrics.degraded.labels(self.graph, self.node, item.step, item.reason).inc()
 
-    def _gauges(self) -> None:
-        self._ongoing.set(self._admission.running)
-        self._queued.set(self._admission.queued)
-
     def _observe(
         self, request: CallRequest, started: float, timings: _Timings, code: grpc.StatusCode
     ) -> None:
@@ -751,6 +770,14 @@ async def _first_failure(work: list[Awaitable[Any]]) -> list[Any]:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _abort_refused(context: grpc.aio.ServicerContext, error: RequestError) -> NoReturn:
+    """End the RPC with ``error``, marked as refused before anything ran (the caller may send
+    it to another replica)."""
+    trailers = (*error_metadata(error), (NOT_STARTED_KEY, "1"))
+    await context.abort(grpc.StatusCode.UNAVAILABLE, error.message, trailing_metadata=trailers)
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
 def _deadline(context: grpc.aio.ServicerContext) -> float | None:

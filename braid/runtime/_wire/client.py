@@ -12,6 +12,10 @@ entry replica inside the ingress, docs/decisions/0024-entry-in-ingress.md) is a
 :class:`LocalReplica` registered with :meth:`ReplicaClient.host_locally`: unary calls to its
 address are plain coroutine calls, with no gRPC and no serialization; everything else (streams,
 fetches) still goes over gRPC to the address it serves.
+
+With a :class:`~braid.runtime._wire.local_calls.LocalCallClient` (``braid run``: every process
+on one host), unary calls to a replica that serves a Unix socket go over it instead of gRPC
+(docs/decisions/0025-local-calls.md), with the same retries, deadlines and errors.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from braid.runtime._wire.errors import (
     from_rpc_error,
     reached_peer,
 )
+from braid.runtime._wire.local_calls import LocalCallClient, NotReached
 from braid.runtime._wire.routing import Router
 from braid.runtime._wire.shared_memory import DOMAIN_KEY, Message, SharedMemory
 
@@ -206,12 +211,19 @@ class ReplicaClient:
     """
 
     def __init__(
-        self, router: Router, pool: ChannelPool, *, shared: SharedMemory | None = None
+        self,
+        router: Router,
+        pool: ChannelPool,
+        *,
+        shared: SharedMemory | None = None,
+        local_calls: LocalCallClient | None = None,
     ) -> None:
         self.router = router
         self._pool = pool
         self.shared = shared
         self._metadata = ((DOMAIN_KEY, shared.domain),) if shared is not None else None
+        self._domain = shared.domain if shared is not None else ""
+        self._local_calls = local_calls
         self._local: dict[str, LocalReplica] = {}
 
     def host_locally(self, replica: LocalReplica) -> None:
@@ -274,11 +286,24 @@ class ReplicaClient:
         while True:
             target = address or await self._choose(request, tried, deadline)
             timeout = remaining(deadline, node=request.node, step=request.step)
+            local = self._local_calls
             try:
                 with self.router.tracking(target):
-                    reply: CallReply = await self._pool.stub(target).Call(
-                        request, timeout=timeout, metadata=metadata
-                    )
+                    if local is not None and local.serves(target):
+                        reply = await local.call(
+                            target, request, seconds=timeout, domain=self._domain
+                        )
+                    else:
+                        reply = await self._pool.stub(target).Call(
+                            request, timeout=timeout, metadata=metadata
+                        )
+            except NotReached as exc:  # as _never_connected below, without gRPC
+                self.router.mark_down(target)
+                if (address is None or not request.result_key) and not tried:
+                    tried.append(target)
+                    address = None
+                    continue
+                raise exc.error from None
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(exc, address=target, node=request.node, step=request.step)
                 # A call that never ran may go elsewhere, unless a consumer will fetch its

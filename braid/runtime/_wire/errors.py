@@ -288,7 +288,7 @@ def from_rpc_error(
     """Rebuild the braid error behind a failed RPC (``raise ... from exc`` at the call site)."""
     for key, value in exc.trailing_metadata() or ():
         if key == ERROR_METADATA_KEY:
-            return _from_details(value)
+            return error_from_details(value)
     error = _from_code(exc, address=address, node=node)
     error.step = step
     return error
@@ -314,7 +314,8 @@ def _from_code(exc: grpc.aio.AioRpcError, *, address: str, node: str) -> Request
     )
 
 
-def _from_details(raw: bytes | str) -> RequestError:
+def error_from_details(raw: bytes | str) -> RequestError:
+    """The braid error that :func:`error_metadata` carries (its JSON details)."""
     try:
         details = json.loads(raw)
         cls = _KINDS.get(details.get("kind", ""), RequestError)
