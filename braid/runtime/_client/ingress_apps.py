@@ -24,15 +24,13 @@ the ingress's: the layer above both is the one that may use them together.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from braid.runtime._ingress.graph_apps import AppGraph, current_app_graph
-from braid.runtime._proto.braid_pb2 import CallRequest
-from braid.runtime._replica.handles import CallContext, Handle, RemoteResponse, Response
-from braid.runtime._wire import tracing
-from braid.runtime._wire.codec import decode, encode
+from braid.runtime._ingress.routes import GraphRoute
+from braid.runtime._replica.handles import CallContext, Handle
+from braid.runtime._replica.outbound import OutboundCaller
 from braid.runtime._wire.errors import StreamingOutput
 
 _OUTSIDE = (
@@ -110,76 +108,15 @@ def flow() -> Flow:
     return Flow(_current("flow"))
 
 
-class IngressCaller:
-    """Sends handle calls from a graph's app straight to its nodes' replicas."""
+def _app_call_deadline(route: GraphRoute) -> Callable[[CallContext | None], float]:
+    """An app's handle call's deadline: the request's being served, else the graph's own."""
 
-    def __init__(self, graph: AppGraph) -> None:
-        self._graph = graph
-        self.loop = graph.loop
-
-    def _deadline(self, context: CallContext | None) -> float:
+    def deadline(context: CallContext | None) -> float:
         if context is not None and context.deadline is not None:
             return context.deadline
-        return self._graph.route.deadline(None)
+        return route.deadline(None)
 
-    async def _request(
-        self, node: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], model_id: str
-    ) -> CallRequest:
-        plain_args = [await _settled(value) for value in args]
-        plain_kwargs = {key: await _settled(value) for key, value in kwargs.items()}
-        return CallRequest(
-            request_id=uuid.uuid4().hex,
-            graph=self._graph.route.name,
-            node=node,
-            method=method,
-            args=encode([plain_args, plain_kwargs]),
-            return_result=True,
-            caller="ingress",
-            model_id=model_id,
-        )
-
-    async def call(
-        self,
-        node: str,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        context: CallContext | None,
-        *,
-        model_id: str = "",
-    ) -> Any:
-        request = await self._request(node, method, args, kwargs, model_id)
-        client = self._graph.route.runner.client
-        with tracing.handle_span(request):  # as a node's handle call (decision 0020)
-            _, reply = await client.call(request, deadline=self._deadline(context))
-        return decode(reply.result)
-
-    async def stream(
-        self,
-        node: str,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        context: CallContext | None,
-        *,
-        model_id: str = "",
-    ) -> AsyncIterator[Any]:
-        request = await self._request(node, method, args, kwargs, model_id)
-        client = self._graph.route.runner.client
-        items = client.call_stream(request, deadline=self._deadline(context))
-        async for item in tracing.traced_handle_stream(request, items):
-            yield decode(item.item)
-
-
-async def _settled(value: Any) -> Any:
-    """``value`` with every response in it replaced by its value."""
-    if isinstance(value, Response | RemoteResponse):
-        return await value
-    if isinstance(value, list | tuple):
-        return [await _settled(item) for item in value]
-    if isinstance(value, dict):
-        return {key: await _settled(item) for key, item in value.items()}
-    return value
+    return deadline
 
 
 def handle(node: str) -> Handle:
@@ -191,4 +128,13 @@ def handle(node: str) -> Handle:
             f'braid.ingress.handle("{node}"): graph "{graph.route.name}" has no node "{node}"; '
             f"its nodes: {', '.join(nodes)}"
         )
-    return Handle(IngressCaller(graph), node)
+    route = graph.route
+    caller = OutboundCaller(  # as a node's handle calls are sent (decision 0020: traced alike)
+        caller="ingress",
+        graph=route.name,
+        client=route.runner.client,
+        loop=graph.loop,
+        deadline=_app_call_deadline(route),
+        carries_context=False,
+    )
+    return Handle(caller, node)

@@ -307,7 +307,7 @@ class ReplicaHost:
             return executor
         # A worker is reached through its sidecar, whose address it is given as --advertise.
         caller = OutboundCaller(
-            node=node.name,
+            caller=node.name,
             graph=self.graph.metadata.name,
             client=self.client,
             store=self.store,

@@ -16,13 +16,19 @@ A worker behind a Unix socket cannot be reached by peers itself: it advertises i
 address and keeps such values under keys with the worker prefix, which its sidecar forwards
 (see :mod:`braid.runtime._replica.worker_socket`). Without any address to advertise, pending
 responses are awaited here first and sent by value.
+
+A graph's own ASGI app sends its handle calls through this class too
+(:mod:`braid.runtime._client.ingress_apps`); what differs is passed in: the caller's name
+(``ingress``), no address (the ingress serves no values to peers), a deadline of the graph's
+own when no request is being served, and ``carries_context=False`` (an app's call is a request
+of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from braid.runtime._proto.braid_pb2 import CallRequest, Upstream
@@ -40,30 +46,43 @@ _Pending = Response | RemoteResponse
 HANDLE_DEADLINE_STEP = 0.1
 
 
-def _callee_deadline(context: CallContext | None) -> float | None:
+def callee_deadline(context: CallContext | None) -> float | None:
+    """A node's handle call's deadline: its request's, less :data:`HANDLE_DEADLINE_STEP`."""
     if context is None or context.deadline is None:
         return None
     return context.deadline - HANDLE_DEADLINE_STEP
 
 
 class OutboundCaller:
-    """Sends handle calls from user code, with the request's id and deadline."""
+    """Sends handle calls from user code, with the request's id and deadline.
+
+    ``caller`` names who calls (the node, or ``ingress`` for a graph's app). Pending responses
+    among the arguments are served from ``store`` at ``advertised_address``; without both they
+    are awaited first and sent by value. ``deadline`` gives a call's absolute deadline from the
+    request being served (its context), when the call is sent. With ``carries_context`` the
+    request's id and headers go with the call and the callee's response headers come back into
+    the context; without it each call is sent as a request of its own.
+    """
 
     def __init__(
         self,
         *,
-        node: str,
+        caller: str,
         graph: str,
         client: ReplicaClient,
-        store: ResultStore,
-        advertised_address: str | None,
         loop: asyncio.AbstractEventLoop,
+        store: ResultStore | None = None,
+        advertised_address: str | None = None,
         key_prefix: str = "handle/",
+        deadline: Callable[[CallContext | None], float | None] = callee_deadline,
+        carries_context: bool = True,
     ) -> None:
-        self.node, self.graph = node, graph
+        self.caller, self.graph = caller, graph
         self.loop = loop
         self._client, self._store, self._address = client, store, advertised_address
         self._key_prefix = key_prefix
+        self._deadline = deadline
+        self._carries_context = carries_context
         self._relays: set[asyncio.Future[None]] = set()
 
     async def call(
@@ -78,9 +97,8 @@ class OutboundCaller:
     ) -> Any:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
         with tracing.handle_span(request):
-            _, reply = await self._client.call(request, deadline=_callee_deadline(context))
-        if context is not None and reply.response_headers:  # they join this call's
-            context.response_headers.update(reply.response_headers)
+            _, reply = await self._client.call(request, deadline=self._deadline(context))
+        self._join_headers(context, reply.response_headers)
         return decode(reply.result)
 
     async def stream(
@@ -94,11 +112,15 @@ class OutboundCaller:
         model_id: str = "",
     ) -> AsyncIterator[Any]:
         request = await self._request(node, method, args, kwargs, context, model_id=model_id)
-        items = self._client.call_stream(request, deadline=_callee_deadline(context))
+        items = self._client.call_stream(request, deadline=self._deadline(context))
         async for item in tracing.traced_handle_stream(request, items):
-            if context is not None and item.response_headers:
-                context.response_headers.update(item.response_headers)
+            self._join_headers(context, item.response_headers)
             yield decode(item.item)
+
+    def _join_headers(self, context: CallContext | None, headers: Mapping[str, str]) -> None:
+        """The callee's response headers join those of the request being served."""
+        if self._carries_context and context is not None and headers:
+            context.response_headers.update(headers)
 
     async def _request(
         self,
@@ -115,26 +137,27 @@ class OutboundCaller:
         plain_kwargs = {
             key: await self._convert(value, upstreams, top=True) for key, value in kwargs.items()
         }
+        onward = context if self._carries_context else None
         request = CallRequest(
-            request_id=context.request_id if context else uuid.uuid4().hex,
+            request_id=onward.request_id if onward else uuid.uuid4().hex,
             graph=self.graph,
             node=node,
             method=method,
             args=encode([plain_args, plain_kwargs]),
             upstreams=upstreams,
             return_result=True,
-            caller=self.node,
+            caller=self.caller,
             model_id=model_id,
         )
-        if context is not None and context.headers:  # the request's context goes onward
-            request.context.headers.update(context.headers)
+        if onward is not None and onward.headers:  # the request's context goes onward
+            request.context.headers.update(onward.headers)
         return request
 
     async def _convert(self, value: Any, upstreams: list[Upstream], *, top: bool) -> Any:
         if isinstance(value, _Pending):
-            if value.done() or self._address is None:
+            if value.done() or self._address is None or self._store is None:
                 return await value
-            key = self._serve_when_ready(value)
+            key = self._serve_when_ready(value, self._store)
             upstreams.append(Upstream(address=self._address, key=key))
             index = len(upstreams) - 1
             return UpstreamMarker(index) if top else ReferenceMarker(index)
@@ -146,20 +169,20 @@ class OutboundCaller:
             }
         return value
 
-    def _serve_when_ready(self, pending: _Pending) -> str:
-        """Store ``pending``'s value here for one peer fetch once it arrives."""
+    def _serve_when_ready(self, pending: _Pending, store: ResultStore) -> str:
+        """Store ``pending``'s value in ``store`` for one peer fetch once it arrives."""
         key = f"{self._key_prefix}{uuid.uuid4().hex}"
 
         async def relay() -> None:
             try:
                 value = await pending
             except RequestError as error:
-                self._store.put_error(key, error, 1)
+                store.put_error(key, error, 1)
                 return
             except Exception as exc:  # the consumer must not wait for a value that never comes
-                self._store.put_error(key, RequestError(f"upstream response failed: {exc}"), 1)
+                store.put_error(key, RequestError(f"upstream response failed: {exc}"), 1)
                 return
-            self._store.put(key, encode(value), 1, value=value)
+            store.put(key, encode(value), 1, value=value)
 
         task = asyncio.ensure_future(relay())
         self._relays.add(task)

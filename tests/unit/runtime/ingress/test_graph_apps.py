@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -27,12 +29,17 @@ from braid.runtime._ingress.graph_apps import (
 from braid.runtime._ingress.metrics import IngressMetrics
 from braid.runtime._ingress.routes import GraphRoute, IngressConfigError, RouteTable
 from braid.runtime._ingress.serving import Ingress
+from braid.runtime._proto.braid_pb2 import CallReply, CallRequest
+from braid.runtime._replica.handles import CallContext, current_call
 from braid.runtime._wire import tracing
+from braid.runtime._wire.codec import encode
 from braid.runtime._wire.spans import Spans
 from braid.spec import validate_graph
 
 
-def route(name: str = "shop", prefix: str = "/shop", app: str = "shop_app:app") -> GraphRoute:
+def route(
+    name: str = "shop", prefix: str = "/shop", app: str = "shop_app:app", client: Any = None
+) -> GraphRoute:
     graph = validate_graph(
         {
             "apiVersion": "braid.dev/v1alpha1",
@@ -48,8 +55,9 @@ def route(name: str = "shop", prefix: str = "/shop", app: str = "shop_app:app") 
             },
         }
     )
-    # The runner and discovery are not used by what these tests do.
-    return GraphRoute(graph=graph, runner=cast(Any, None), discovery=cast(Any, None))
+    # Only the runner's client is used (by handles); discovery is not.
+    runner = SimpleNamespace(client=client)
+    return GraphRoute(graph=graph, runner=cast(Any, runner), discovery=cast(Any, None))
 
 
 @pytest.fixture
@@ -123,6 +131,37 @@ async def test_a_handle_to_an_unknown_node_lists_the_graphs_nodes() -> None:
             ingress.handle("b")
     finally:
         current_app_graph.reset(token)
+
+
+async def test_an_apps_handle_call_is_a_request_of_its_own_from_the_ingress() -> None:
+    sent: list[tuple[CallRequest, float | None]] = []
+
+    class Client:  # the graph's ReplicaClient, as far as a handle call uses it
+        async def call(self, request: CallRequest, *, deadline: float) -> tuple[str, CallReply]:
+            sent.append((request, deadline))
+            return "", CallReply(result=encode("ok"), response_headers={"x-version": "v2"})
+
+    shop = route(client=Client())
+    token = current_app_graph.set(AppGraph(shop, asyncio.get_running_loop()))
+    try:
+        words = ingress.handle("a")
+    finally:
+        current_app_graph.reset(token)
+    before = time.monotonic()
+    assert await words.f.remote(1) == "ok"
+    after = time.monotonic()
+    out: dict[str, str] = {}
+    served = current_call.set(CallContext("req-1", 100.0, headers={"x": "y"}, response_headers=out))
+    try:
+        assert await words.f.remote(2) == "ok"
+    finally:
+        current_call.reset(served)
+    (first, graph_deadline), (second, request_deadline) = sent
+    assert (first.caller, first.graph, first.node, first.method) == ("ingress", "shop", "a", "f")
+    assert before + shop.timeout <= graph_deadline <= after + shop.timeout
+    assert second.request_id != "req-1" and len(second.request_id) == 32
+    assert request_deadline == 100.0  # the request's own, as it is
+    assert dict(second.context.headers) == {} and out == {}
 
 
 class Exchange:
