@@ -24,6 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from braid.operator._errors import RenderError
 from braid.operator._labels import (
     CODE_ANNOTATION,
@@ -149,6 +151,13 @@ def _digest(value: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _essence(model: BaseModel) -> dict[str, Any]:
+    """What a digest covers of ``model``: the fields set to other than their defaults. A field
+    that a newer braid adds (with a default) then leaves every digest as it was, and upgrading
+    the operator rolls no graph's pods."""
+    return model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
 def _access_objects(graph: DeploymentGraph) -> list[KubeObject]:
     name, namespace = graph.metadata.name, graph.metadata.namespace
     return [
@@ -202,7 +211,7 @@ def _template_annotations(graph: DeploymentGraph, host: Host) -> dict[str, str]:
         **node.pod_annotations,
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(METRICS_PORT),
-        FLOW_ANNOTATION: _digest(graph.spec.flow.model_dump(mode="json", by_alias=True)),
+        FLOW_ANNOTATION: _digest(_essence(graph.spec.flow)),
     }
     if node.version is not None:
         annotations[VERSION_ANNOTATION] = node.version
@@ -210,19 +219,11 @@ def _template_annotations(graph: DeploymentGraph, host: Host) -> dict[str, str]:
         owns = [node] if host.group is None else [node, *host.members]
         annotations[CODE_ANNOTATION] = _digest(
             [
-                {key: value for key, value in own.items() if key not in _LIVE_FIELDS}
-                for own in (
-                    n.model_dump(mode="json", by_alias=True, exclude_none=True) for n in owns
-                )
+                {key: value for key, value in _essence(n).items() if key not in _LIVE_FIELDS}
+                for n in owns
             ]
             if host.group is not None
-            else {
-                key: value
-                for key, value in node.model_dump(
-                    mode="json", by_alias=True, exclude_none=True
-                ).items()
-                if key not in _LIVE_FIELDS
-            }
+            else {key: value for key, value in _essence(node).items() if key not in _LIVE_FIELDS}
         )
     return annotations
 
@@ -384,10 +385,7 @@ def _ingress_objects(
     graph: DeploymentGraph, settings: OperatorSettings, *, pdb: bool
 ) -> list[KubeObject]:
     name = ingress_object_name(graph)
-    served = {
-        "flow": graph.spec.flow.model_dump(mode="json", by_alias=True),
-        "ingress": graph.spec.ingress.model_dump(mode="json", by_alias=True),
-    }
+    served = {"flow": _essence(graph.spec.flow), "ingress": _essence(graph.spec.ingress)}
     annotations = {
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(METRICS_PORT),

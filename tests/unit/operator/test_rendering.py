@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 
 from braid.operator import LiveNode, OperatorSettings, RenderError, live_node, render
-from braid.spec import DeploymentGraph, load_graph, validate_graph
+from braid.spec import DeploymentGraph, Flow, Ingress, Node, Step, load_graph, validate_graph
 
 KUBERNETES_VERSION = "1.33"
 SETTINGS = OperatorSettings(runtime_image="registry.example.com/braid:test")
@@ -329,3 +329,75 @@ def test_the_ingress_of_a_graph_with_subgraph_steps_knows_their_ingress_services
     scoring = graph_of("examples/subgraphs/graph-scoring.yaml")
     alone = container(by_key(render(scoring, SETTINGS))["Deployment", "scoring-ingress"], "ingress")
     assert "--graph-address" not in alone["command"]
+
+
+def _digests(graph: DeploymentGraph) -> dict[str, dict[str, str]]:
+    return {
+        obj["metadata"]["name"]: {
+            key: value
+            for key, value in obj["spec"]["template"]["metadata"]["annotations"].items()
+            if key.endswith("-digest")
+        }
+        for obj in render(graph, SETTINGS)
+        if obj["kind"] == "Deployment"
+    }
+
+
+def test_a_field_that_a_newer_braid_adds_rolls_no_pods() -> None:
+    # Upgrading the operator to a braid whose models have a new field (with a default) must
+    # leave every graph's digests as they were, or it would roll every graph's pods.
+    class NewerNode(Node):
+        future_setting: int = 7
+
+    class NewerStep(Step):
+        future_guard: bool = False
+
+    class NewerFlow(Flow):
+        future_mode: str = "auto"
+
+    class NewerIngress(Ingress):
+        future_limit: int = 3
+
+    graph = chain()
+    spec = graph.spec
+    flow = NewerFlow.model_validate(
+        {
+            **spec.flow.model_dump(by_alias=True, exclude_none=True),
+            "steps": [NewerStep.model_validate(step.model_dump()) for step in spec.flow.steps],
+        }
+    )
+    newer = graph.model_copy(
+        update={
+            "spec": spec.model_copy(
+                update={
+                    "nodes": [NewerNode.model_validate(node.model_dump()) for node in spec.nodes],
+                    "flow": flow,
+                    "ingress": NewerIngress.model_validate(spec.ingress.model_dump()),
+                }
+            )
+        }
+    )
+    assert isinstance(newer.spec.nodes[0], NewerNode) and isinstance(newer.spec.flow, NewerFlow)
+    plain = _digests(graph)
+    assert set(plain) == {"chain-adder", "chain-multiplier", "chain-ingress"}
+    assert all(plain.values())
+    assert _digests(newer) == plain
+
+
+def test_fields_spelt_out_at_their_defaults_roll_no_pods() -> None:
+    # A newer braid adds fields with defaults; a graph that did not set them must keep its
+    # digests, or upgrading the operator would roll every graph's pods.
+    document = graph_of("examples/chain/graph.yaml").model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    document["spec"]["nodes"][0]["maxOngoingRequests"] = 16
+    document["spec"]["ingress"] = {"requestTimeoutSeconds": 60, "replicas": 1}
+    document["spec"]["flow"]["steps"][0]["optional"] = None
+    plain = _digests(chain())
+    assert set(plain) == {"chain-adder", "chain-multiplier", "chain-ingress"}
+    assert all(plain.values())
+    assert _digests(validate_graph(document)) == plain
+    # A real change still rolls what it concerns: the adder's code, the ingress's settings.
+    assert _digests(chain(maxOngoingRequests=32))["chain-adder"] != plain["chain-adder"]
+    document["spec"]["ingress"]["requestTimeoutSeconds"] = 30
+    assert _digests(validate_graph(document))["chain-ingress"] != plain["chain-ingress"]
