@@ -44,7 +44,7 @@ from braid.runtime._flow.guards import MISSING_KEY, plan_containment, plan_guard
 from braid.runtime._flow.outputs import first_reference, template_sources
 from braid.runtime._proto.braid_pb2 import FlowGuard, FlowQuorum, Payload, Upstream
 from braid.runtime._wire.codec import UpstreamMarker, encode
-from braid.runtime._wire.errors import BadRequest
+from braid.runtime._wire.errors import BadRequest, CodecError
 from braid.runtime._wire.shared_memory import SharedMemory
 from braid.spec import (
     DeploymentGraph,
@@ -71,6 +71,9 @@ class CallPlan:
     when: str | None = None
     #: A quorum join's keyword argument for the names of its missing upstream steps.
     missing_argument: str | None = None
+    #: The encoded ``[args, kwargs]`` when they refer to no part of the graph input: the same
+    #: for every request (its references to steps are markers), encoded once.
+    fixed_args: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,19 +361,41 @@ def _plan_call(
 ) -> CallPlan:
     target = parse_call(call.call)  # a sub-graph's name parses as a node's (method __call__)
     found: dict[Reference, None] = {}
+    fixed = missing is None
     for _, text in iter_references([call.args, call.kwargs]):
         reference = parse_reference(text)
         if reference is not None and reference.source in step_names:
             found[reference] = None
+        else:
+            fixed = False  # the graph input (or a bad reference): picked per request
+    upstreams = tuple(found)
     return CallPlan(
         node=target.node,
         method=target.method,
         args=tuple(call.args),
         kwargs=dict(call.kwargs),
-        upstreams=tuple(found),
+        upstreams=upstreams,
         when=when,
         missing_argument=missing,
+        fixed_args=_fixed_args(call, upstreams) if fixed else None,
     )
+
+
+def _fixed_args(call: StepCall, upstreams: tuple[Reference, ...]) -> bytes | None:
+    """The encoded ``[args, kwargs]`` of a call whose references are all to steps, or None
+    when they cannot be encoded ahead (then each request reports why)."""
+    index = {reference: position for position, reference in enumerate(upstreams)}
+
+    def marker(reference: Reference) -> UpstreamMarker:
+        return UpstreamMarker(index[reference])
+
+    try:
+        payload = encode(
+            [substitute(list(call.args), marker), substitute(dict(call.kwargs), marker)]
+        )
+    except (CodecError, KeyError):
+        return None
+    return None if payload.buffers else bytes(payload.header)
 
 
 def _consumed(step: StepPlan, step_names: set[str]) -> Counter[str]:
@@ -408,6 +433,9 @@ def build_call(
     address, result key and path). A reference to the graph input is replaced by the picked
     value; a path that does not exist in the input is a :class:`BadRequest` naming the step.
     """
+    entries = [upstream(reference) for reference in call.upstreams]
+    if call.fixed_args is not None:  # nothing from the graph input: encoded when planned
+        return Payload(header=call.fixed_args), entries
     index = {reference: position for position, reference in enumerate(call.upstreams)}
 
     def resolve(reference: Reference) -> Any:
@@ -417,7 +445,6 @@ def build_call(
 
     args = substitute(list(call.args), resolve)
     kwargs = substitute(dict(call.kwargs), resolve)
-    entries = [upstream(reference) for reference in call.upstreams]
     if call.missing_argument is not None:  # filled in by the join's sidecar (quorum)
         kwargs[call.missing_argument] = UpstreamMarker(len(entries))
         entries.append(Upstream(key=MISSING_KEY))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -52,6 +53,8 @@ class IngressMetrics:
             ("graph", "step", "call"),
             registry=self.registry,
         )
+        self._in_flight: dict[tuple[str, str], Any] = {}
+        self._outcomes: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.in_flight = Gauge(
             "braid_ingress_in_flight_requests",
             "Graph requests being answered now.",
@@ -61,7 +64,10 @@ class IngressMetrics:
 
     @contextlib.contextmanager
     def tracking(self, graph: str, protocol: str) -> Iterator[None]:
-        gauge = self.in_flight.labels(graph, protocol)
+        key = (graph, protocol)
+        gauge = self._in_flight.get(key)
+        if gauge is None:  # a child per label set, looked up once: labels() takes a lock
+            gauge = self._in_flight[key] = self.in_flight.labels(graph, protocol)
         gauge.inc()
         try:
             yield
@@ -69,8 +75,15 @@ class IngressMetrics:
             gauge.dec()
 
     def observe(self, graph: str, protocol: str, status: str, seconds: float) -> None:
-        self.requests.labels(graph, protocol, status).inc()
-        self.latency.labels(graph, protocol, status).observe(seconds)
+        key = (graph, protocol, status)
+        children = self._outcomes.get(key)
+        if children is None:
+            children = self._outcomes[key] = (
+                self.requests.labels(graph, protocol, status),
+                self.latency.labels(graph, protocol, status),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def error(self, graph: str, protocol: str, kind: str) -> None:
         self.errors.labels(graph, protocol, kind).inc()

@@ -136,6 +136,37 @@ def test_build_call_inlines_the_input_and_marks_upstreams() -> None:
     assert [(u.key, list(u.path)) for u in upstreams] == [("r/s", []), ("r/s", ["k", "0"])]
 
 
+def test_a_call_that_reads_no_input_is_encoded_once_when_planned() -> None:
+    # Only steps and literals: the same [args, kwargs] for every request, encoded at planning.
+    plan = plan_flow(
+        graph(
+            [
+                {"name": "s", "call": "a.f", "args": ["$x"]},
+                {
+                    "name": "t",
+                    "call": "b.g",
+                    "args": ["$s", ["$s.k", "$$literal"], 3],
+                    "kwargs": {"deep": {"v": "$s.k.0"}},
+                },
+            ],
+            "$t",
+        )
+    )
+    reads_input, fixed = plan.step("s").call, plan.step("t").call
+    assert reads_input is not None and reads_input.fixed_args is None
+    assert fixed is not None and fixed.fixed_args is not None
+    value, upstreams = build(fixed, {"ignored": True})
+    assert value == [["<up 0>", ["<up 1>", "$literal"], 3], {"deep": {"v": "<up 2>"}}]
+    assert [(u.key, list(u.path)) for u in upstreams] == [
+        ("r/s", []),
+        ("r/s", ["k"]),
+        ("r/s", ["k", "0"]),
+    ]
+    # The same bytes as encoding per request would give.
+    unplanned = dataclasses.replace(fixed, fixed_args=None)
+    assert build(unplanned, {"ignored": True}) == (value, upstreams)
+
+
 def test_build_call_names_the_step_when_the_input_lacks_a_field() -> None:
     plan = plan_flow(graph([{"name": "t", "call": "a.f", "args": ["$x.name"]}], "$t", ("a",)))
     with pytest.raises(BadRequest, match=r'step "t" needs \$x\.name'):
