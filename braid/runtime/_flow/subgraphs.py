@@ -46,7 +46,7 @@ from braid.runtime._wire.errors import (
 
 #: The gRPC metadata key of a request's model id (the ingress reads the same key).
 MODEL_ID_KEY = "braid-model-id"
-#: Where a deadline error's explanation starts (``_flow/running.py`` appends it).
+#: Where a deadline error's explanation starts (``_flow/settling.py`` appends it).
 DEADLINE_EXPLAINED = ": the request's deadline of "
 #: The gRPC port of every graph's ingress Service in a cluster.
 INGRESS_GRPC_PORT = 9000
