@@ -40,6 +40,7 @@ class Served:
         self.directory = directory
         self.seen: list[tuple[CallRequest, float | None, str]] = []
         self.cancelled = asyncio.Event()
+        self.started = asyncio.Event()
         self.orphans: list[CallReply] = []
         self.handler: Handler = self.echo
         self.server = LocalCallServer(socket_path(directory, ADDRESS), self._handle)
@@ -55,6 +56,11 @@ class Served:
 
     async def echo(self, request: CallRequest, seconds: float | None, domain: str) -> CallReply:
         return CallReply(result=request.args)
+
+    async def hangs(self, request: CallRequest, seconds: float | None, domain: str) -> CallReply:
+        self.started.set()
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
 
     async def call(self, node: str = "n", *, seconds: float | None = 5.0) -> CallReply:
         request = CallRequest(node=node, step="s", method="m", args=Payload(header=b"42"))
@@ -118,11 +124,7 @@ async def test_a_refused_call_is_not_reached_so_the_caller_may_go_elsewhere(
 
 
 async def test_the_deadline_fails_the_call_and_cancels_the_callee(served: Served) -> None:
-    async def hangs(request: CallRequest, seconds: float | None, domain: str) -> CallReply:
-        await asyncio.sleep(60)
-        raise AssertionError("not reached")
-
-    served.handler = hangs
+    served.handler = served.hangs
     with pytest.raises(DeadlineExceeded) as caught:
         await served.call("slow", seconds=0.2)
     assert caught.value.message == f'deadline exceeded waiting for node "slow" at {ADDRESS}'
@@ -131,16 +133,9 @@ async def test_the_deadline_fails_the_call_and_cancels_the_callee(served: Served
 
 
 async def test_a_caller_that_gives_up_cancels_the_callee(served: Served) -> None:
-    started = asyncio.Event()
-
-    async def hangs(request: CallRequest, seconds: float | None, domain: str) -> CallReply:
-        started.set()
-        await asyncio.sleep(60)
-        raise AssertionError("not reached")
-
-    served.handler = hangs
+    served.handler = served.hangs
     task = asyncio.create_task(served.call())
-    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(served.started.wait(), 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -165,16 +160,9 @@ async def test_a_reply_after_the_caller_gave_up_is_handed_back(served: Served) -
 
 
 async def test_a_callee_that_goes_away_mid_call_fails_it_clearly(served: Served) -> None:
-    started = asyncio.Event()
-
-    async def hangs(request: CallRequest, seconds: float | None, domain: str) -> CallReply:
-        started.set()
-        await asyncio.sleep(60)
-        raise AssertionError("not reached")
-
-    served.handler = hangs
+    served.handler = served.hangs
     task = asyncio.create_task(served.call("gone"))
-    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(served.started.wait(), 10)
     await served.server.stop(grace=0)
     with pytest.raises(ReplicaUnavailable) as caught:
         await task
