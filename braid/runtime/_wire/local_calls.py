@@ -144,6 +144,7 @@ class LocalCallServer:
         self.undelivered = undelivered
         self.stopping = False
         self._server: asyncio.AbstractServer | None = None
+        self._inode = 0
         self._connections: set[_ServerConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -159,6 +160,7 @@ class LocalCallServer:
         self._server = await loop.create_unix_server(
             lambda: _ServerConnection(self), str(self.path)
         )
+        self._inode = self.path.stat().st_ino
         return True
 
     async def stop(self, grace: float) -> None:
@@ -168,7 +170,8 @@ class LocalCallServer:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                if self.path.stat().st_ino == self._inode:  # not a successor's on this port
+                    self.path.unlink()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):

@@ -237,3 +237,16 @@ def test_socket_paths_are_one_per_address(tmp_path: Path) -> None:
     assert socket_path(tmp_path, "127.0.0.1:4000").name == "127.0.0.1_4000.sock"
     assert socket_path(tmp_path, "[::1]:4000").name == "--1_4000.sock"
     assert socket_path(tmp_path, "127.0.0.1:4000") != socket_path(tmp_path, "127.0.0.1:4001")
+
+
+async def test_a_successor_on_the_same_port_keeps_its_socket(tmp_path: Path) -> None:
+    # braid run may start a replica's successor on its port while it still drains.
+    old, new = Served(tmp_path), Served(tmp_path)
+    assert await old.server.start()
+    assert await new.server.start()  # takes the path over
+    await old.server.stop(grace=0)
+    assert socket_path(tmp_path, ADDRESS).exists()
+    assert (await new.call()).result.header == b"42"
+    await new.client.close()
+    await new.server.stop(grace=0)
+    assert not socket_path(tmp_path, ADDRESS).exists()
