@@ -20,6 +20,7 @@ CHAIN = EXAMPLES / "chain" / "graph.yaml"
 
 
 def _calls_dir(running: Running, pid: int) -> Path | None:
+    """The ``--local-calls-dir`` that process ``pid`` was started with, or None."""
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     if b"--local-calls-dir" not in argv:
         return None
@@ -56,6 +57,14 @@ def test_a_run_calls_its_replicas_over_unix_sockets(tmp_path: Path) -> None:
 def test_no_local_calls_keeps_grpc(tmp_path: Path) -> None:
     with braid_run([CHAIN], tmp_path, "--no-local-calls") as running:
         assert post_json(running.http, "/", 5).json() == 12
+        assert all(_calls_dir(running, pid) is None for pid in running.pids())
+
+
+def test_the_pod_layout_keeps_grpc_between_pods(tmp_path: Path) -> None:
+    # It stands for pods on a cluster, where replicas call each other over gRPC.
+    with braid_run([CHAIN], tmp_path, "--layout", "pod") as running:
+        assert post_json(running.http, "/", 5).json() == 12
+        assert running.pids()
         assert all(_calls_dir(running, pid) is None for pid in running.pids())
 
 
