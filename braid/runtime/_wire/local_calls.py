@@ -14,8 +14,8 @@ Frames, both ways: ``length (u32) | kind (u8) | call id (u64) | body``.
 - ``CALL``: ``timeout (f64, NaN for none) | domain length (u16) | domain | CallRequest``;
 - ``CANCEL``: no body; the callee cancels the call (the caller gave up: deadline, cancel);
 - ``REPLY``: a ``CallReply``;
-- ``ERROR``: JSON ``{"code", "message", "details", "not_started"}``: the gRPC status name, and
-  the error details that gRPC carries in trailing metadata (:func:`errors.error_metadata`).
+- ``ERROR``: JSON ``{"details", "not_started"}``: the error details that gRPC carries in
+  trailing metadata (:func:`errors.error_metadata`), and whether the call was refused unrun.
 
 The semantics are the gRPC path's: a call refused before anything ran (``not_started``), or one
 that never connected, may go to another replica; one that reached a replica never is; the
@@ -41,9 +41,8 @@ from braid.runtime._wire.errors import (
     DeadlineExceeded,
     ReplicaUnavailable,
     RequestError,
-    code_of,
     error_from_details,
-    origin_of,
+    error_metadata,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,13 +221,8 @@ class LocalCallServer:
 
 
 def _error_frame(call_id: int, error: RequestError, *, not_started: bool = False) -> bytes:
-    details = json.dumps(origin_of(error).details())
-    body = {
-        "code": code_of(error).name,
-        "message": error.message,
-        "details": details,
-        "not_started": not_started,
-    }
+    (_, details), *_ = error_metadata(error)  # what gRPC's trailers would carry
+    body = {"details": details.decode(), "not_started": not_started}
     return _frame(ERROR, call_id, json.dumps(body).encode())
 
 
